@@ -1,0 +1,10 @@
+"""subtok: exact, fast subword tokenizers with a Rust core.
+
+* :class:`Tokenizer` - BERT WordPiece and byte-level BPE, loaded from HF ``tokenizer.json``,
+  ``vocab.txt`` or ``.tiktoken`` files, with output identical to HF tokenizers / tiktoken.
+"""
+from __future__ import annotations
+
+from subtok._core import TokenizerFileError, __version__
+
+__all__ = ["TokenizerFileError", "__version__"]

@@ -1,0 +1,5 @@
+import sys
+
+from subtok.cli import main
+
+sys.exit(main())
