@@ -8,11 +8,13 @@ use subtok_core::Encoding as CoreEncoding;
 pub struct PyEncoding {
     pub inner: CoreEncoding,
     pub id_to_token: Arc<Vec<String>>,
+    /// The padding token's text: pads (attention mask 0) show it whatever their id.
+    pub pad_token: Option<Arc<str>>,
 }
 
 impl PyEncoding {
-    pub fn new(inner: CoreEncoding, id_to_token: Arc<Vec<String>>) -> Self {
-        PyEncoding { inner, id_to_token }
+    pub fn new(inner: CoreEncoding, id_to_token: Arc<Vec<String>>, pad_token: Option<Arc<str>>) -> Self {
+        PyEncoding { inner, id_to_token, pad_token }
     }
 }
 
@@ -24,10 +26,14 @@ impl PyEncoding {
     }
     #[getter]
     fn tokens(&self) -> Vec<String> {
-        self.inner
-            .ids
+        let e = &self.inner;
+        e.ids
             .iter()
-            .map(|&i| self.id_to_token.get(i as usize).cloned().unwrap_or_default())
+            .zip(&e.attention_mask)
+            .map(|(&i, &m)| match (&self.pad_token, m) {
+                (Some(p), 0) => p.to_string(),
+                _ => self.id_to_token.get(i as usize).cloned().unwrap_or_default(),
+            })
             .collect()
     }
     #[getter]
@@ -59,7 +65,7 @@ impl PyEncoding {
         self.inner
             .overflowing
             .iter()
-            .map(|e| PyEncoding::new(e.clone(), self.id_to_token.clone()))
+            .map(|e| PyEncoding::new(e.clone(), self.id_to_token.clone(), self.pad_token.clone()))
             .collect()
     }
     fn __len__(&self) -> usize {

@@ -40,3 +40,9 @@ fn pool() -> Arc<rayon::ThreadPool> {
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     pool().install(f)
 }
+
+/// Number of threads batch calls use (for tests and benchmarks).
+#[pyo3::pyfunction]
+pub fn num_threads() -> usize {
+    pool().current_num_threads()
+}

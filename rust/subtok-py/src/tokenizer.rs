@@ -25,7 +25,8 @@ impl PyWordPiece {
         PyWordPiece { inner, id_to_token }
     }
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
-        PyEncoding::new(e, self.id_to_token.clone())
+        let pad = self.inner.padding.as_ref().map(|p| Arc::from(p.pad_token.as_str()));
+        PyEncoding::new(e, self.id_to_token.clone(), pad)
     }
 }
 
@@ -284,17 +285,13 @@ impl PyWordPiece {
 /// Build the right tokenizer object from `tokenizer.json` text.
 fn load_json(py: Python<'_>, text: &str, label: &str) -> PyResult<Py<PyAny>> {
     let root = hf_json::parse_json(text, label).py()?;
-    let model_type = root.get("model").and_then(|m| m.get("type")).and_then(|t| t.as_str()).unwrap_or("");
-    match model_type {
+    let model_type = hf_json::model_type(&root, label).py()?;
+    match model_type.as_str() {
         "WordPiece" => {
             let t = detached(py, || hf_json::wordpiece_from_json(&root, label))?.py()?;
             Ok(Py::new(py, PyWordPiece::new(t))?.into_any())
         }
-        other => Err(Error::malformed(
-            label,
-            if other.is_empty() { "model.type is missing".to_string() } else { format!("model type {other:?} is not supported") },
-        ))
-        .py(),
+        other => Err(Error::malformed(label, format!("model type {other:?} is not supported"))).py(),
     }
 }
 

@@ -268,6 +268,22 @@ pub fn parse_padding(cx: &Ctx, v: Option<&Value>) -> Result<Option<PaddingParams
     }))
 }
 
+/// The `model.type` of a parsed `tokenizer.json` (older files without it are recognised by
+/// their fields).
+pub fn model_type(root: &Value, label: &str) -> Result<String> {
+    let cx = Ctx { label };
+    let top = cx.obj(root, "the top level")?;
+    let model = cx.obj(top.get("model").ok_or_else(|| cx.err("missing \"model\""))?, "model")?;
+    match model.get("type") {
+        Some(Value::String(t)) => Ok(t.clone()),
+        None if model.contains_key("continuing_subword_prefix") || model.contains_key("max_input_chars_per_word") => {
+            Ok("WordPiece".into())
+        }
+        None if model.contains_key("merges") => Ok("BPE".into()),
+        _ => Err(cx.err("model.type is missing or not a string")),
+    }
+}
+
 /// Parse JSON text, naming the file on syntax errors.
 pub fn parse_json(text: &str, label: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| Error::malformed(label, format!("invalid JSON: {e}")))

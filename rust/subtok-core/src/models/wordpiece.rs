@@ -114,6 +114,20 @@ pub struct WordPiece {
     trie: Trie,
     root: u32,
     cont_root: u32,
+    /// Word-initial tokens of at most 15 bytes, keyed by [`short_key`]: most words are whole
+    /// vocabulary entries, and one integer-keyed probe finds them without walking the trie.
+    short_words: FxHashMap<u128, u32>,
+}
+
+const SHORT_MAX: usize = 15;
+
+/// Pack up to 15 bytes and the length into one integer key.
+#[inline(always)]
+fn short_key(b: &[u8]) -> u128 {
+    let mut buf = [0u8; 16];
+    buf[..b.len()].copy_from_slice(b);
+    buf[15] = b.len() as u8;
+    u128::from_le_bytes(buf)
 }
 
 impl WordPiece {
@@ -147,6 +161,12 @@ impl WordPiece {
             conts = words.clone();
         }
         let (trie, root, cont_root) = Trie::build(&words, &conts);
+        let mut short_words = FxHashMap::default();
+        for &(w, id) in &words {
+            if w.len() <= SHORT_MAX {
+                short_words.insert(short_key(w), id);
+            }
+        }
         Ok(WordPiece {
             vocab,
             token_to_id,
@@ -157,6 +177,7 @@ impl WordPiece {
             trie,
             root,
             cont_root,
+            short_words,
         })
     }
 
@@ -199,6 +220,12 @@ impl WordPiece {
         if n_chars > self.max_input_chars_per_word {
             pieces.push((self.unk_id, 0, word.len() as u32));
             return;
+        }
+        if word.len() <= SHORT_MAX {
+            if let Some(&id) = self.short_words.get(&short_key(word)) {
+                pieces.push((id, 0, word.len() as u32));
+                return;
+            }
         }
         let mark = pieces.len();
         let mut start = 0usize;
