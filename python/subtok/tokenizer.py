@@ -24,10 +24,12 @@ class Tokenizer:
     or :func:`subtok.train`.
     """
 
-    __slots__ = ("_impl",)
+    __slots__ = ("_impl", "model_max_length")
 
-    def __init__(self, impl: Any) -> None:
+    def __init__(self, impl: Any, model_max_length: Optional[int] = None) -> None:
         self._impl = impl
+        #: Default ``max_length`` of :meth:`__call__` (from a sibling ``tokenizer_config.json``).
+        self.model_max_length = model_max_length
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
@@ -37,7 +39,7 @@ class Tokenizer:
         Raises ``FileNotFoundError`` if missing and :class:`subtok.TokenizerFileError` (a ``ValueError``)
         naming the file and the problem if malformed.
         """
-        return cls(_core.load_tokenizer_file(os.fspath(path)))
+        return cls(_core.load_tokenizer_file(os.fspath(path)), _model_max_length_beside(path))
 
     @classmethod
     def from_str(cls, json: str) -> "Tokenizer":
@@ -60,7 +62,8 @@ class Tokenizer:
         return cls(
             _core.WordPieceTokenizer.from_vocab(
                 os.fspath(path), lowercase, strip_accents, handle_chinese_chars, unk_token, max_input_chars_per_word
-            )
+            ),
+            _model_max_length_beside(path),
         )
 
     def save(self, path: PathLike, pretty: bool = True) -> None:
@@ -146,5 +149,87 @@ class Tokenizer:
         """The stored padding settings as a dict, or ``None``."""
         return self._impl.padding
 
+    # ------------------------------------------------------------------ special tokens
+    def _special_id(self, token: str) -> Optional[int]:
+        return self._impl.token_to_id(token)
+
+    @property
+    def pad_token(self) -> str:
+        padding = self._impl.padding
+        return padding["pad_token"] if padding else "[PAD]"
+
+    @property
+    def pad_token_id(self) -> Optional[int]:
+        return self._special_id(self.pad_token)
+
+    @property
+    def cls_token_id(self) -> Optional[int]:
+        return self._special_id("[CLS]")
+
+    @property
+    def sep_token_id(self) -> Optional[int]:
+        return self._special_id("[SEP]")
+
+    @property
+    def mask_token_id(self) -> Optional[int]:
+        return self._special_id("[MASK]")
+
+    @property
+    def unk_token_id(self) -> Optional[int]:
+        return self._special_id("[UNK]")
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        """How many special tokens the post-processor adds to a single sequence or a pair."""
+        return self._impl.num_special_tokens_to_add(pair)
+
+    # ------------------------------------------------------------------ model inputs
+    def __call__(
+        self,
+        text: Union[str, Sequence[str]],
+        text_pair: Optional[Union[str, Sequence[str]]] = None,
+        *,
+        add_special_tokens: bool = True,
+        truncation: Union[bool, str, None] = False,
+        max_length: Optional[int] = None,
+        padding: Union[bool, str, None] = False,
+        pad_to_multiple_of: Optional[int] = None,
+        stride: int = 0,
+        return_overflowing_tokens: bool = False,
+        return_offsets_mapping: bool = False,
+        return_special_tokens_mask: bool = False,
+        return_sequence_ids: bool = False,
+    ) -> Dict[str, np.ndarray]:
+        """BERT model inputs as numpy ``int64`` arrays, like transformers'
+        ``BertTokenizerFast(...)(..., return_tensors="np")``.
+
+        Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` and ``position_ids`` of shape
+        ``(rows, length)``; on request ``offset_mapping`` ``(rows, length, 2)``,
+        ``special_tokens_mask``, ``sequence_ids`` (-1 for specials and padding; a subtok extra) and
+        ``overflow_to_sample_mapping``. A single ``str`` gives one row (more with overflow).
+        Stored truncation/padding settings do not apply here; the arguments decide, as in transformers.
+        """
+        return build_model_inputs(
+            self, text, text_pair, add_special_tokens=add_special_tokens, truncation=truncation,
+            max_length=max_length, padding=padding, pad_to_multiple_of=pad_to_multiple_of, stride=stride,
+            return_overflowing_tokens=return_overflowing_tokens, return_offsets_mapping=return_offsets_mapping,
+            return_special_tokens_mask=return_special_tokens_mask, return_sequence_ids=return_sequence_ids,
+        )
+
     def __repr__(self) -> str:
         return f"subtok.Tokenizer({self._impl!r})"
+
+
+def _model_max_length_beside(path: PathLike) -> Optional[int]:
+    """``model_max_length`` from a ``tokenizer_config.json`` next to the tokenizer file, if any."""
+    import json
+
+    config = os.path.join(os.path.dirname(os.fspath(path)), "tokenizer_config.json")
+    try:
+        with open(config, encoding="utf-8") as f:
+            value = json.load(f).get("model_max_length")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int) and 0 < value < 1_000_000 else None
+
+
+from subtok.inputs import build_model_inputs  # noqa: E402  (inputs imports Tokenizer only for typing)

@@ -5,6 +5,7 @@
 pub mod added_vocab;
 pub mod encoding;
 pub mod error;
+pub mod inputs;
 pub mod io;
 pub mod models;
 pub mod normalize;

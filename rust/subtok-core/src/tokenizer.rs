@@ -349,7 +349,12 @@ impl WordPieceTokenizer {
     // ------------------------------------------------------------------ post-processing
 
     fn effective_truncation(&self, is_pair: bool, add_special_tokens: bool) -> Result<Option<TruncationParams>> {
-        let Some(t) = self.truncation else { return Ok(None) };
+        self.budget(self.truncation, is_pair, add_special_tokens)
+    }
+
+    /// Truncation settings with `max_length` reduced by the special tokens the template adds.
+    fn budget(&self, t: Option<TruncationParams>, is_pair: bool, add_special_tokens: bool) -> Result<Option<TruncationParams>> {
+        let Some(t) = t else { return Ok(None) };
         let n_added = if add_special_tokens { self.num_special_tokens_to_add(is_pair) } else { 0 };
         if t.max_length < n_added {
             return Err(Error::invalid(format!(
@@ -363,9 +368,19 @@ impl WordPieceTokenizer {
         Ok(Some(TruncationParams { max_length: t.max_length - n_added, ..t }))
     }
 
-    /// Truncate and apply the template (no padding).
-    pub fn post_process(&self, mut a: Encoding, mut b: Option<Encoding>, add_special_tokens: bool) -> Result<Encoding> {
-        if let Some(t) = self.effective_truncation(b.is_some(), add_special_tokens)? {
+    /// Truncate (with the stored settings) and apply the template (no padding).
+    pub fn post_process(&self, a: Encoding, b: Option<Encoding>, add_special_tokens: bool) -> Result<Encoding> {
+        self.post_process_with(a, b, add_special_tokens, self.truncation)
+    }
+
+    fn post_process_with(
+        &self,
+        mut a: Encoding,
+        mut b: Option<Encoding>,
+        add_special_tokens: bool,
+        truncation: Option<TruncationParams>,
+    ) -> Result<Encoding> {
+        if let Some(t) = self.budget(truncation, b.is_some(), add_special_tokens)? {
             truncate_encodings(&mut a, b.as_mut(), &t)?;
         }
         Ok(match &self.template {
@@ -387,16 +402,28 @@ impl WordPieceTokenizer {
 
     /// HF `Tokenizer.encode_batch`: in parallel, then padded together.
     pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)], add_special_tokens: bool) -> Result<Vec<Encoding>> {
+        self.encode_batch_with(inputs, add_special_tokens, self.truncation, self.padding.as_ref())
+    }
+
+    /// `encode_batch` with explicit truncation and padding instead of the stored ones
+    /// (what transformers' `__call__` does per call).
+    pub fn encode_batch_with(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        add_special_tokens: bool,
+        truncation: Option<TruncationParams>,
+        padding: Option<&PaddingParams>,
+    ) -> Result<Vec<Encoding>> {
         let mut encs = inputs
             .par_iter()
             .with_min_len(64)
             .map(|(a, b)| {
                 let ea = self.encode_raw(a, 0);
                 let eb = b.map(|b| self.encode_raw(b, 1));
-                self.post_process(ea, eb, add_special_tokens)
+                self.post_process_with(ea, eb, add_special_tokens, truncation)
             })
             .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = &self.padding {
+        if let Some(p) = padding {
             pad_encodings(&mut encs, p);
         }
         Ok(encs)

@@ -2,7 +2,7 @@
 use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
-use numpy::{IntoPyArray, PyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use subtok_core::io::{hf_json, vocab_txt};
 use subtok_core::postprocess::{Direction, PaddingParams, PaddingStrategy, TruncationParams, TruncationStrategy};
+use subtok_core::inputs::{to_arrays, BatchArrays, InputOptions};
 use subtok_core::{Error, WordPieceTokenizer};
 
 #[pyclass(module = "subtok._core", name = "WordPieceTokenizer")]
@@ -277,9 +278,69 @@ impl PyWordPiece {
         padding_dict(py, &self.inner.padding)
     }
 
+    /// Rectangular model inputs for a batch (the engine of `Tokenizer.__call__`).
+    /// `truncation` = (max_length, stride, strategy, direction); `padding` = (length or None for
+    /// the batch's longest, pad_to_multiple_of, pad_id, pad_token, direction).
+    #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids))]
+    #[allow(clippy::too_many_arguments)]
+    fn build_inputs<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyAny>,
+        add_special_tokens: bool,
+        truncation: Option<(usize, usize, String, String)>,
+        padding: Option<(Option<usize>, Option<usize>, u32, String, String)>,
+        return_overflowing_tokens: bool,
+        return_offsets_mapping: bool,
+        return_special_tokens_mask: bool,
+        return_sequence_ids: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let items = extract_batch(inputs)?;
+        let trunc = truncation.map(|(m, s, st, d)| make_truncation(m, s, &st, &d)).transpose()?;
+        let pad = padding.map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult)).transpose()?;
+        let opts = InputOptions { return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids };
+        let inner = &self.inner;
+        let arrays = detached(py, || {
+            let refs: Vec<(&str, Option<&str>)> = items
+                .iter()
+                .map(|x| match x {
+                    BatchInput::Single(a) => (&**a, None),
+                    BatchInput::Pair(a, b) => (&**a, Some(&**b)),
+                })
+                .collect();
+            pool::install(|| inner.encode_batch_with(&refs, add_special_tokens, trunc, pad.as_ref()))
+                .and_then(|encs| to_arrays(&encs, opts))
+        })?
+        .py()?;
+        arrays_to_dict(py, arrays)
+    }
+
     fn __repr__(&self) -> String {
         format!("WordPieceTokenizer(vocab_size={}, lowercase={})", self.inner.vocab_size(), self.inner.normalizer.map_or(false, |n| n.lowercase))
     }
+}
+
+/// Wrap [`BatchArrays`] as a dict of 2-D (offsets: 3-D) int64 numpy arrays, without copying.
+pub fn arrays_to_dict(py: Python<'_>, a: BatchArrays) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    let (r, c) = (a.rows, a.cols);
+    let grid = |v: Vec<i64>| v.into_pyarray(py).reshape([r, c]);
+    d.set_item("input_ids", grid(a.input_ids)?)?;
+    d.set_item("token_type_ids", grid(a.token_type_ids)?)?;
+    d.set_item("attention_mask", grid(a.attention_mask)?)?;
+    if let Some(v) = a.special_tokens_mask {
+        d.set_item("special_tokens_mask", grid(v)?)?;
+    }
+    if let Some(v) = a.offset_mapping {
+        d.set_item("offset_mapping", v.into_pyarray(py).reshape([r, c, 2])?)?;
+    }
+    if let Some(v) = a.sequence_ids {
+        d.set_item("sequence_ids", grid(v)?)?;
+    }
+    if let Some(v) = a.overflow_to_sample_mapping {
+        d.set_item("overflow_to_sample_mapping", v.into_pyarray(py))?;
+    }
+    Ok(d)
 }
 
 /// Build the right tokenizer object from `tokenizer.json` text.
