@@ -24,6 +24,30 @@ impl Encoding {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
+    /// Empty all fields, keeping their capacity.
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.type_ids.clear();
+        self.offsets.clear();
+        self.special_tokens_mask.clear();
+        self.attention_mask.clear();
+        self.word_ids.clear();
+        self.sequence_ids.clear();
+        self.overflowing.clear();
+    }
+
+    /// Append a template special token: offsets (0,0), no word, mask 1.
+    #[inline]
+    pub fn push_special(&mut self, id: u32, type_id: u32) {
+        self.ids.push(id);
+        self.type_ids.push(type_id);
+        self.offsets.push((0, 0));
+        self.special_tokens_mask.push(1);
+        self.attention_mask.push(1);
+        self.word_ids.push(None);
+        self.sequence_ids.push(None);
+    }
+
     pub fn with_capacity(n: usize) -> Self {
         Encoding {
             ids: Vec::with_capacity(n),

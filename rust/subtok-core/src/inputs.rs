@@ -3,6 +3,11 @@
 //! with a sample mapping. Everything is written into flat row-major buffers in one pass.
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
+use crate::postprocess::{Direction, PaddingParams, PaddingStrategy};
+use rayon::prelude::*;
+
+/// Inputs per parallel work item in [`CompactRows`] batches.
+pub const ROWS_PER_CHUNK: usize = 256;
 
 /// Which optional arrays to fill.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,6 +93,136 @@ pub fn to_arrays(encs: &[Encoding], opt: InputOptions) -> Result<BatchArrays> {
         if let Some(v) = out.sequence_ids.as_mut() {
             v.extend(e.sequence_ids.iter().map(|s| s.map_or(-1, |x| x as i64)));
         }
+    }
+    Ok(out)
+}
+
+/// Unpadded rows of one chunk of the batch, stored flat (no allocation per row).
+#[derive(Debug, Default)]
+pub struct CompactRows {
+    lens: Vec<usize>,
+    ids: Vec<u32>,
+    type_ids: Vec<u32>,
+    special: Vec<u8>,
+    offsets: Vec<(usize, usize)>,
+    seq: Vec<i8>,
+    opt: InputOptions,
+}
+
+impl CompactRows {
+    pub fn new(opt: InputOptions) -> Self {
+        CompactRows {
+            opt,
+            ..Default::default()
+        }
+    }
+
+    pub fn push(&mut self, e: &Encoding) {
+        self.lens.push(e.len());
+        self.ids.extend_from_slice(&e.ids);
+        self.type_ids.extend_from_slice(&e.type_ids);
+        self.special
+            .extend(e.special_tokens_mask.iter().map(|&x| x as u8));
+        if self.opt.return_offsets_mapping {
+            self.offsets.extend_from_slice(&e.offsets);
+        }
+        if self.opt.return_sequence_ids {
+            self.seq
+                .extend(e.sequence_ids.iter().map(|s| s.map_or(-1, |x| x as i8)));
+        }
+    }
+}
+
+/// Pad and lay out compact rows as rectangular arrays (one parallel pass per array).
+pub fn assemble(
+    parts: &[CompactRows],
+    padding: Option<&PaddingParams>,
+    opt: InputOptions,
+) -> Result<BatchArrays> {
+    let rows: usize = parts.iter().map(|p| p.lens.len()).sum();
+    let longest = parts
+        .iter()
+        .flat_map(|p| p.lens.iter().copied())
+        .max()
+        .unwrap_or(0);
+    let shortest = parts
+        .iter()
+        .flat_map(|p| p.lens.iter().copied())
+        .min()
+        .unwrap_or(0);
+    let mut cols = match padding.map(|p| p.strategy) {
+        Some(PaddingStrategy::Fixed(n)) => n.max(longest),
+        Some(PaddingStrategy::BatchLongest) => longest,
+        None => longest,
+    };
+    if let Some(m) = padding.and_then(|p| p.pad_to_multiple_of) {
+        if m > 0 && cols % m != 0 {
+            cols += m - cols % m;
+        }
+    }
+    let fixed_overrun =
+        matches!(padding.map(|p| p.strategy), Some(PaddingStrategy::Fixed(n)) if longest > n);
+    if (padding.is_none() && shortest != longest) || fixed_overrun {
+        return Err(Error::invalid(format!(
+            "the encoded sequences have different lengths ({shortest} to {longest} tokens), so they cannot form one array; \
+             pass padding=True (or 'max_length') and/or truncation=True"
+        )));
+    }
+    let (pad_id, pad_type, left) = padding.map_or((0, 0, false), |p| {
+        (
+            p.pad_id as i64,
+            p.pad_type_id as i64,
+            p.direction == Direction::Left,
+        )
+    });
+    let n = rows * cols;
+    // Fill one (rows, cols) array: `value(part, token_index)` for tokens, `pad` elsewhere.
+    let fill = |pad: i64,
+                width: usize,
+                value: &(dyn Fn(&CompactRows, usize, &mut [i64]) + Sync)|
+     -> Vec<i64> {
+        let mut out = vec![pad; n * width];
+        let block = ROWS_PER_CHUNK * cols * width;
+        if block > 0 {
+            out.par_chunks_mut(block)
+                .zip(parts.par_iter())
+                .for_each(|(dst, part)| {
+                    let mut tok = 0usize;
+                    for (r, &len) in part.lens.iter().enumerate() {
+                        let row = &mut dst[r * cols * width..(r + 1) * cols * width];
+                        let start = if left { cols - len } else { 0 };
+                        for i in 0..len {
+                            value(
+                                part,
+                                tok + i,
+                                &mut row[(start + i) * width..(start + i + 1) * width],
+                            );
+                        }
+                        tok += len;
+                    }
+                });
+        }
+        out
+    };
+    let mut out = BatchArrays {
+        rows,
+        cols,
+        input_ids: fill(pad_id, 1, &|p, i, d| d[0] = p.ids[i] as i64),
+        token_type_ids: fill(pad_type, 1, &|p, i, d| d[0] = p.type_ids[i] as i64),
+        attention_mask: fill(0, 1, &|_, _, d| d[0] = 1),
+        ..Default::default()
+    };
+    if opt.return_special_tokens_mask {
+        out.special_tokens_mask = Some(fill(1, 1, &|p, i, d| d[0] = p.special[i] as i64));
+    }
+    if opt.return_offsets_mapping {
+        out.offset_mapping = Some(fill(0, 2, &|p, i, d| {
+            d[0] = p.offsets[i].0 as i64;
+            d[1] = p.offsets[i].1 as i64;
+        }));
+    }
+    if opt.return_sequence_ids {
+        out.sequence_ids = Some(fill(-1, 1, &|p, i, d| d[0] = p.seq[i] as i64));
     }
     Ok(out)
 }

@@ -409,33 +409,41 @@ impl WordPieceTokenizer {
         add_special_tokens: bool,
         truncation: Option<TruncationParams>,
     ) -> Result<Encoding> {
+        let mut enc = Encoding::with_capacity((a.len() + b.map_or(0, |b| b.len())) / 3 + 8);
+        self.encode_one_into(a, b, add_special_tokens, truncation, &mut enc)?;
+        Ok(enc)
+    }
+
+    /// [`Self::encode_one`] into a reused `Encoding` (cleared first).
+    pub fn encode_one_into(
+        &self,
+        a: &str,
+        b: Option<&str>,
+        add_special_tokens: bool,
+        truncation: Option<TruncationParams>,
+        enc: &mut Encoding,
+    ) -> Result<()> {
         use crate::postprocess::Piece;
+        enc.clear();
         let pieces: &[Piece] = match (&self.template, b.is_some()) {
             (Some(t), false) => &t.single,
             (Some(t), true) => &t.pair,
             (None, false) => &DEFAULT_SINGLE,
             (None, true) => &DEFAULT_PAIR,
         };
-        let mut enc = Encoding::with_capacity((a.len() + b.map_or(0, |b| b.len())) / 3 + 8);
         for p in pieces {
             match p {
                 Piece::Special { ids, type_id, .. } => {
                     if add_special_tokens {
                         for &id in ids {
-                            enc.ids.push(id);
-                            enc.type_ids.push(*type_id);
-                            enc.offsets.push((0, 0));
-                            enc.special_tokens_mask.push(1);
-                            enc.attention_mask.push(1);
-                            enc.word_ids.push(None);
-                            enc.sequence_ids.push(None);
+                            enc.push_special(id, *type_id);
                         }
                     }
                 }
                 Piece::Sequence { seq, type_id } => {
                     let text = if *seq == 0 { Some(a) } else { b };
                     if let Some(t) = text {
-                        self.encode_into(t, *seq as u32, *type_id, &mut enc);
+                        self.encode_into(t, *seq as u32, *type_id, enc);
                     }
                 }
             }
@@ -444,10 +452,41 @@ impl WordPieceTokenizer {
             if enc.len() > t.max_length {
                 let ea = self.encode_raw(a, 0);
                 let eb = b.map(|b| self.encode_raw(b, 1));
-                return self.post_process_with(ea, eb, add_special_tokens, truncation);
+                *enc = self.post_process_with(ea, eb, add_special_tokens, truncation)?;
             }
         }
-        Ok(enc)
+        Ok(())
+    }
+
+    /// Model-input arrays for a batch (`Tokenizer.__call__`). Without overflow windows, each
+    /// thread encodes into one reused `Encoding` and appends compact rows, and the padded arrays
+    /// are written once at the end; with overflow, whole encodings are kept.
+    pub fn build_inputs(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        add_special_tokens: bool,
+        truncation: Option<TruncationParams>,
+        padding: Option<&PaddingParams>,
+        opt: crate::inputs::InputOptions,
+    ) -> Result<crate::inputs::BatchArrays> {
+        use crate::inputs::{assemble, to_arrays, CompactRows, ROWS_PER_CHUNK};
+        if opt.return_overflowing_tokens {
+            let encs = self.encode_batch_with(inputs, add_special_tokens, truncation, padding)?;
+            return to_arrays(&encs, opt);
+        }
+        let parts = inputs
+            .par_chunks(ROWS_PER_CHUNK)
+            .map(|group| {
+                let mut rows = CompactRows::new(opt);
+                let mut enc = Encoding::default();
+                for (a, b) in group {
+                    self.encode_one_into(a, *b, add_special_tokens, truncation, &mut enc)?;
+                    rows.push(&enc);
+                }
+                Ok(rows)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        assemble(&parts, padding, opt)
     }
 
     /// Ids only, appended to `out` (no special tokens, no truncation).

@@ -9,7 +9,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::path::PathBuf;
 use std::sync::Arc;
-use subtok_core::inputs::{to_arrays, BatchArrays, InputOptions};
+use subtok_core::inputs::{BatchArrays, InputOptions};
 use subtok_core::io::{hf_json, vocab_txt};
 use subtok_core::postprocess::{
     Direction, PaddingParams, PaddingStrategy, TruncationParams, TruncationStrategy,
@@ -65,6 +65,17 @@ pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
         }
     }
     Ok(out)
+}
+
+/// Borrow the batch as `(text, pair)` string slices for the core.
+pub fn batch_refs(items: &[BatchInput]) -> Vec<(&str, Option<&str>)> {
+    items
+        .iter()
+        .map(|x| match x {
+            BatchInput::Single(a) => (&**a, None),
+            BatchInput::Pair(a, b) => (&**a, Some(&**b)),
+        })
+        .collect()
 }
 
 pub fn extract_texts(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyBackedStr>> {
@@ -233,13 +244,7 @@ impl PyWordPiece {
         let items = extract_batch(inputs)?;
         let inner = &self.inner;
         let encs = detached(py, || {
-            let refs: Vec<(&str, Option<&str>)> = items
-                .iter()
-                .map(|x| match x {
-                    BatchInput::Single(a) => (&**a, None),
-                    BatchInput::Pair(a, b) => (&**a, Some(&**b)),
-                })
-                .collect();
+            let refs = batch_refs(&items);
             pool::install(|| inner.encode_batch(&refs, add_special_tokens))
         })?
         .py()?;
@@ -387,17 +392,10 @@ impl PyWordPiece {
         };
         let inner = &self.inner;
         let arrays = detached(py, || {
-            let refs: Vec<(&str, Option<&str>)> = items
-                .iter()
-                .map(|x| match x {
-                    BatchInput::Single(a) => (&**a, None),
-                    BatchInput::Pair(a, b) => (&**a, Some(&**b)),
-                })
-                .collect();
+            let refs = batch_refs(&items);
             pool::install(|| {
-                inner.encode_batch_with(&refs, add_special_tokens, trunc, pad.as_ref())
+                inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
             })
-            .and_then(|encs| to_arrays(&encs, opts))
         })?
         .py()?;
         arrays_to_dict(py, arrays)

@@ -111,13 +111,7 @@ fn fill(
                     continue;
                 }
                 for &id in ids {
-                    out.ids.push(id);
-                    out.type_ids.push(*type_id);
-                    out.offsets.push((0, 0));
-                    out.special_tokens_mask.push(1);
-                    out.attention_mask.push(1);
-                    out.word_ids.push(None);
-                    out.sequence_ids.push(None);
+                    out.push_special(id, *type_id);
                 }
             }
             Piece::Sequence { seq, type_id } => {
