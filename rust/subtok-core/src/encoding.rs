@@ -61,3 +61,88 @@ impl Encoding {
         }
     }
 }
+
+/// One token of a [`CompactEncoding`]: every per-token field in 24 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: u32,
+    pub type_id: u32,
+    pub start: u32,
+    pub end: u32,
+    /// `u32::MAX` for none.
+    pub word: u32,
+    pub special: u8,
+    pub attention: u8,
+    /// `u8::MAX` for none.
+    pub seq: u8,
+}
+
+/// An [`Encoding`] packed into one allocation (what Python `Encoding` objects hold), so a batch
+/// of them costs one allocation per text instead of seven.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactEncoding {
+    pub tokens: Vec<TokenRecord>,
+    pub overflowing: Vec<CompactEncoding>,
+}
+
+impl From<&Encoding> for CompactEncoding {
+    fn from(e: &Encoding) -> Self {
+        let n = e.ids.len();
+        let mut tokens = Vec::with_capacity(n);
+        for i in 0..n {
+            tokens.push(TokenRecord {
+                id: e.ids[i],
+                type_id: e.type_ids[i],
+                start: e.offsets[i].0 as u32,
+                end: e.offsets[i].1 as u32,
+                word: e.word_ids[i].unwrap_or(u32::MAX),
+                special: e.special_tokens_mask[i] as u8,
+                attention: e.attention_mask[i] as u8,
+                seq: e.sequence_ids[i].map_or(u8::MAX, |s| s as u8),
+            });
+        }
+        CompactEncoding {
+            tokens,
+            overflowing: e.overflowing.iter().map(CompactEncoding::from).collect(),
+        }
+    }
+}
+
+impl CompactEncoding {
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+    pub fn ids(&self) -> Vec<u32> {
+        self.tokens.iter().map(|t| t.id).collect()
+    }
+    pub fn type_ids(&self) -> Vec<u32> {
+        self.tokens.iter().map(|t| t.type_id).collect()
+    }
+    pub fn offsets(&self) -> Vec<(usize, usize)> {
+        self.tokens
+            .iter()
+            .map(|t| (t.start as usize, t.end as usize))
+            .collect()
+    }
+    pub fn special_tokens_mask(&self) -> Vec<u32> {
+        self.tokens.iter().map(|t| t.special as u32).collect()
+    }
+    pub fn attention_mask(&self) -> Vec<u32> {
+        self.tokens.iter().map(|t| t.attention as u32).collect()
+    }
+    pub fn word_ids(&self) -> Vec<Option<u32>> {
+        self.tokens
+            .iter()
+            .map(|t| (t.word != u32::MAX).then_some(t.word))
+            .collect()
+    }
+    pub fn sequence_ids(&self) -> Vec<Option<u32>> {
+        self.tokens
+            .iter()
+            .map(|t| (t.seq != u8::MAX).then_some(t.seq as u32))
+            .collect()
+    }
+}

@@ -13,6 +13,6 @@ pub mod postprocess;
 pub mod pretokenize;
 pub mod tokenizer;
 
-pub use encoding::Encoding;
+pub use encoding::{CompactEncoding, Encoding};
 pub use error::{Error, Result};
 pub use tokenizer::WordPieceTokenizer;

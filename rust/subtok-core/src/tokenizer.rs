@@ -609,6 +609,27 @@ impl WordPieceTokenizer {
         Ok(encs)
     }
 
+    /// [`Self::encode_batch`] into compact encodings: each thread encodes into one reused
+    /// `Encoding` and packs it, so a text costs one allocation.
+    pub fn encode_batch_compact(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        add_special_tokens: bool,
+    ) -> Result<Vec<crate::encoding::CompactEncoding>> {
+        let mut out = inputs
+            .par_iter()
+            .with_min_len(64)
+            .map_init(Encoding::default, |enc, (a, b)| {
+                self.encode_one_into(a, *b, add_special_tokens, self.truncation, enc)?;
+                Ok(crate::encoding::CompactEncoding::from(&*enc))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = &self.padding {
+            crate::postprocess::pad_compact(&mut out, p);
+        }
+        Ok(out)
+    }
+
     /// Flat ids of many texts plus their lengths. Stored truncation applies (without overflow
     /// windows); padding never does.
     pub fn encode_batch_flat(

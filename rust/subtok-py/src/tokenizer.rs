@@ -27,13 +27,14 @@ impl PyWordPiece {
         let id_to_token = Arc::new(inner.id_to_token_table().to_vec());
         PyWordPiece { inner, id_to_token }
     }
-    fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
-        let pad = self
-            .inner
+    fn pad_token(&self) -> Option<Arc<str>> {
+        self.inner
             .padding
             .as_ref()
-            .map(|p| Arc::from(p.pad_token.as_str()));
-        PyEncoding::new(e, self.id_to_token.clone(), pad)
+            .map(|p| Arc::from(p.pad_token.as_str()))
+    }
+    fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
+        PyEncoding::new(e, self.id_to_token.clone(), self.pad_token())
     }
 }
 
@@ -245,10 +246,14 @@ impl PyWordPiece {
         let inner = &self.inner;
         let encs = detached(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| inner.encode_batch(&refs, add_special_tokens))
+            pool::install(|| inner.encode_batch_compact(&refs, add_special_tokens))
         })?
         .py()?;
-        Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
+        let pad = self.pad_token();
+        Ok(encs
+            .into_iter()
+            .map(|e| PyEncoding::from_compact(e, self.id_to_token.clone(), pad.clone()))
+            .collect())
     }
 
     #[pyo3(signature = (inputs, add_special_tokens=false))]

@@ -4,6 +4,6 @@ pub mod padding;
 pub mod template;
 pub mod truncation;
 
-pub use padding::{pad_encodings, PaddingParams, PaddingStrategy};
+pub use padding::{pad_compact, pad_encodings, pad_target, PaddingParams, PaddingStrategy};
 pub use template::{Piece, Template};
 pub use truncation::{truncate_encodings, Direction, TruncationParams, TruncationStrategy};

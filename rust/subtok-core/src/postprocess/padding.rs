@@ -1,6 +1,6 @@
 //! HF tokenizers' padding: to a fixed length or the batch's longest, optionally rounded up to a
 //! multiple; overflow windows are padded to the same length.
-use crate::encoding::Encoding;
+use crate::encoding::{CompactEncoding, Encoding, TokenRecord};
 use crate::postprocess::truncation::Direction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,22 +32,59 @@ impl Default for PaddingParams {
     }
 }
 
-/// Pad every encoding (and its overflow windows) in place.
-pub fn pad_encodings(encs: &mut [Encoding], p: &PaddingParams) {
-    if encs.is_empty() {
-        return;
-    }
+/// The length a batch whose longest main encoding has `longest` tokens is padded to.
+pub fn pad_target(longest: usize, p: &PaddingParams) -> usize {
     let mut target = match p.strategy {
         PaddingStrategy::Fixed(n) => n,
-        PaddingStrategy::BatchLongest => encs.iter().map(|e| e.len()).max().unwrap_or(0),
+        PaddingStrategy::BatchLongest => longest,
     };
     if let Some(m) = p.pad_to_multiple_of {
         if m > 0 && target % m != 0 {
             target += m - target % m;
         }
     }
+    target
+}
+
+/// Pad every encoding (and its overflow windows) in place.
+pub fn pad_encodings(encs: &mut [Encoding], p: &PaddingParams) {
+    let target = pad_target(encs.iter().map(|e| e.len()).max().unwrap_or(0), p);
     for e in encs.iter_mut() {
         pad_one(e, target, p);
+    }
+}
+
+/// [`pad_encodings`] for compact encodings.
+pub fn pad_compact(encs: &mut [CompactEncoding], p: &PaddingParams) {
+    let target = pad_target(encs.iter().map(|e| e.len()).max().unwrap_or(0), p);
+    for e in encs.iter_mut() {
+        pad_compact_one(e, target, p);
+    }
+}
+
+fn pad_compact_one(e: &mut CompactEncoding, target: usize, p: &PaddingParams) {
+    for o in e.overflowing.iter_mut() {
+        pad_compact_one(o, target, p);
+    }
+    let len = e.len();
+    if len >= target {
+        return;
+    }
+    let pad = TokenRecord {
+        id: p.pad_id,
+        type_id: p.pad_type_id,
+        start: 0,
+        end: 0,
+        word: u32::MAX,
+        special: 1,
+        attention: 0,
+        seq: u8::MAX,
+    };
+    let fill = std::iter::repeat(pad).take(target - len);
+    if p.direction == Direction::Left {
+        e.tokens.splice(0..0, fill);
+    } else {
+        e.tokens.extend(fill);
     }
 }
 
