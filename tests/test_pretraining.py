@@ -400,6 +400,35 @@ def test_minimum_length_and_empty_sentences_are_skipped():
         assert len(a) == 1 and len(b) == 1
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(max_seq_length=24, dupe_factor=3, seed=1),
+        dict(max_seq_length=40, dupe_factor=2, seed=2**40 + 3, short_seq_prob=0.5, whole_word_mask=True),
+        dict(max_seq_length=9, dupe_factor=2, seed=5, masked_lm_prob=0.4, max_predictions_per_seq=3,
+             whole_word_mask=True),
+    ],
+)
+def test_identical_to_python_transcription_of_google_loop(kw):
+    """The Rust loop equals a plain-Python transcription of Google's script that draws from
+    the same random streams (tests/pretraining_reference.py)."""
+    from pretraining_reference import reference_pretraining_data
+
+    docs = make_documents(15, 12, sentences=(1, 9), words=(1, 12), multi_piece_prob=0.3)
+    docs[3] = []  # empty documents and sentences are dropped by both
+    docs[4].insert(0, "")
+    tok = FakeWordTokenizer(docs)
+    tokenized = [[tok.encode_batch_flat([s], add_special_tokens=False)[0].tolist() for s in d] for d in docs]
+    is_subword = [t.startswith("##") for t in tok.vocab]
+    ref = reference_pretraining_data(
+        tokenized, cls_id=CLS, sep_id=SEP, mask_id=MASK, vocab_size=tok.vocab_size, is_subword=is_subword, **kw
+    )
+    got = create_pretraining_data(docs, tok, **kw)
+    assert len(got["input_ids"]) > 20
+    for k in PRETRAINING_KEYS:
+        assert np.array_equal(got[k], ref[k]), k
+
+
 # ----------------------------------------------------------------------------- mask_tokens
 
 
