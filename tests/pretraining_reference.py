@@ -219,5 +219,6 @@ def reference_pretraining_data(
         out["masked_lm_ids"][r, : len(labels)] = labels
         out["masked_lm_weights"][r, : len(labels)] = 1.0
         out["next_sentence_labels"][r] = int(is_random_next)
-    perm = np.random.default_rng([seed & 0xFFFFFFFF, seed >> 32, 0x7072]).permutation(n)
+    perm = list(range(n))  # Google shuffles all instances at the end
+    Rng.for_stream(seed, _M).shuffle(perm)
     return {k: v[perm] for k, v in out.items()}

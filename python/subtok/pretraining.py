@@ -183,38 +183,35 @@ def create_pretraining_data(
     n_docs = corpus.num_documents
     order = corpus.document_order(seed64)
     total = dupe_factor * n_docs
-    if progress is None:
-        bounds = [0, total]
-    else:
-        step = max(1, math.ceil(total / 200))
-        bounds = list(range(0, total, step)) + [total]
-    parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        parts.append(
-            corpus.create_instances(
-                order, lo, hi,
-                max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
-                masked_lm_prob=masked_lm_prob, max_predictions_per_seq=max_predictions_per_seq,
-                whole_word_mask=bool(whole_word_mask), seed=seed64, cls_id=cls_id, sep_id=sep_id,
-                mask_id=mask_id, vocab_size=vocab_size, num_threads=num_threads,
-            )
-        )
-        if progress is not None:
-            progress(hi, total)
-    n = sum(int(p["n"]) for p in parts)
+    common = dict(
+        max_seq_length=max_seq_length, short_seq_prob=short_seq_prob, masked_lm_prob=masked_lm_prob,
+        max_predictions_per_seq=max_predictions_per_seq, whole_word_mask=bool(whole_word_mask),
+        seed=seed64, cls_id=cls_id, sep_id=sep_id, mask_id=mask_id, vocab_size=vocab_size,
+        num_threads=num_threads,
+    )
     widths = {
         "input_ids": max_seq_length, "token_type_ids": max_seq_length, "attention_mask": max_seq_length,
         "masked_lm_positions": max_predictions_per_seq, "masked_lm_ids": max_predictions_per_seq,
         "masked_lm_weights": max_predictions_per_seq,
     }
-    # Google shuffles the instances of all passes together at the end.
-    perm = np.random.default_rng([seed64 & 0xFFFFFFFF, seed64 >> 32, 0x7072]).permutation(n)
-    out: Dict[str, np.ndarray] = {}
-    for key in PRETRAINING_KEYS:
-        flat = parts[0][key] if len(parts) == 1 else np.concatenate([p[key] for p in parts])
-        arr = flat.reshape(n, widths[key]) if key in widths else flat
-        out[key] = arr[perm]
-    return out
+
+    def shaped(flat: Dict[str, Any], n: int) -> Dict[str, np.ndarray]:
+        return {k: flat[k].reshape(n, widths[k]) if k in widths else flat[k] for k in PRETRAINING_KEYS}
+
+    if progress is None:
+        # One call; Rust applies the final shuffle of all instances (as Google's script does).
+        res = corpus.create_instances(order, 0, total, shuffle=True, **common)
+        return shaped(res, int(res["n"]))
+    step = max(1, math.ceil(total / 200))
+    bounds = list(range(0, total, step)) + [total]
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        parts.append(corpus.create_instances(order, lo, hi, shuffle=False, **common))
+        progress(hi, total)
+    n = sum(int(p["n"]) for p in parts)
+    perm = _core.pretraining_permutation(seed64, n)  # the same order as shuffle=True
+    joined = shaped({k: np.concatenate([p[k] for p in parts]) for k in PRETRAINING_KEYS}, n)
+    return {k: v[perm] for k, v in joined.items()}
 
 
 def mask_tokens(

@@ -429,38 +429,70 @@ pub struct InstanceArrays {
     pub next_sentence_labels: Vec<i64>,
 }
 
+/// The final order of a run's `n` instances (Google shuffles all instances at the end):
+/// output row `r` is instance `perm[r]` of the task-ordered list.
+pub fn instance_permutation(seed: u64, n: usize) -> Vec<usize> {
+    let mut perm: Vec<usize> = (0..n).collect();
+    Rng::for_stream(seed, u64::MAX).shuffle(&mut perm);
+    perm
+}
+
+/// Reorders instances by [`instance_permutation`].
+pub fn shuffle_instances(instances: Vec<Instance>, seed: u64) -> Vec<Instance> {
+    let perm = instance_permutation(seed, instances.len());
+    let mut slots: Vec<Option<Instance>> = instances.into_iter().map(Some).collect();
+    perm.iter().filter_map(|&p| slots[p].take()).collect()
+}
+
 /// Writes instances into zero-padded arrays of widths `max_seq_length` and `max_predictions`.
 pub fn to_arrays(instances: &[Instance], max_seq_length: usize, max_predictions: usize) -> Result<InstanceArrays> {
     let n = instances.len();
+    if instances
+        .iter()
+        .any(|x| x.tokens.len() > max_seq_length || x.masked_positions.len() > max_predictions)
+    {
+        return Err(Error::invalid("instance longer than the output arrays"));
+    }
+    let (l, p) = (max_seq_length, max_predictions);
     let mut a = InstanceArrays {
         n,
-        input_ids: vec![0; n * max_seq_length],
-        token_type_ids: vec![0; n * max_seq_length],
-        attention_mask: vec![0; n * max_seq_length],
-        masked_lm_positions: vec![0; n * max_predictions],
-        masked_lm_ids: vec![0; n * max_predictions],
-        masked_lm_weights: vec![0.0; n * max_predictions],
-        next_sentence_labels: vec![0; n],
+        input_ids: vec![0; n * l],
+        token_type_ids: vec![0; n * l],
+        attention_mask: vec![0; n * l],
+        masked_lm_positions: vec![0; n * p],
+        masked_lm_ids: vec![0; n * p],
+        masked_lm_weights: vec![0.0; n * p],
+        next_sentence_labels: instances.iter().map(|x| x.is_random_next as i64).collect(),
     };
-    for (r, inst) in instances.iter().enumerate() {
-        if inst.tokens.len() > max_seq_length || inst.masked_positions.len() > max_predictions {
-            return Err(Error::invalid("instance longer than the output arrays"));
-        }
-        let row = r * max_seq_length;
-        for (j, &t) in inst.tokens.iter().enumerate() {
-            a.input_ids[row + j] = t as i64;
-            a.attention_mask[row + j] = 1;
-            if j >= inst.len_a + 2 {
-                a.token_type_ids[row + j] = 1;
-            }
-        }
-        let prow = r * max_predictions;
-        for (j, (&p, &l)) in inst.masked_positions.iter().zip(&inst.masked_labels).enumerate() {
-            a.masked_lm_positions[prow + j] = p as i64;
-            a.masked_lm_ids[prow + j] = l as i64;
-            a.masked_lm_weights[prow + j] = 1.0;
-        }
-        a.next_sentence_labels[r] = inst.is_random_next as i64;
+    if l > 0 {
+        a.input_ids
+            .par_chunks_mut(l)
+            .zip(a.token_type_ids.par_chunks_mut(l))
+            .zip(a.attention_mask.par_chunks_mut(l))
+            .zip(instances.par_iter())
+            .for_each(|(((ids, types), att), inst)| {
+                for (j, &t) in inst.tokens.iter().enumerate() {
+                    ids[j] = t as i64;
+                    att[j] = 1;
+                }
+                for t in types.iter_mut().take(inst.tokens.len()).skip(inst.len_a + 2) {
+                    *t = 1;
+                }
+            });
+    }
+    if p > 0 {
+        a.masked_lm_positions
+            .par_chunks_mut(p)
+            .zip(a.masked_lm_ids.par_chunks_mut(p))
+            .zip(a.masked_lm_weights.par_chunks_mut(p))
+            .zip(instances.par_iter())
+            .for_each(|(((pos, ids), w), inst)| {
+                for (j, (&q, &lab)) in inst.masked_positions.iter().zip(&inst.masked_labels).enumerate() {
+                    pos[j] = q as i64;
+                    ids[j] = lab as i64;
+                    w[j] = 1.0;
+                }
+            });
     }
     Ok(a)
 }
@@ -587,6 +619,28 @@ mod tests {
         let mut b = (0, 4);
         truncate_pair(&mut a, &mut b, 7, &mut rng);
         assert_eq!((a.1 - a.0, b.1 - b.0), (4, 3)); // tie -> B
+    }
+
+    #[test]
+    fn shuffle_instances_follows_the_permutation() {
+        let c = corpus(4, 5, 3);
+        let order = c.document_order(1);
+        let inst = create_instances(&c, &order, &cfg(16, false), 0, 8).unwrap();
+        let perm = instance_permutation(5, inst.len());
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..inst.len()).collect::<Vec<_>>());
+        assert_ne!(perm, sorted);
+        let shuffled = shuffle_instances(inst.clone(), 5);
+        for (r, &q) in perm.iter().enumerate() {
+            assert_eq!(shuffled[r], inst[q]);
+        }
+        let arr = to_arrays(&shuffled, 16, 20).unwrap();
+        assert_eq!(arr.input_ids.len(), 16 * inst.len());
+        let x = &shuffled[0];
+        assert_eq!(arr.input_ids[0], 1);
+        assert_eq!(arr.attention_mask[..16].iter().sum::<i64>() as usize, x.tokens.len());
+        assert_eq!(arr.token_type_ids[..16].iter().sum::<i64>() as usize, x.tokens.len() - x.len_a - 2);
     }
 
     #[test]

@@ -5,7 +5,9 @@ use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use subtok_core::pretraining::{create_instances, to_arrays, Corpus, PretrainingConfig};
+use subtok_core::pretraining::{
+    create_instances, instance_permutation, shuffle_instances, to_arrays, Corpus, PretrainingConfig,
+};
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-D array")))
@@ -51,7 +53,7 @@ impl PyPretrainingCorpus {
     /// of `order`), as a dict of flat arrays plus `n`.
     #[pyo3(signature = (order, task_start, task_end, *, max_seq_length, short_seq_prob, masked_lm_prob,
                         max_predictions_per_seq, whole_word_mask, seed, cls_id, sep_id, mask_id,
-                        vocab_size, num_threads=None))]
+                        vocab_size, shuffle=false, num_threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn create_instances<'py>(
         &self,
@@ -69,6 +71,7 @@ impl PyPretrainingCorpus {
         sep_id: u32,
         mask_id: u32,
         vocab_size: u32,
+        shuffle: bool,
         num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let cfg = PretrainingConfig {
@@ -86,8 +89,10 @@ impl PyPretrainingCorpus {
         let corpus = &self.corpus;
         let arrays = detached(py, || {
             let run = || {
-                create_instances(corpus, &order, &cfg, task_start, task_end)
-                    .and_then(|inst| to_arrays(&inst, max_seq_length, max_predictions_per_seq))
+                create_instances(corpus, &order, &cfg, task_start, task_end).and_then(|inst| {
+                    let inst = if shuffle { shuffle_instances(inst, seed) } else { inst };
+                    to_arrays(&inst, max_seq_length, max_predictions_per_seq)
+                })
             };
             match num_threads {
                 Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build() {
@@ -111,6 +116,14 @@ impl PyPretrainingCorpus {
     }
 }
 
+/// The final instance order of a run of `n` instances seeded with `seed` (row r = instance perm[r]).
+#[pyfunction]
+fn pretraining_permutation(py: Python<'_>, seed: u64, n: usize) -> Bound<'_, numpy::PyArray1<i64>> {
+    let perm: Vec<i64> = py.detach(|| instance_permutation(seed, n).into_iter().map(|p| p as i64).collect());
+    perm.into_pyarray(py)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyPretrainingCorpus>()
+    m.add_class::<PyPretrainingCorpus>()?;
+    m.add_function(wrap_pyfunction!(pretraining_permutation, m)?)
 }
