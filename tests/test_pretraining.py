@@ -384,6 +384,12 @@ def test_input_validation(corpus):
             create_pretraining_data(docs, tok, **kw)
     with pytest.raises(TypeError):
         create_pretraining_data(docs, tok, max_seq_length=12.5)
+    with pytest.raises(TypeError):
+        create_pretraining_data(docs, tok, seed="1")
+    # max_predictions_per_seq=0 is allowed: no predictions, arrays of width 0
+    none = create_pretraining_data(docs, tok, max_predictions_per_seq=0, dupe_factor=1)
+    assert none["masked_lm_ids"].shape == (len(none["input_ids"]), 0)
+    assert np.array_equal(none["input_ids"] != 0, none["attention_mask"] == 1)
     no_mask = FakeWordTokenizer(docs)
     no_mask.mask_token_id = None
     with pytest.raises(ValueError):
@@ -400,6 +406,20 @@ def test_minimum_length_and_empty_sentences_are_skipped():
         assert len(a) == 1 and len(b) == 1
 
 
+def _reference_module():
+    """tests/pretraining_reference.py, loaded by path (works whether or not tests/ is a package)."""
+    import importlib.util
+    import sys
+
+    name = "subtok_tests_pretraining_reference"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pretraining_reference.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
 @pytest.mark.parametrize(
     "kw",
     [
@@ -412,8 +432,7 @@ def test_minimum_length_and_empty_sentences_are_skipped():
 def test_identical_to_python_transcription_of_google_loop(kw):
     """The Rust loop equals a plain-Python transcription of Google's script that draws from
     the same random streams (tests/pretraining_reference.py)."""
-    from pretraining_reference import reference_pretraining_data
-
+    reference_pretraining_data = _reference_module().reference_pretraining_data
     docs = make_documents(15, 12, sentences=(1, 9), words=(1, 12), multi_piece_prob=0.3)
     docs[3] = []  # empty documents and sentences are dropped by both
     docs[4].insert(0, "")

@@ -143,6 +143,9 @@ def create_pretraining_data(
     * ``next_sentence_labels``: ``(B,)`` int64, 1 when B is a random segment from another
       document, 0 when B is the actual continuation of A.
 
+    As in Google's script, a chunk of one sentence always gets a random next segment, and with a
+    single document the "random" segment comes from that same document.
+
     The result is a deterministic function of the inputs and ``seed`` (independent of
     ``num_threads``, which defaults to all cores). ``progress(done, total)`` is called as the
     document passes complete, if given.

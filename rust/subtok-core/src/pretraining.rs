@@ -268,8 +268,7 @@ fn mask_instance(
     // Candidate groups as (start, end) ranges of consecutive positions.
     let mut groups: Vec<(usize, usize)> = Vec::with_capacity(n);
     let wwm = cfg.whole_word_mask && !corpus.is_subword.is_empty();
-    for i in 1..n.saturating_sub(1) {
-        let t = tokens[i];
+    for (i, &t) in tokens.iter().enumerate().take(n.saturating_sub(1)).skip(1) {
         if i == sep_a || t == cfg.cls_id || t == cfg.sep_id {
             continue;
         }
