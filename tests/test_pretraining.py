@@ -6,7 +6,6 @@ one document, so each generated segment can be traced back to its source documen
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
