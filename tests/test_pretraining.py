@@ -740,3 +740,29 @@ def test_cli_with_subtok_tokenizer(tmp_path, text_files):
     assert main(["pretraining-data", *map(str, paths), "--tokenizer", str(tj), "-o", str(out), "--dupe-factor", "2"]) == 0
     with np.load(out) as got:
         assert got["input_ids"].shape[1] == 128 and len(got["input_ids"]) > 10
+
+
+def test_cli_progress_on_a_tty_gives_the_same_file(tmp_path, text_files, monkeypatch):
+    import io
+    import sys
+
+    from subtok.cli import main
+    from subtok.cli import pretraining_data as cli_mod
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    docs, paths = text_files
+    monkeypatch.setattr(cli_mod, "_load_tokenizer", lambda path: FakeWordTokenizer(docs))
+    outs = []
+    for k, stream in enumerate((Tty(), io.StringIO())):
+        monkeypatch.setattr(sys, "stderr", stream)
+        out = tmp_path / f"o{k}.npz"
+        assert main(["pretraining-data", *map(str, paths), "--tokenizer", "t", "-o", str(out),
+                     "--dupe-factor", "4", "--threads", "1"]) == 0
+        outs.append((stream.getvalue(), out))
+    assert "\r" in outs[0][0] and "100.0%" in outs[0][0] and "\r" not in outs[1][0]
+    with np.load(outs[0][1]) as a, np.load(outs[1][1]) as b:
+        for k in PRETRAINING_KEYS:
+            assert np.array_equal(a[k], b[k])
