@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
-from subtok._core import TokenizerFileError, __version__
+from subtok._core import Encoding, TokenizerFileError, __version__
+from subtok.tokenizer import Tokenizer
 
-__all__ = ["TokenizerFileError", "__version__"]
+__all__ = ["Encoding", "Tokenizer", "TokenizerFileError", "__version__"]

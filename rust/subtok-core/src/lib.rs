@@ -2,9 +2,18 @@
 //!
 //! Data flows one way: text -> added-token split -> normalizer (with alignments)
 //! -> pre-tokenizer -> model (WordPiece | BPE) -> post-processor -> [`Encoding`].
+pub mod added_vocab;
 pub mod encoding;
 pub mod error;
+pub mod inputs;
+pub mod io;
+pub mod models;
+pub mod normalize;
+pub mod postprocess;
+pub mod pretokenize;
 pub mod pretraining;
+pub mod tokenizer;
 
 pub use encoding::Encoding;
 pub use error::{Error, Result};
+pub use tokenizer::WordPieceTokenizer;

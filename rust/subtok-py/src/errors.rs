@@ -38,11 +38,6 @@ pub fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -> PyRes
     py.detach(|| catch_unwind(AssertUnwindSafe(f))).map_err(panic_to_pyerr)
 }
 
-/// Same as [`detached`] but keeps the GIL (for short work that touches Python objects).
-pub fn guarded<T, F: FnOnce() -> T>(f: F) -> PyResult<T> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(panic_to_pyerr)
-}
-
 fn panic_to_pyerr(p: Box<dyn std::any::Any + Send>) -> PyErr {
     let what = p
         .downcast_ref::<&str>()

@@ -99,7 +99,7 @@ impl PyPretrainingCorpus {
                     Ok(pool) => pool.install(run),
                     Err(e) => Err(subtok_core::Error::invalid(format!("cannot start threads: {e}"))),
                 },
-                None => run(),
+                None => crate::pool::install(run),
             }
         })?
         .py()?;

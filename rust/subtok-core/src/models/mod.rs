@@ -1,0 +1,3 @@
+//! Subword models.
+pub mod wordpiece;
+pub use wordpiece::WordPiece;

@@ -1,0 +1,4 @@
+//! Normalizers. Each keeps, for every output character, the span of the input
+//! character it came from, so offsets survive normalization.
+pub mod bert;
+pub use bert::BertNormalizer;

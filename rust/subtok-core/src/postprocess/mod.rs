@@ -1,0 +1,9 @@
+//! After the model: truncation (with overflow windows), the special-token template, padding.
+//! Shared by every model so WordPiece and BPE behave the same way HF tokenizers does.
+pub mod padding;
+pub mod template;
+pub mod truncation;
+
+pub use padding::{pad_encodings, PaddingParams, PaddingStrategy};
+pub use template::{Piece, Template};
+pub use truncation::{truncate_encodings, Direction, TruncationParams, TruncationStrategy};

@@ -1,0 +1,109 @@
+//! HF `TemplateProcessing` (and `BertProcessing`, which is the template
+//! `[CLS] $A [SEP]` / `[CLS] $A [SEP] $B:1 [SEP]:1`).
+use crate::encoding::Encoding;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// A special token's name (key of `special_tokens`) and its ids, with a type id.
+    Special { name: String, ids: Vec<u32>, type_id: u32 },
+    /// Sequence A (`0`) or B (`1`), with a type id.
+    Sequence { seq: u8, type_id: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub single: Vec<Piece>,
+    pub pair: Vec<Piece>,
+}
+
+impl Template {
+    /// `[CLS] $A:0 [SEP]:0` / `[CLS] $A:0 [SEP]:0 $B:1 [SEP]:1`.
+    pub fn bert(cls: (&str, u32), sep: (&str, u32)) -> Self {
+        let sp = |(n, id): (&str, u32), t| Piece::Special { name: n.to_string(), ids: vec![id], type_id: t };
+        Template {
+            single: vec![sp(cls, 0), Piece::Sequence { seq: 0, type_id: 0 }, sp(sep, 0)],
+            pair: vec![
+                sp(cls, 0),
+                Piece::Sequence { seq: 0, type_id: 0 },
+                sp(sep, 0),
+                Piece::Sequence { seq: 1, type_id: 1 },
+                sp(sep, 1),
+            ],
+        }
+    }
+
+    /// Number of special tokens the template adds.
+    pub fn added_tokens(&self, is_pair: bool) -> usize {
+        let t = if is_pair { &self.pair } else { &self.single };
+        t.iter().map(|p| if let Piece::Special { ids, .. } = p { ids.len() } else { 0 }).sum()
+    }
+
+    /// Apply the template to `a` (and `b`), including every overflow window, in HF's order:
+    /// for each window of A, B then each window of B; then A's main part with each window of B.
+    pub fn apply(&self, a: Encoding, b: Option<Encoding>, add_special_tokens: bool) -> Encoding {
+        let template = if b.is_some() { &self.pair } else { &self.single };
+        let mut a = a;
+        let a_over = std::mem::take(&mut a.overflowing);
+        let (b_main, b_over) = match b {
+            Some(mut b) => {
+                let o = std::mem::take(&mut b.overflowing);
+                (Some(b), o)
+            }
+            None => (None, Vec::new()),
+        };
+        let mut overflowing = Vec::new();
+        for ao in &a_over {
+            if let Some(bm) = &b_main {
+                overflowing.push(fill(template, ao, Some(bm), add_special_tokens));
+                for bo in &b_over {
+                    overflowing.push(fill(template, ao, Some(bo), add_special_tokens));
+                }
+            } else {
+                overflowing.push(fill(template, ao, None, add_special_tokens));
+            }
+        }
+        for bo in &b_over {
+            overflowing.push(fill(template, &a, Some(bo), add_special_tokens));
+        }
+        let mut out = fill(template, &a, b_main.as_ref(), add_special_tokens);
+        out.overflowing = overflowing;
+        out
+    }
+}
+
+/// One flat encoding from a template: specials get offsets (0,0), word id None, mask 1.
+fn fill(template: &[Piece], a: &Encoding, b: Option<&Encoding>, add_special_tokens: bool) -> Encoding {
+    let n = a.len() + b.map_or(0, |b| b.len()) + 4;
+    let mut out = Encoding::with_capacity(n);
+    for piece in template {
+        match piece {
+            Piece::Special { ids, type_id, .. } => {
+                if !add_special_tokens {
+                    continue;
+                }
+                for &id in ids {
+                    out.ids.push(id);
+                    out.type_ids.push(*type_id);
+                    out.offsets.push((0, 0));
+                    out.special_tokens_mask.push(1);
+                    out.attention_mask.push(1);
+                    out.word_ids.push(None);
+                    out.sequence_ids.push(None);
+                }
+            }
+            Piece::Sequence { seq, type_id } => {
+                let src = if *seq == 0 { Some(a) } else { b };
+                if let Some(s) = src {
+                    out.ids.extend_from_slice(&s.ids);
+                    out.type_ids.extend(std::iter::repeat(*type_id).take(s.len()));
+                    out.offsets.extend_from_slice(&s.offsets);
+                    out.special_tokens_mask.extend_from_slice(&s.special_tokens_mask);
+                    out.attention_mask.extend_from_slice(&s.attention_mask);
+                    out.word_ids.extend_from_slice(&s.word_ids);
+                    out.sequence_ids.extend(std::iter::repeat(Some(*seq as u32)).take(s.len()));
+                }
+            }
+        }
+    }
+    out
+}

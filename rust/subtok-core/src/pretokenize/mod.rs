@@ -1,0 +1,2 @@
+//! Pre-tokenizers: split normalized text into words.
+pub mod bert;

@@ -1,0 +1,558 @@
+//! The BERT WordPiece pipeline: added tokens -> BertNormalizer -> BertPreTokenizer -> WordPiece
+//! -> template -> truncation/padding, as HF tokenizers runs it.
+//!
+//! Normalization, pre-tokenization and matching are fused into one left-to-right pass over the
+//! input: ASCII bytes go through a 128-entry class table, other characters through the Unicode
+//! tables; a word is matched as soon as it ends, so nothing is materialized per word but a small
+//! reusable buffer. Offsets are only tracked when the caller needs them (`Encoding`), not for
+//! the flat id path.
+use crate::added_vocab::{AddedToken, AddedVocab, Segment};
+use crate::encoding::Encoding;
+use crate::error::{Error, Result};
+use crate::models::WordPiece;
+use crate::normalize::bert::{is_control, is_whitespace, BertNormalizer, CharClass};
+use crate::postprocess::{pad_encodings, truncate_encodings, PaddingParams, Template, TruncationParams};
+use crate::pretokenize::bert::is_bert_punc;
+use rayon::prelude::*;
+
+const A_DROP: u8 = 0;
+const A_SPACE: u8 = 1;
+const A_PUNCT: u8 = 2;
+const A_WORD: u8 = 3;
+
+/// HF's WordPiece decoder settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WordPieceDecoder {
+    pub prefix: String,
+    pub cleanup: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct WordPieceTokenizer {
+    pub normalizer: Option<BertNormalizer>,
+    pub model: WordPiece,
+    pub added: AddedVocab,
+    pub template: Option<Template>,
+    pub truncation: Option<TruncationParams>,
+    pub padding: Option<PaddingParams>,
+    pub decoder: WordPieceDecoder,
+    /// id -> token for the model vocab and the added tokens.
+    id_to_token: Vec<String>,
+    special_ids: Vec<bool>,
+    ascii_class: [u8; 128],
+    ascii_lower: [u8; 128],
+}
+
+/// Receives the tokens of one sequence.
+trait Sink {
+    const OFFSETS: bool;
+    fn push(&mut self, id: u32, start: usize, end: usize, word: u32);
+}
+
+struct EncSink<'a>(&'a mut Encoding, u32);
+impl Sink for EncSink<'_> {
+    const OFFSETS: bool = true;
+    #[inline(always)]
+    fn push(&mut self, id: u32, start: usize, end: usize, word: u32) {
+        let e = &mut *self.0;
+        e.ids.push(id);
+        e.offsets.push((start, end));
+        e.word_ids.push(Some(word));
+        e.type_ids.push(0);
+        e.special_tokens_mask.push(0);
+        e.attention_mask.push(1);
+        e.sequence_ids.push(Some(self.1));
+    }
+}
+
+struct IdSink<'a>(&'a mut Vec<u32>);
+impl Sink for IdSink<'_> {
+    const OFFSETS: bool = false;
+    #[inline(always)]
+    fn push(&mut self, id: u32, _: usize, _: usize, _: u32) {
+        self.0.push(id);
+    }
+}
+
+/// Reusable per-thread buffers.
+#[derive(Default)]
+struct Scratch {
+    word: Vec<u8>,
+    word_chars: usize,
+    /// For each byte of `word`: the original character span it came from (offsets mode only).
+    map: Vec<(u32, u32)>,
+    pieces: Vec<(u32, u32, u32)>,
+    norm: Vec<char>,
+    segments: Vec<Segment>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+impl WordPieceTokenizer {
+    pub fn new(
+        normalizer: Option<BertNormalizer>,
+        model: WordPiece,
+        added_tokens: Vec<AddedToken>,
+        template: Option<Template>,
+        decoder: WordPieceDecoder,
+    ) -> Result<Self> {
+        let mut id_to_token = model.vocab().to_vec();
+        for t in &added_tokens {
+            let i = t.id as usize;
+            if i >= id_to_token.len() {
+                if i > id_to_token.len() + added_tokens.len() + 1_000_000 {
+                    return Err(Error::invalid(format!("added token {:?} has an implausible id {}", t.content, t.id)));
+                }
+                id_to_token.resize(i + 1, String::new());
+            }
+            id_to_token[i] = t.content.clone();
+        }
+        let mut special_ids = vec![false; id_to_token.len()];
+        for t in added_tokens.iter().filter(|t| t.special) {
+            special_ids[t.id as usize] = true;
+        }
+        let added = AddedVocab::new(added_tokens)?;
+        let mut ascii_class = [A_WORD; 128];
+        let mut ascii_lower = [0u8; 128];
+        for b in 0u8..128 {
+            let c = b as char;
+            let clean = normalizer.map_or(false, |n| n.clean_text);
+            ascii_class[b as usize] = if clean && (b == 0 || is_control(c)) {
+                A_DROP
+            } else if is_whitespace(c) {
+                A_SPACE
+            } else if is_bert_punc(c) {
+                A_PUNCT
+            } else {
+                A_WORD
+            };
+            ascii_lower[b as usize] = if normalizer.map_or(false, |n| n.lowercase) { b.to_ascii_lowercase() } else { b };
+        }
+        Ok(WordPieceTokenizer {
+            normalizer,
+            model,
+            added,
+            template,
+            truncation: None,
+            padding: None,
+            decoder,
+            id_to_token,
+            special_ids,
+            ascii_class,
+            ascii_lower,
+        })
+    }
+
+    pub fn id_to_token_table(&self) -> &[String] {
+        &self.id_to_token
+    }
+    pub fn vocab_size(&self) -> usize {
+        self.id_to_token.len()
+    }
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.added
+            .tokens()
+            .iter()
+            .find(|t| t.content == token)
+            .map(|t| t.id)
+            .or_else(|| self.model.token_to_id(token))
+    }
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.id_to_token.get(id as usize).map(|s| s.as_str()).filter(|s| !s.is_empty())
+    }
+    pub fn added_tokens(&self) -> &[AddedToken] {
+        self.added.tokens()
+    }
+    pub fn get_vocab(&self) -> Vec<(String, u32)> {
+        let mut v: Vec<(String, u32)> = self
+            .id_to_token
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        // Tokens that appear twice (a repeated vocab line) map to their last id, like HF.
+        v.retain(|(t, i)| self.token_to_id(t) == Some(*i));
+        v
+    }
+
+    /// Number of special tokens the template adds (0 without a template).
+    pub fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
+        self.template.as_ref().map_or(0, |t| t.added_tokens(is_pair))
+    }
+
+    // ------------------------------------------------------------------ the fused pass
+
+    #[inline(always)]
+    fn flush<S: Sink>(&self, sc: &mut Scratch, base: usize, sink: &mut S, word_idx: &mut u32) {
+        if sc.word.is_empty() {
+            return;
+        }
+        sc.pieces.clear();
+        self.model.tokenize_word(&sc.word, sc.word_chars, &mut sc.pieces);
+        for &(id, bs, be) in sc.pieces.iter() {
+            if S::OFFSETS {
+                let s = sc.map[bs as usize].0 as usize + base;
+                let e = sc.map[be as usize - 1].1 as usize + base;
+                sink.push(id, s, e, *word_idx);
+            } else {
+                sink.push(id, 0, 0, *word_idx);
+            }
+        }
+        *word_idx += 1;
+        sc.word.clear();
+        sc.map.clear();
+        sc.word_chars = 0;
+    }
+
+    #[inline(always)]
+    fn push_char<S: Sink>(&self, sc: &mut Scratch, c: char, cpos: u32) {
+        let mut buf = [0u8; 4];
+        let s = c.encode_utf8(&mut buf);
+        sc.word.extend_from_slice(s.as_bytes());
+        if S::OFFSETS {
+            for _ in 0..s.len() {
+                sc.map.push((cpos, cpos + 1));
+            }
+        }
+        sc.word_chars += 1;
+    }
+
+    /// Normalize, pre-tokenize and match one stretch of plain text (no added tokens in it).
+    /// `base` is the character offset of `text` in the whole input.
+    fn encode_plain<S: Sink>(&self, text: &str, base: usize, sc: &mut Scratch, sink: &mut S, word_idx: &mut u32) {
+        let bytes = text.as_bytes();
+        let mut i = 0usize;
+        let mut cpos: u32 = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                match self.ascii_class[b as usize] {
+                    A_WORD => {
+                        sc.word.push(self.ascii_lower[b as usize]);
+                        if S::OFFSETS {
+                            sc.map.push((cpos, cpos + 1));
+                        }
+                        sc.word_chars += 1;
+                    }
+                    A_SPACE => self.flush(sc, base, sink, word_idx),
+                    A_PUNCT => {
+                        self.flush(sc, base, sink, word_idx);
+                        self.push_char::<S>(sc, b as char, cpos);
+                        self.flush(sc, base, sink, word_idx);
+                    }
+                    _ => {}
+                }
+                i += 1;
+                cpos += 1;
+                continue;
+            }
+            let c = match text[i..].chars().next() {
+                Some(c) => c,
+                None => break,
+            };
+            i += c.len_utf8();
+            self.non_ascii(c, cpos, base, sc, sink, word_idx);
+            cpos += 1;
+        }
+        self.flush(sc, base, sink, word_idx);
+    }
+
+    #[inline(never)]
+    fn non_ascii<S: Sink>(&self, c: char, cpos: u32, base: usize, sc: &mut Scratch, sink: &mut S, word_idx: &mut u32) {
+        let (class, norm) = match &self.normalizer {
+            Some(n) => (n.classify(c), Some(n)),
+            None => (if c.is_whitespace() { CharClass::Space } else { CharClass::Other }, None),
+        };
+        match class {
+            CharClass::Drop => return,
+            CharClass::Space => return self.flush(sc, base, sink, word_idx),
+            CharClass::Cjk => self.flush(sc, base, sink, word_idx),
+            CharClass::Other => {}
+        }
+        let mut chars = std::mem::take(&mut sc.norm);
+        chars.clear();
+        match norm {
+            Some(n) => n.normalize_char(c, |x| chars.push(x)),
+            None => chars.push(c),
+        }
+        for &x in &chars {
+            if x.is_whitespace() {
+                self.flush(sc, base, sink, word_idx);
+            } else if is_bert_punc(x) {
+                self.flush(sc, base, sink, word_idx);
+                self.push_char::<S>(sc, x, cpos);
+                self.flush(sc, base, sink, word_idx);
+            } else {
+                self.push_char::<S>(sc, x, cpos);
+            }
+        }
+        sc.norm = chars;
+        if class == CharClass::Cjk {
+            self.flush(sc, base, sink, word_idx);
+        }
+    }
+
+    /// One whole input: split out added tokens, then run the fused pass on the text between.
+    fn encode_text<S: Sink>(&self, text: &str, sc: &mut Scratch, sink: &mut S) {
+        let mut word_idx = 0u32;
+        if self.added.is_empty() {
+            self.encode_plain(text, 0, sc, sink, &mut word_idx);
+            return;
+        }
+        let mut segments = std::mem::take(&mut sc.segments);
+        self.added.split(text, &mut segments);
+        let mut char_at = 0usize; // char offset of byte `byte_at`
+        let mut byte_at = 0usize;
+        for seg in &segments {
+            let (s, e) = match *seg {
+                Segment::Text { start, end } | Segment::Added { start, end, .. } => (start, end),
+            };
+            if S::OFFSETS {
+                char_at += count_chars(&text.as_bytes()[byte_at..s]);
+            }
+            let start_char = char_at;
+            let n_chars = if S::OFFSETS { count_chars(&text.as_bytes()[s..e]) } else { 0 };
+            match *seg {
+                Segment::Text { .. } => self.encode_plain(&text[s..e], start_char, sc, sink, &mut word_idx),
+                Segment::Added { id, .. } => {
+                    sink.push(id, start_char, start_char + n_chars, word_idx);
+                    word_idx += 1;
+                }
+            }
+            char_at = start_char + n_chars;
+            byte_at = e;
+        }
+        sc.segments = segments;
+    }
+
+    /// Encode one sequence without special tokens, truncation or padding.
+    pub fn encode_raw(&self, text: &str, seq: u32) -> Encoding {
+        SCRATCH.with(|sc| {
+            let mut sc = sc.borrow_mut();
+            let mut enc = Encoding::with_capacity(text.len() / 4 + 4);
+            self.encode_text(text, &mut sc, &mut EncSink(&mut enc, seq));
+            enc
+        })
+    }
+
+    /// Ids only, appended to `out` (no special tokens, no truncation).
+    pub fn encode_ids_into(&self, text: &str, out: &mut Vec<u32>) {
+        SCRATCH.with(|sc| {
+            let mut sc = sc.borrow_mut();
+            self.encode_text(text, &mut sc, &mut IdSink(out));
+        })
+    }
+
+    // ------------------------------------------------------------------ post-processing
+
+    fn effective_truncation(&self, is_pair: bool, add_special_tokens: bool) -> Result<Option<TruncationParams>> {
+        self.budget(self.truncation, is_pair, add_special_tokens)
+    }
+
+    /// Truncation settings with `max_length` reduced by the special tokens the template adds.
+    fn budget(&self, t: Option<TruncationParams>, is_pair: bool, add_special_tokens: bool) -> Result<Option<TruncationParams>> {
+        let Some(t) = t else { return Ok(None) };
+        let n_added = if add_special_tokens { self.num_special_tokens_to_add(is_pair) } else { 0 };
+        if t.max_length < n_added {
+            return Err(Error::invalid(format!(
+                "max_length={} is smaller than the {} special tokens a {} needs; use max_length >= {}",
+                t.max_length,
+                n_added,
+                if is_pair { "pair" } else { "single sequence" },
+                n_added
+            )));
+        }
+        Ok(Some(TruncationParams { max_length: t.max_length - n_added, ..t }))
+    }
+
+    /// Truncate (with the stored settings) and apply the template (no padding).
+    pub fn post_process(&self, a: Encoding, b: Option<Encoding>, add_special_tokens: bool) -> Result<Encoding> {
+        self.post_process_with(a, b, add_special_tokens, self.truncation)
+    }
+
+    fn post_process_with(
+        &self,
+        mut a: Encoding,
+        mut b: Option<Encoding>,
+        add_special_tokens: bool,
+        truncation: Option<TruncationParams>,
+    ) -> Result<Encoding> {
+        if let Some(t) = self.budget(truncation, b.is_some(), add_special_tokens)? {
+            truncate_encodings(&mut a, b.as_mut(), &t)?;
+        }
+        Ok(match &self.template {
+            Some(tpl) => tpl.apply(a, b, add_special_tokens),
+            None => merge_plain(a, b),
+        })
+    }
+
+    /// HF `Tokenizer.encode`: stored truncation and padding apply.
+    pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
+        let ea = self.encode_raw(a, 0);
+        let eb = b.map(|b| self.encode_raw(b, 1));
+        let mut enc = self.post_process(ea, eb, add_special_tokens)?;
+        if let Some(p) = &self.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `Tokenizer.encode_batch`: in parallel, then padded together.
+    pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)], add_special_tokens: bool) -> Result<Vec<Encoding>> {
+        self.encode_batch_with(inputs, add_special_tokens, self.truncation, self.padding.as_ref())
+    }
+
+    /// `encode_batch` with explicit truncation and padding instead of the stored ones
+    /// (what transformers' `__call__` does per call).
+    pub fn encode_batch_with(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        add_special_tokens: bool,
+        truncation: Option<TruncationParams>,
+        padding: Option<&PaddingParams>,
+    ) -> Result<Vec<Encoding>> {
+        let mut encs = inputs
+            .par_iter()
+            .with_min_len(64)
+            .map(|(a, b)| {
+                let ea = self.encode_raw(a, 0);
+                let eb = b.map(|b| self.encode_raw(b, 1));
+                self.post_process_with(ea, eb, add_special_tokens, truncation)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = padding {
+            pad_encodings(&mut encs, p);
+        }
+        Ok(encs)
+    }
+
+    /// Flat ids of many texts plus their lengths. Stored truncation applies (without overflow
+    /// windows); padding never does.
+    pub fn encode_batch_flat(&self, texts: &[&str], add_special_tokens: bool) -> Result<(Vec<u32>, Vec<i64>)> {
+        let trunc = self.effective_truncation(false, add_special_tokens)?;
+        let (cls, sep) = if add_special_tokens { self.single_affixes() } else { (vec![], vec![]) };
+        let chunk = (texts.len() / (rayon::current_num_threads() * 8)).clamp(16, 4096);
+        let parts: Vec<(Vec<u32>, Vec<i64>)> = texts
+            .par_chunks(chunk)
+            .map(|group| {
+                let bytes: usize = group.iter().map(|t| t.len()).sum();
+                let mut ids = Vec::with_capacity(bytes / 3 + group.len() * 3);
+                let mut lens = Vec::with_capacity(group.len());
+                for t in group {
+                    let start = ids.len();
+                    ids.extend_from_slice(&cls);
+                    let body = ids.len();
+                    self.encode_ids_into(t, &mut ids);
+                    if let Some(tr) = &trunc {
+                        let n = ids.len() - body;
+                        if n > tr.max_length {
+                            match tr.direction {
+                                crate::postprocess::Direction::Right => ids.truncate(body + tr.max_length),
+                                crate::postprocess::Direction::Left => {
+                                    ids.drain(body..body + (n - tr.max_length));
+                                }
+                            }
+                        }
+                    }
+                    ids.extend_from_slice(&sep);
+                    lens.push((ids.len() - start) as i64);
+                }
+                (ids, lens)
+            })
+            .collect();
+        let total: usize = parts.iter().map(|p| p.0.len()).sum();
+        let mut ids = Vec::with_capacity(total);
+        let mut lens = Vec::with_capacity(texts.len());
+        for (i, l) in parts {
+            ids.extend_from_slice(&i);
+            lens.extend_from_slice(&l);
+        }
+        Ok((ids, lens))
+    }
+
+    /// The special ids the single-sequence template puts before and after the sequence.
+    fn single_affixes(&self) -> (Vec<u32>, Vec<u32>) {
+        use crate::postprocess::Piece;
+        let Some(t) = &self.template else { return (vec![], vec![]) };
+        let (mut pre, mut post, mut seen) = (vec![], vec![], false);
+        for p in &t.single {
+            match p {
+                Piece::Special { ids, .. } => (if seen { &mut post } else { &mut pre }).extend_from_slice(ids),
+                Piece::Sequence { .. } => seen = true,
+            }
+        }
+        (pre, post)
+    }
+
+    // ------------------------------------------------------------------ decoding
+
+    pub fn is_special_id(&self, id: u32) -> bool {
+        self.special_ids.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// HF's WordPiece decoder: `##` pieces glue to the previous token, others get a space;
+    /// `cleanup` undoes tokenization spaces before punctuation and in contractions.
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        let mut out = String::new();
+        let mut first = true;
+        for &id in ids {
+            let tok = self
+                .id_to_token(id)
+                .ok_or_else(|| Error::OutOfRange(format!("token id {id} is out of range (vocab size {})", self.vocab_size())))?;
+            if skip_special_tokens && self.is_special_id(id) {
+                continue;
+            }
+            let piece = if !first && !self.decoder.prefix.is_empty() && tok.starts_with(&self.decoder.prefix) {
+                tok[self.decoder.prefix.len()..].to_string()
+            } else if !first {
+                format!(" {tok}")
+            } else {
+                tok.to_string()
+            };
+            first = false;
+            if self.decoder.cleanup {
+                out.push_str(&cleanup(&piece));
+            } else {
+                out.push_str(&piece);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// No post-processor: A then B, no specials (HF's default processing).
+fn merge_plain(mut a: Encoding, b: Option<Encoding>) -> Encoding {
+    if let Some(b) = b {
+        a.ids.extend(b.ids);
+        a.type_ids.extend(b.type_ids);
+        a.offsets.extend(b.offsets);
+        a.special_tokens_mask.extend(b.special_tokens_mask);
+        a.attention_mask.extend(b.attention_mask);
+        a.word_ids.extend(b.word_ids);
+        a.sequence_ids.extend(b.sequence_ids);
+    }
+    a
+}
+
+fn cleanup(s: &str) -> String {
+    s.replace(" .", ".")
+        .replace(" ?", "?")
+        .replace(" !", "!")
+        .replace(" ,", ",")
+        .replace(" ' ", "'")
+        .replace(" n't", "n't")
+        .replace(" 'm", "'m")
+        .replace(" do not", " don't")
+        .replace(" 's", "'s")
+        .replace(" 've", "'ve")
+        .replace(" 're", "'re")
+}
+
+/// Number of code points in UTF-8 bytes.
+#[inline]
+pub fn count_chars(b: &[u8]) -> usize {
+    b.iter().filter(|&&x| (x as i8) >= -0x40).count()
+}

@@ -1,0 +1,368 @@
+//! `_core.WordPieceTokenizer` and the `tokenizer.json` loaders.
+use crate::encoding::PyEncoding;
+use crate::errors::{detached, IntoPy};
+use crate::pool;
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use std::path::PathBuf;
+use std::sync::Arc;
+use subtok_core::io::{hf_json, vocab_txt};
+use subtok_core::postprocess::{Direction, PaddingParams, PaddingStrategy, TruncationParams, TruncationStrategy};
+use subtok_core::inputs::{to_arrays, BatchArrays, InputOptions};
+use subtok_core::{Error, WordPieceTokenizer};
+
+#[pyclass(module = "subtok._core", name = "WordPieceTokenizer")]
+pub struct PyWordPiece {
+    pub inner: WordPieceTokenizer,
+    pub id_to_token: Arc<Vec<String>>,
+}
+
+impl PyWordPiece {
+    pub fn new(inner: WordPieceTokenizer) -> Self {
+        let id_to_token = Arc::new(inner.id_to_token_table().to_vec());
+        PyWordPiece { inner, id_to_token }
+    }
+    fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
+        let pad = self.inner.padding.as_ref().map(|p| Arc::from(p.pad_token.as_str()));
+        PyEncoding::new(e, self.id_to_token.clone(), pad)
+    }
+}
+
+/// One batch item: a str or a (str, str) pair.
+pub enum BatchInput {
+    Single(PyBackedStr),
+    Pair(PyBackedStr, PyBackedStr),
+}
+
+pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
+    if inputs.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err("expected a list of str or of (str, str) pairs, got a single str; use encode() for one text"));
+    }
+    let mut out = Vec::new();
+    for (i, item) in inputs.try_iter()?.enumerate() {
+        let item = item?;
+        if let Ok(s) = item.extract::<PyBackedStr>() {
+            out.push(BatchInput::Single(s));
+        } else if item.is_instance_of::<PyTuple>() || item.is_instance_of::<PyList>() {
+            let (a, b): (PyBackedStr, PyBackedStr) = item.extract().map_err(|_| {
+                PyTypeError::new_err(format!("batch item {i} must be a str or a pair of two str"))
+            })?;
+            out.push(BatchInput::Pair(a, b));
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "batch item {i} must be a str or a (str, str) pair, not {}",
+                item.get_type().name()?
+            )));
+        }
+    }
+    Ok(out)
+}
+
+pub fn extract_texts(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyBackedStr>> {
+    if inputs.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err("expected a list of str, got a single str"));
+    }
+    inputs
+        .try_iter()?
+        .enumerate()
+        .map(|(i, x)| {
+            x?.extract::<PyBackedStr>()
+                .map_err(|_| PyTypeError::new_err(format!("item {i} of the batch is not a str")))
+        })
+        .collect()
+}
+
+pub fn truncation_dict<'py>(py: Python<'py>, t: &Option<TruncationParams>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(t) = t else { return Ok(None) };
+    let d = PyDict::new(py);
+    d.set_item("max_length", t.max_length)?;
+    d.set_item("stride", t.stride)?;
+    d.set_item("strategy", t.strategy.py_name())?;
+    d.set_item("direction", t.direction.py_name())?;
+    Ok(Some(d))
+}
+
+pub fn padding_dict<'py>(py: Python<'py>, p: &Option<PaddingParams>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(p) = p else { return Ok(None) };
+    let d = PyDict::new(py);
+    d.set_item("length", match p.strategy { PaddingStrategy::Fixed(n) => Some(n), PaddingStrategy::BatchLongest => None })?;
+    d.set_item("pad_to_multiple_of", p.pad_to_multiple_of)?;
+    d.set_item("pad_id", p.pad_id)?;
+    d.set_item("pad_token", &p.pad_token)?;
+    d.set_item("pad_type_id", p.pad_type_id)?;
+    d.set_item("direction", p.direction.py_name())?;
+    Ok(Some(d))
+}
+
+pub fn make_truncation(max_length: usize, stride: usize, strategy: &str, direction: &str) -> PyResult<TruncationParams> {
+    if max_length == 0 {
+        return Err(Error::invalid("max_length must be at least 1")).py();
+    }
+    if stride >= max_length {
+        return Err(Error::invalid(format!("stride ({stride}) must be smaller than max_length ({max_length})"))).py();
+    }
+    Ok(TruncationParams {
+        max_length,
+        stride,
+        strategy: TruncationStrategy::parse(strategy).py()?,
+        direction: Direction::parse(direction).py()?,
+    })
+}
+
+pub fn make_padding(
+    direction: &str,
+    pad_id: u32,
+    pad_type_id: u32,
+    pad_token: &str,
+    length: Option<usize>,
+    pad_to_multiple_of: Option<usize>,
+) -> PyResult<PaddingParams> {
+    if pad_to_multiple_of == Some(0) {
+        return Err(Error::invalid("pad_to_multiple_of must be at least 1")).py();
+    }
+    Ok(PaddingParams {
+        strategy: length.map_or(PaddingStrategy::BatchLongest, PaddingStrategy::Fixed),
+        direction: Direction::parse(direction).py()?,
+        pad_to_multiple_of,
+        pad_id,
+        pad_type_id,
+        pad_token: pad_token.to_string(),
+    })
+}
+
+pub fn flat_arrays<'py>(py: Python<'py>, ids: Vec<u32>, lens: Vec<i64>) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>) {
+    (ids.into_pyarray(py), lens.into_pyarray(py))
+}
+
+#[pymethods]
+impl PyWordPiece {
+    #[staticmethod]
+    #[pyo3(signature = (path, lowercase=true, strip_accents=None, handle_chinese_chars=true, unk_token="[UNK]", max_input_chars_per_word=100))]
+    fn from_vocab(
+        py: Python<'_>,
+        path: PathBuf,
+        lowercase: bool,
+        strip_accents: Option<bool>,
+        handle_chinese_chars: bool,
+        unk_token: &str,
+        max_input_chars_per_word: usize,
+    ) -> PyResult<Self> {
+        let opts = vocab_txt::BertVocabOptions {
+            lowercase,
+            strip_accents,
+            handle_chinese_chars,
+            unk_token: unk_token.to_string(),
+            max_input_chars_per_word,
+        };
+        let t = detached(py, || vocab_txt::bert_from_vocab(&path, &opts))?.py()?;
+        Ok(PyWordPiece::new(t))
+    }
+
+    #[pyo3(signature = (path, pretty=true))]
+    fn save(&self, py: Python<'_>, path: PathBuf, pretty: bool) -> PyResult<()> {
+        let text = self.to_str(pretty);
+        detached(py, || subtok_core::error::write_atomic(&path, text.as_bytes()))?.py()
+    }
+
+    #[pyo3(signature = (pretty=false))]
+    fn to_str(&self, pretty: bool) -> String {
+        hf_json::json_text(&hf_json::wordpiece_to_json(&self.inner), pretty)
+    }
+
+    #[pyo3(signature = (sequence, pair=None, add_special_tokens=true))]
+    fn encode(&self, py: Python<'_>, sequence: PyBackedStr, pair: Option<PyBackedStr>, add_special_tokens: bool) -> PyResult<PyEncoding> {
+        let inner = &self.inner;
+        let e = detached(py, || inner.encode(&sequence, pair.as_deref(), add_special_tokens))?.py()?;
+        Ok(self.wrap(e))
+    }
+
+    #[pyo3(signature = (inputs, add_special_tokens=true))]
+    fn encode_batch(&self, py: Python<'_>, inputs: &Bound<'_, PyAny>, add_special_tokens: bool) -> PyResult<Vec<PyEncoding>> {
+        let items = extract_batch(inputs)?;
+        let inner = &self.inner;
+        let encs = detached(py, || {
+            let refs: Vec<(&str, Option<&str>)> = items
+                .iter()
+                .map(|x| match x {
+                    BatchInput::Single(a) => (&**a, None),
+                    BatchInput::Pair(a, b) => (&**a, Some(&**b)),
+                })
+                .collect();
+            pool::install(|| inner.encode_batch(&refs, add_special_tokens))
+        })?
+        .py()?;
+        Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
+    }
+
+    #[pyo3(signature = (inputs, add_special_tokens=false))]
+    fn encode_batch_flat<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyAny>,
+        add_special_tokens: bool,
+    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+        let texts = extract_texts(inputs)?;
+        let inner = &self.inner;
+        let (ids, lens) = detached(py, || {
+            let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
+            pool::install(|| inner.encode_batch_flat(&refs, add_special_tokens))
+        })?
+        .py()?;
+        Ok(flat_arrays(py, ids, lens))
+    }
+
+    #[pyo3(signature = (ids, skip_special_tokens=true))]
+    fn decode(&self, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
+        let ids = ids
+            .into_iter()
+            .map(|i| u32::try_from(i).map_err(|_| Error::OutOfRange(format!("token id {i} is out of range (vocab size {})", self.inner.vocab_size()))))
+            .collect::<Result<Vec<u32>, Error>>()
+            .py()?;
+        self.inner.decode(&ids, skip_special_tokens).py()
+    }
+
+    fn get_vocab(&self) -> std::collections::HashMap<String, u32> {
+        self.inner.get_vocab().into_iter().collect()
+    }
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+    fn id_to_token(&self, id: i64) -> Option<String> {
+        u32::try_from(id).ok().and_then(|i| self.inner.id_to_token(i)).map(|s| s.to_string())
+    }
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+    /// Ids of the special (added) tokens, for special-token masks and skipping.
+    fn special_token_ids(&self) -> Vec<u32> {
+        self.inner.added_tokens().iter().filter(|t| t.special).map(|t| t.id).collect()
+    }
+    fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
+        self.inner.num_special_tokens_to_add(is_pair)
+    }
+
+    #[pyo3(signature = (max_length, stride=0, strategy="longest_first", direction="right"))]
+    fn enable_truncation(&mut self, max_length: usize, stride: usize, strategy: &str, direction: &str) -> PyResult<()> {
+        self.inner.truncation = Some(make_truncation(max_length, stride, strategy, direction)?);
+        Ok(())
+    }
+    fn no_truncation(&mut self) {
+        self.inner.truncation = None;
+    }
+    #[getter]
+    fn truncation<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        truncation_dict(py, &self.inner.truncation)
+    }
+    #[pyo3(signature = (direction="right", pad_id=0, pad_type_id=0, pad_token="[PAD]", length=None, pad_to_multiple_of=None))]
+    fn enable_padding(
+        &mut self,
+        direction: &str,
+        pad_id: u32,
+        pad_type_id: u32,
+        pad_token: &str,
+        length: Option<usize>,
+        pad_to_multiple_of: Option<usize>,
+    ) -> PyResult<()> {
+        self.inner.padding = Some(make_padding(direction, pad_id, pad_type_id, pad_token, length, pad_to_multiple_of)?);
+        Ok(())
+    }
+    fn no_padding(&mut self) {
+        self.inner.padding = None;
+    }
+    #[getter]
+    fn padding<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        padding_dict(py, &self.inner.padding)
+    }
+
+    /// Rectangular model inputs for a batch (the engine of `Tokenizer.__call__`).
+    /// `truncation` = (max_length, stride, strategy, direction); `padding` = (length or None for
+    /// the batch's longest, pad_to_multiple_of, pad_id, pad_token, direction).
+    #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids))]
+    #[allow(clippy::too_many_arguments)]
+    fn build_inputs<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyAny>,
+        add_special_tokens: bool,
+        truncation: Option<(usize, usize, String, String)>,
+        padding: Option<(Option<usize>, Option<usize>, u32, String, String)>,
+        return_overflowing_tokens: bool,
+        return_offsets_mapping: bool,
+        return_special_tokens_mask: bool,
+        return_sequence_ids: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let items = extract_batch(inputs)?;
+        let trunc = truncation.map(|(m, s, st, d)| make_truncation(m, s, &st, &d)).transpose()?;
+        let pad = padding.map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult)).transpose()?;
+        let opts = InputOptions { return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids };
+        let inner = &self.inner;
+        let arrays = detached(py, || {
+            let refs: Vec<(&str, Option<&str>)> = items
+                .iter()
+                .map(|x| match x {
+                    BatchInput::Single(a) => (&**a, None),
+                    BatchInput::Pair(a, b) => (&**a, Some(&**b)),
+                })
+                .collect();
+            pool::install(|| inner.encode_batch_with(&refs, add_special_tokens, trunc, pad.as_ref()))
+                .and_then(|encs| to_arrays(&encs, opts))
+        })?
+        .py()?;
+        arrays_to_dict(py, arrays)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("WordPieceTokenizer(vocab_size={}, lowercase={})", self.inner.vocab_size(), self.inner.normalizer.map_or(false, |n| n.lowercase))
+    }
+}
+
+/// Wrap [`BatchArrays`] as a dict of 2-D (offsets: 3-D) int64 numpy arrays, without copying.
+pub fn arrays_to_dict(py: Python<'_>, a: BatchArrays) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    let (r, c) = (a.rows, a.cols);
+    let grid = |v: Vec<i64>| v.into_pyarray(py).reshape([r, c]);
+    d.set_item("input_ids", grid(a.input_ids)?)?;
+    d.set_item("token_type_ids", grid(a.token_type_ids)?)?;
+    d.set_item("attention_mask", grid(a.attention_mask)?)?;
+    if let Some(v) = a.special_tokens_mask {
+        d.set_item("special_tokens_mask", grid(v)?)?;
+    }
+    if let Some(v) = a.offset_mapping {
+        d.set_item("offset_mapping", v.into_pyarray(py).reshape([r, c, 2])?)?;
+    }
+    if let Some(v) = a.sequence_ids {
+        d.set_item("sequence_ids", grid(v)?)?;
+    }
+    if let Some(v) = a.overflow_to_sample_mapping {
+        d.set_item("overflow_to_sample_mapping", v.into_pyarray(py))?;
+    }
+    Ok(d)
+}
+
+/// Build the right tokenizer object from `tokenizer.json` text.
+fn load_json(py: Python<'_>, text: &str, label: &str) -> PyResult<Py<PyAny>> {
+    let root = hf_json::parse_json(text, label).py()?;
+    let model_type = hf_json::model_type(&root, label).py()?;
+    match model_type.as_str() {
+        "WordPiece" => {
+            let t = detached(py, || hf_json::wordpiece_from_json(&root, label))?.py()?;
+            Ok(Py::new(py, PyWordPiece::new(t))?.into_any())
+        }
+        other => Err(Error::malformed(label, format!("model type {other:?} is not supported"))).py(),
+    }
+}
+
+#[pyfunction]
+pub fn load_tokenizer_file(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
+    let text = detached(py, || subtok_core::error::read_to_string(&path))?.py()?;
+    load_json(py, &text, &path.display().to_string())
+}
+
+#[pyfunction]
+pub fn load_tokenizer_str(py: Python<'_>, json: &str) -> PyResult<Py<PyAny>> {
+    load_json(py, json, "<tokenizer.json string>")
+}
