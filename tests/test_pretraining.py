@@ -37,7 +37,7 @@ class FakeWordTokenizer:
         self.pad_token_id, self.unk_token_id = PAD, UNK
         self.cls_token_id, self.sep_token_id, self.mask_token_id = CLS, SEP, MASK
         self.vocab_size = len(self.vocab)
-        self.truncation = {"max_length": 3}
+        self.truncation: Optional[dict] = {"max_length": 3}  # stored setting that must be bypassed
         self.flat_calls = 0
 
     @staticmethod
@@ -49,7 +49,14 @@ class FakeWordTokenizer:
             out.extend("##" + p for p in parts[1:])
         return out
 
+    def no_truncation(self) -> None:
+        self.truncation = None
+
+    def enable_truncation(self, max_length: int, **kw) -> None:
+        self.truncation = {"max_length": max_length, **kw}
+
     def encode_batch_flat(self, texts: List[str], add_special_tokens: bool = True):
+        """Like subtok.Tokenizer.encode_batch_flat: stored truncation applies, padding never."""
         self.flat_calls += 1
         ids: List[int] = []
         lengths: List[int] = []
@@ -57,12 +64,18 @@ class FakeWordTokenizer:
             row = [self.index.get(p, UNK) for p in self._pieces(t)]
             if add_special_tokens:
                 row = [CLS] + row + [SEP]
+            if self.truncation:
+                row = row[: self.truncation["max_length"]]
             ids.extend(row)
             lengths.append(len(row))
         return np.asarray(ids, dtype=np.uint32), np.asarray(lengths, dtype=np.int64)
 
     def id_to_token(self, i: int) -> Optional[str]:
         return self.vocab[i] if 0 <= i < len(self.vocab) else None
+
+    def ids_of(self, sentence: str) -> List[int]:
+        """Untruncated ids of one sentence (for the tests' own bookkeeping)."""
+        return [self.index.get(p, UNK) for p in self._pieces(sentence)]
 
 
 def make_documents(
@@ -98,7 +111,7 @@ class Tracer:
             pos = 0
             starts, ends = set(), set()
             for s in doc:
-                ids, _ = tok.encode_batch_flat([s], add_special_tokens=False)
+                ids = tok.ids_of(s)
                 starts.add(pos)
                 for i in ids:
                     self.where[int(i)] = (d, pos)
@@ -176,7 +189,8 @@ def test_one_batched_tokenizer_call_without_special_tokens(corpus):
     tok = FakeWordTokenizer(docs)
     out = create_pretraining_data(docs, tok, max_seq_length=48, dupe_factor=1)
     assert tok.flat_calls == 1
-    # A segment longer than the tokenizer's stored truncation (3) shows it was ignored;
+    assert tok.truncation == {"max_length": 3}  # restored
+    # A segment longer than the tokenizer's stored truncation (3) shows it was bypassed;
     # exactly two [SEP] and one [CLS] per row (checked in split_segments) shows no specials leaked.
     lengths = [len(split_segments(out, i)[0]) for i in range(len(out["input_ids"]))]
     assert max(lengths) > 3
@@ -207,8 +221,9 @@ def test_segments_are_contiguous_in_their_documents(corpus, generated):
 
 
 def test_every_document_sentence_is_used_each_pass(corpus):
-    """With short targets no truncation happens, and A/B put-back means every sentence of every
-    document appears in some A (Google's loop walks every sentence into a chunk's A or B)."""
+    """With long max_seq_length no truncation happens, and every sentence of every document lands
+    in some A or actual-next B (Google's loop walks every sentence into a chunk). This also shows
+    the tokenizer's stored truncation (3 tokens) was bypassed: sentences have up to 9 words."""
     docs, tok = corpus
     tr = Tracer(docs, tok)
     out = create_pretraining_data(docs, tok, max_seq_length=256, dupe_factor=1, short_seq_prob=0.0)
@@ -436,7 +451,7 @@ def test_identical_to_python_transcription_of_google_loop(kw):
     docs[3] = []  # empty documents and sentences are dropped by both
     docs[4].insert(0, "")
     tok = FakeWordTokenizer(docs)
-    tokenized = [[tok.encode_batch_flat([s], add_special_tokens=False)[0].tolist() for s in d] for d in docs]
+    tokenized = [[tok.ids_of(s) for s in d] for d in docs]
     is_subword = [t.startswith("##") for t in tok.vocab]
     ref = reference_pretraining_data(
         tokenized, cls_id=CLS, sep_id=SEP, mask_id=MASK, vocab_size=tok.vocab_size, is_subword=is_subword, **kw
@@ -640,6 +655,7 @@ def test_with_subtok_tokenizer(shared_dir):
     tok.enable_truncation(8)  # stored settings must not affect pretraining data
     tok.enable_padding(length=16)
     _check_real_tokenizer(tok, shared_dir)
+    assert tok.truncation["max_length"] == 8 and tok.padding["length"] == 16  # left unchanged
 
 
 # ----------------------------------------------------------------------------- reading files

@@ -97,6 +97,28 @@ def _subword_mask(tokenizer: Any, vocab_size: int) -> np.ndarray:
     return out
 
 
+def _encode_untruncated(tokenizer: Any, sentences: List[str]) -> Tuple[Any, Any]:
+    """``encode_batch_flat(sentences, add_special_tokens=False)`` with the tokenizer's stored
+    truncation (which ``encode_batch_flat`` applies) switched off; padding never applies to it.
+
+    A tokenizer with stored truncation is copied (``from_str(to_str())``) so the caller's object is
+    never modified; objects without ``to_str`` get truncation switched off and restored."""
+    truncation = getattr(tokenizer, "truncation", None)
+    if not truncation:
+        return tokenizer.encode_batch_flat(sentences, add_special_tokens=False)
+    to_str = getattr(tokenizer, "to_str", None)
+    from_str = getattr(type(tokenizer), "from_str", None)
+    if callable(to_str) and callable(from_str):
+        copy = from_str(to_str())
+        copy.no_truncation()
+        return copy.encode_batch_flat(sentences, add_special_tokens=False)
+    tokenizer.no_truncation()
+    try:
+        return tokenizer.encode_batch_flat(sentences, add_special_tokens=False)
+    finally:
+        tokenizer.enable_truncation(**truncation)
+
+
 def _flatten_documents(documents: Any) -> Tuple[List[str], np.ndarray]:
     if isinstance(documents, (str, bytes)) or not isinstance(documents, Sequence):
         raise TypeError("documents must be a list of documents, each a list of sentences (str)")
@@ -131,9 +153,9 @@ def create_pretraining_data(
 ) -> Dict[str, np.ndarray]:
     """Masked-LM + NSP training instances from ``documents`` (each a list of sentences).
 
-    Sentences are tokenized with ``tokenizer.encode_batch_flat(sentences, add_special_tokens=False)``
-    (no special tokens, truncation or padding, whatever the tokenizer's stored settings); empty
-    sentences and documents are skipped. Returns NumPy arrays with ``B`` instances:
+    Sentences are tokenized in one ``tokenizer.encode_batch_flat(sentences, add_special_tokens=False)``
+    call with no special tokens, truncation or padding, whatever the tokenizer's stored settings
+    (the tokenizer object is left unchanged); empty sentences and documents are skipped. Returns NumPy arrays with ``B`` instances:
 
     * ``input_ids``, ``token_type_ids``, ``attention_mask``: ``(B, max_seq_length)`` int64,
       ``[CLS] A [SEP] B [SEP]`` (type id 1 from B through its ``[SEP]``), zero-padded;
@@ -168,7 +190,7 @@ def create_pretraining_data(
 
     sentences, doc_counts = _flatten_documents(documents)
     if sentences:
-        ids, lengths = tokenizer.encode_batch_flat(sentences, add_special_tokens=False)
+        ids, lengths = _encode_untruncated(tokenizer, sentences)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     else:
