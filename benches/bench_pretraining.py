@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import subtok  # noqa: E402
 from subtok.pretraining import PRETRAINING_KEYS, create_pretraining_data, mask_tokens, read_documents  # noqa: E402
+from subtok.pretraining import _encode_untruncated  # noqa: E402
 
 
 class HFAdapter:
@@ -111,7 +112,7 @@ def best(fn: Callable[[], Any], repeat: int) -> Tuple[float, Any]:
 def flat_tokenize(tok: Any, docs: List[List[str]]) -> Tuple[float, np.ndarray, np.ndarray]:
     sentences = [s for d in docs for s in d]
     t0 = time.perf_counter()
-    ids, lengths = tok.encode_batch_flat(sentences, add_special_tokens=False)
+    ids, lengths = _encode_untruncated(tok, sentences)  # as create_pretraining_data does
     return time.perf_counter() - t0, np.asarray(ids), np.asarray(lengths)
 
 
