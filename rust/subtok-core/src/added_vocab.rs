@@ -76,7 +76,10 @@ impl AddedVocab {
     pub fn split(&self, text: &str, out: &mut Vec<Segment>) {
         out.clear();
         let Some(m) = &self.matcher else {
-            out.push(Segment::Text { start: 0, end: text.len() });
+            out.push(Segment::Text {
+                start: 0,
+                end: text.len(),
+            });
             return;
         };
         let mut pos = 0usize;
@@ -104,11 +107,18 @@ impl AddedVocab {
             if s > pos {
                 out.push(Segment::Text { start: pos, end: s });
             }
-            out.push(Segment::Added { id: tok.id, start: s, end: e });
+            out.push(Segment::Added {
+                id: tok.id,
+                start: s,
+                end: e,
+            });
             pos = e;
         }
         if pos < text.len() || out.is_empty() {
-            out.push(Segment::Text { start: pos, end: text.len() });
+            out.push(Segment::Text {
+                start: pos,
+                end: text.len(),
+            });
         }
     }
 }
@@ -123,16 +133,28 @@ mod tests {
 
     #[test]
     fn splits_specials_leftmost_longest() {
-        let v = AddedVocab::new(vec![AddedToken::special(1, "[SEP]"), AddedToken::special(2, "[SEP]]")]).unwrap();
+        let v = AddedVocab::new(vec![
+            AddedToken::special(1, "[SEP]"),
+            AddedToken::special(2, "[SEP]]"),
+        ])
+        .unwrap();
         let mut out = vec![];
         v.split("a[SEP]]b[SEP]", &mut out);
         assert_eq!(
             out,
             vec![
                 Segment::Text { start: 0, end: 1 },
-                Segment::Added { id: 2, start: 1, end: 7 },
+                Segment::Added {
+                    id: 2,
+                    start: 1,
+                    end: 7
+                },
                 Segment::Text { start: 7, end: 8 },
-                Segment::Added { id: 1, start: 8, end: 13 },
+                Segment::Added {
+                    id: 1,
+                    start: 8,
+                    end: 13
+                },
             ]
         );
     }
@@ -144,6 +166,16 @@ mod tests {
         let v = AddedVocab::new(vec![t]).unwrap();
         let mut out = vec![];
         v.split("a  <mask>", &mut out);
-        assert_eq!(out, vec![Segment::Text { start: 0, end: 1 }, Segment::Added { id: 5, start: 1, end: 9 }]);
+        assert_eq!(
+            out,
+            vec![
+                Segment::Text { start: 0, end: 1 },
+                Segment::Added {
+                    id: 5,
+                    start: 1,
+                    end: 9
+                }
+            ]
+        );
     }
 }

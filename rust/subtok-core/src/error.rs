@@ -37,7 +37,10 @@ impl Error {
         }
     }
     pub fn malformed(path: impl AsRef<str>, msg: impl Into<String>) -> Self {
-        Error::Malformed { path: path.as_ref().to_string(), msg: msg.into() }
+        Error::Malformed {
+            path: path.as_ref().to_string(),
+            msg: msg.into(),
+        }
     }
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
@@ -59,7 +62,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{}.tmp-{}", name, std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;

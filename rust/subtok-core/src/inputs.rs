@@ -36,7 +36,11 @@ pub fn to_arrays(encs: &[Encoding], opt: InputOptions) -> Result<BatchArrays> {
         .iter()
         .enumerate()
         .flat_map(|(i, e)| {
-            let extra: &[Encoding] = if opt.return_overflowing_tokens { &e.overflowing } else { &[] };
+            let extra: &[Encoding] = if opt.return_overflowing_tokens {
+                &e.overflowing
+            } else {
+                &[]
+            };
             std::iter::once((i, e)).chain(extra.iter().map(move |o| (i, o)))
         })
         .collect();
@@ -55,15 +59,23 @@ pub fn to_arrays(encs: &[Encoding], opt: InputOptions) -> Result<BatchArrays> {
         input_ids: Vec::with_capacity(n),
         token_type_ids: Vec::with_capacity(n),
         attention_mask: Vec::with_capacity(n),
-        special_tokens_mask: opt.return_special_tokens_mask.then(|| Vec::with_capacity(n)),
-        offset_mapping: opt.return_offsets_mapping.then(|| Vec::with_capacity(2 * n)),
+        special_tokens_mask: opt
+            .return_special_tokens_mask
+            .then(|| Vec::with_capacity(n)),
+        offset_mapping: opt
+            .return_offsets_mapping
+            .then(|| Vec::with_capacity(2 * n)),
         sequence_ids: opt.return_sequence_ids.then(|| Vec::with_capacity(n)),
-        overflow_to_sample_mapping: opt.return_overflowing_tokens.then(|| rows.iter().map(|(i, _)| *i as i64).collect()),
+        overflow_to_sample_mapping: opt
+            .return_overflowing_tokens
+            .then(|| rows.iter().map(|(i, _)| *i as i64).collect()),
     };
     for (_, e) in &rows {
         out.input_ids.extend(e.ids.iter().map(|&x| x as i64));
-        out.token_type_ids.extend(e.type_ids.iter().map(|&x| x as i64));
-        out.attention_mask.extend(e.attention_mask.iter().map(|&x| x as i64));
+        out.token_type_ids
+            .extend(e.type_ids.iter().map(|&x| x as i64));
+        out.attention_mask
+            .extend(e.attention_mask.iter().map(|&x| x as i64));
         if let Some(v) = out.special_tokens_mask.as_mut() {
             v.extend(e.special_tokens_mask.iter().map(|&x| x as i64));
         }

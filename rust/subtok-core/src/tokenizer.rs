@@ -11,9 +11,19 @@ use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::WordPiece;
 use crate::normalize::bert::{is_control, is_whitespace, BertNormalizer, CharClass};
-use crate::postprocess::{pad_encodings, truncate_encodings, PaddingParams, Template, TruncationParams};
+use crate::postprocess::{
+    pad_encodings, truncate_encodings, PaddingParams, Template, TruncationParams,
+};
 use crate::pretokenize::bert::is_bert_punc;
 use rayon::prelude::*;
+
+/// Without a post-processor, HF keeps each sequence's own type id (0 for A, 1 for B).
+static DEFAULT_SINGLE: [crate::postprocess::Piece; 1] =
+    [crate::postprocess::Piece::Sequence { seq: 0, type_id: 0 }];
+static DEFAULT_PAIR: [crate::postprocess::Piece; 2] = [
+    crate::postprocess::Piece::Sequence { seq: 0, type_id: 0 },
+    crate::postprocess::Piece::Sequence { seq: 1, type_id: 1 },
+];
 
 const A_DROP: u8 = 0;
 const A_SPACE: u8 = 1;
@@ -49,19 +59,24 @@ trait Sink {
     fn push(&mut self, id: u32, start: usize, end: usize, word: u32);
 }
 
-struct EncSink<'a>(&'a mut Encoding, u32);
+/// Appends tokens of sequence `seq` with type id `type_id`.
+struct EncSink<'a> {
+    enc: &'a mut Encoding,
+    type_id: u32,
+    seq: u32,
+}
 impl Sink for EncSink<'_> {
     const OFFSETS: bool = true;
     #[inline(always)]
     fn push(&mut self, id: u32, start: usize, end: usize, word: u32) {
-        let e = &mut *self.0;
+        let e = &mut *self.enc;
         e.ids.push(id);
         e.offsets.push((start, end));
         e.word_ids.push(Some(word));
-        e.type_ids.push(0);
+        e.type_ids.push(self.type_id);
         e.special_tokens_mask.push(0);
         e.attention_mask.push(1);
-        e.sequence_ids.push(Some(self.1));
+        e.sequence_ids.push(Some(self.seq));
     }
 }
 
@@ -103,7 +118,10 @@ impl WordPieceTokenizer {
             let i = t.id as usize;
             if i >= id_to_token.len() {
                 if i > id_to_token.len() + added_tokens.len() + 1_000_000 {
-                    return Err(Error::invalid(format!("added token {:?} has an implausible id {}", t.content, t.id)));
+                    return Err(Error::invalid(format!(
+                        "added token {:?} has an implausible id {}",
+                        t.content, t.id
+                    )));
                 }
                 id_to_token.resize(i + 1, String::new());
             }
@@ -128,7 +146,11 @@ impl WordPieceTokenizer {
             } else {
                 A_WORD
             };
-            ascii_lower[b as usize] = if normalizer.map_or(false, |n| n.lowercase) { b.to_ascii_lowercase() } else { b };
+            ascii_lower[b as usize] = if normalizer.map_or(false, |n| n.lowercase) {
+                b.to_ascii_lowercase()
+            } else {
+                b
+            };
         }
         Ok(WordPieceTokenizer {
             normalizer,
@@ -160,7 +182,10 @@ impl WordPieceTokenizer {
             .or_else(|| self.model.token_to_id(token))
     }
     pub fn id_to_token(&self, id: u32) -> Option<&str> {
-        self.id_to_token.get(id as usize).map(|s| s.as_str()).filter(|s| !s.is_empty())
+        self.id_to_token
+            .get(id as usize)
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
     }
     pub fn added_tokens(&self) -> &[AddedToken] {
         self.added.tokens()
@@ -180,7 +205,9 @@ impl WordPieceTokenizer {
 
     /// Number of special tokens the template adds (0 without a template).
     pub fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
-        self.template.as_ref().map_or(0, |t| t.added_tokens(is_pair))
+        self.template
+            .as_ref()
+            .map_or(0, |t| t.added_tokens(is_pair))
     }
 
     // ------------------------------------------------------------------ the fused pass
@@ -191,7 +218,8 @@ impl WordPieceTokenizer {
             return;
         }
         sc.pieces.clear();
-        self.model.tokenize_word(&sc.word, sc.word_chars, &mut sc.pieces);
+        self.model
+            .tokenize_word(&sc.word, sc.word_chars, &mut sc.pieces);
         for &(id, bs, be) in sc.pieces.iter() {
             if S::OFFSETS {
                 let s = sc.map[bs as usize].0 as usize + base;
@@ -222,7 +250,14 @@ impl WordPieceTokenizer {
 
     /// Normalize, pre-tokenize and match one stretch of plain text (no added tokens in it).
     /// `base` is the character offset of `text` in the whole input.
-    fn encode_plain<S: Sink>(&self, text: &str, base: usize, sc: &mut Scratch, sink: &mut S, word_idx: &mut u32) {
+    fn encode_plain<S: Sink>(
+        &self,
+        text: &str,
+        base: usize,
+        sc: &mut Scratch,
+        sink: &mut S,
+        word_idx: &mut u32,
+    ) {
         let bytes = text.as_bytes();
         let mut i = 0usize;
         let mut cpos: u32 = 0;
@@ -261,10 +296,25 @@ impl WordPieceTokenizer {
     }
 
     #[inline(never)]
-    fn non_ascii<S: Sink>(&self, c: char, cpos: u32, base: usize, sc: &mut Scratch, sink: &mut S, word_idx: &mut u32) {
+    fn non_ascii<S: Sink>(
+        &self,
+        c: char,
+        cpos: u32,
+        base: usize,
+        sc: &mut Scratch,
+        sink: &mut S,
+        word_idx: &mut u32,
+    ) {
         let (class, norm) = match &self.normalizer {
             Some(n) => (n.classify(c), Some(n)),
-            None => (if c.is_whitespace() { CharClass::Space } else { CharClass::Other }, None),
+            None => (
+                if c.is_whitespace() {
+                    CharClass::Space
+                } else {
+                    CharClass::Other
+                },
+                None,
+            ),
         };
         match class {
             CharClass::Drop => return,
@@ -314,9 +364,15 @@ impl WordPieceTokenizer {
                 char_at += count_chars(&text.as_bytes()[byte_at..s]);
             }
             let start_char = char_at;
-            let n_chars = if S::OFFSETS { count_chars(&text.as_bytes()[s..e]) } else { 0 };
+            let n_chars = if S::OFFSETS {
+                count_chars(&text.as_bytes()[s..e])
+            } else {
+                0
+            };
             match *seg {
-                Segment::Text { .. } => self.encode_plain(&text[s..e], start_char, sc, sink, &mut word_idx),
+                Segment::Text { .. } => {
+                    self.encode_plain(&text[s..e], start_char, sc, sink, &mut word_idx)
+                }
                 Segment::Added { id, .. } => {
                     sink.push(id, start_char, start_char + n_chars, word_idx);
                     word_idx += 1;
@@ -328,14 +384,70 @@ impl WordPieceTokenizer {
         sc.segments = segments;
     }
 
-    /// Encode one sequence without special tokens, truncation or padding.
+    /// Encode one sequence without special tokens, truncation or padding
+    /// (type id = sequence index, as HF does before post-processing).
     pub fn encode_raw(&self, text: &str, seq: u32) -> Encoding {
+        let mut enc = Encoding::with_capacity(text.len() / 4 + 4);
+        self.encode_into(text, seq, seq, &mut enc);
+        enc
+    }
+
+    fn encode_into(&self, text: &str, seq: u32, type_id: u32, enc: &mut Encoding) {
         SCRATCH.with(|sc| {
             let mut sc = sc.borrow_mut();
-            let mut enc = Encoding::with_capacity(text.len() / 4 + 4);
-            self.encode_text(text, &mut sc, &mut EncSink(&mut enc, seq));
-            enc
+            self.encode_text(text, &mut sc, &mut EncSink { enc, type_id, seq });
         })
+    }
+
+    /// Encode and post-process in one go, writing the template's special tokens and the
+    /// sequences straight into one `Encoding`. Only when truncation has to cut something does it
+    /// fall back to the general path (encode, truncate with overflow windows, apply the template).
+    fn encode_one(
+        &self,
+        a: &str,
+        b: Option<&str>,
+        add_special_tokens: bool,
+        truncation: Option<TruncationParams>,
+    ) -> Result<Encoding> {
+        use crate::postprocess::Piece;
+        let pieces: &[Piece] = match (&self.template, b.is_some()) {
+            (Some(t), false) => &t.single,
+            (Some(t), true) => &t.pair,
+            (None, false) => &DEFAULT_SINGLE,
+            (None, true) => &DEFAULT_PAIR,
+        };
+        let mut enc = Encoding::with_capacity((a.len() + b.map_or(0, |b| b.len())) / 3 + 8);
+        for p in pieces {
+            match p {
+                Piece::Special { ids, type_id, .. } => {
+                    if add_special_tokens {
+                        for &id in ids {
+                            enc.ids.push(id);
+                            enc.type_ids.push(*type_id);
+                            enc.offsets.push((0, 0));
+                            enc.special_tokens_mask.push(1);
+                            enc.attention_mask.push(1);
+                            enc.word_ids.push(None);
+                            enc.sequence_ids.push(None);
+                        }
+                    }
+                }
+                Piece::Sequence { seq, type_id } => {
+                    let text = if *seq == 0 { Some(a) } else { b };
+                    if let Some(t) = text {
+                        self.encode_into(t, *seq as u32, *type_id, &mut enc);
+                    }
+                }
+            }
+        }
+        if let Some(t) = truncation {
+            if enc.len() > t.max_length {
+                let ea = self.encode_raw(a, 0);
+                let eb = b.map(|b| self.encode_raw(b, 1));
+                return self.post_process_with(ea, eb, add_special_tokens, truncation);
+            }
+        }
+        Ok(enc)
     }
 
     /// Ids only, appended to `out` (no special tokens, no truncation).
@@ -348,14 +460,27 @@ impl WordPieceTokenizer {
 
     // ------------------------------------------------------------------ post-processing
 
-    fn effective_truncation(&self, is_pair: bool, add_special_tokens: bool) -> Result<Option<TruncationParams>> {
+    fn effective_truncation(
+        &self,
+        is_pair: bool,
+        add_special_tokens: bool,
+    ) -> Result<Option<TruncationParams>> {
         self.budget(self.truncation, is_pair, add_special_tokens)
     }
 
     /// Truncation settings with `max_length` reduced by the special tokens the template adds.
-    fn budget(&self, t: Option<TruncationParams>, is_pair: bool, add_special_tokens: bool) -> Result<Option<TruncationParams>> {
+    fn budget(
+        &self,
+        t: Option<TruncationParams>,
+        is_pair: bool,
+        add_special_tokens: bool,
+    ) -> Result<Option<TruncationParams>> {
         let Some(t) = t else { return Ok(None) };
-        let n_added = if add_special_tokens { self.num_special_tokens_to_add(is_pair) } else { 0 };
+        let n_added = if add_special_tokens {
+            self.num_special_tokens_to_add(is_pair)
+        } else {
+            0
+        };
         if t.max_length < n_added {
             return Err(Error::invalid(format!(
                 "max_length={} is smaller than the {} special tokens a {} needs; use max_length >= {}",
@@ -365,11 +490,19 @@ impl WordPieceTokenizer {
                 n_added
             )));
         }
-        Ok(Some(TruncationParams { max_length: t.max_length - n_added, ..t }))
+        Ok(Some(TruncationParams {
+            max_length: t.max_length - n_added,
+            ..t
+        }))
     }
 
     /// Truncate (with the stored settings) and apply the template (no padding).
-    pub fn post_process(&self, a: Encoding, b: Option<Encoding>, add_special_tokens: bool) -> Result<Encoding> {
+    pub fn post_process(
+        &self,
+        a: Encoding,
+        b: Option<Encoding>,
+        add_special_tokens: bool,
+    ) -> Result<Encoding> {
         self.post_process_with(a, b, add_special_tokens, self.truncation)
     }
 
@@ -383,17 +516,20 @@ impl WordPieceTokenizer {
         if let Some(t) = self.budget(truncation, b.is_some(), add_special_tokens)? {
             truncate_encodings(&mut a, b.as_mut(), &t)?;
         }
-        Ok(match &self.template {
-            Some(tpl) => tpl.apply(a, b, add_special_tokens),
-            None => merge_plain(a, b),
-        })
+        let default = Template {
+            single: DEFAULT_SINGLE.to_vec(),
+            pair: DEFAULT_PAIR.to_vec(),
+        };
+        Ok(self
+            .template
+            .as_ref()
+            .unwrap_or(&default)
+            .apply(a, b, add_special_tokens))
     }
 
     /// HF `Tokenizer.encode`: stored truncation and padding apply.
     pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
-        let ea = self.encode_raw(a, 0);
-        let eb = b.map(|b| self.encode_raw(b, 1));
-        let mut enc = self.post_process(ea, eb, add_special_tokens)?;
+        let mut enc = self.encode_one(a, b, add_special_tokens, self.truncation)?;
         if let Some(p) = &self.padding {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
@@ -401,8 +537,17 @@ impl WordPieceTokenizer {
     }
 
     /// HF `Tokenizer.encode_batch`: in parallel, then padded together.
-    pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)], add_special_tokens: bool) -> Result<Vec<Encoding>> {
-        self.encode_batch_with(inputs, add_special_tokens, self.truncation, self.padding.as_ref())
+    pub fn encode_batch(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        add_special_tokens: bool,
+    ) -> Result<Vec<Encoding>> {
+        self.encode_batch_with(
+            inputs,
+            add_special_tokens,
+            self.truncation,
+            self.padding.as_ref(),
+        )
     }
 
     /// `encode_batch` with explicit truncation and padding instead of the stored ones
@@ -417,11 +562,7 @@ impl WordPieceTokenizer {
         let mut encs = inputs
             .par_iter()
             .with_min_len(64)
-            .map(|(a, b)| {
-                let ea = self.encode_raw(a, 0);
-                let eb = b.map(|b| self.encode_raw(b, 1));
-                self.post_process_with(ea, eb, add_special_tokens, truncation)
-            })
+            .map(|(a, b)| self.encode_one(a, *b, add_special_tokens, truncation))
             .collect::<Result<Vec<_>>>()?;
         if let Some(p) = padding {
             pad_encodings(&mut encs, p);
@@ -431,9 +572,17 @@ impl WordPieceTokenizer {
 
     /// Flat ids of many texts plus their lengths. Stored truncation applies (without overflow
     /// windows); padding never does.
-    pub fn encode_batch_flat(&self, texts: &[&str], add_special_tokens: bool) -> Result<(Vec<u32>, Vec<i64>)> {
+    pub fn encode_batch_flat(
+        &self,
+        texts: &[&str],
+        add_special_tokens: bool,
+    ) -> Result<(Vec<u32>, Vec<i64>)> {
         let trunc = self.effective_truncation(false, add_special_tokens)?;
-        let (cls, sep) = if add_special_tokens { self.single_affixes() } else { (vec![], vec![]) };
+        let (cls, sep) = if add_special_tokens {
+            self.single_affixes()
+        } else {
+            (vec![], vec![])
+        };
         let chunk = (texts.len() / (rayon::current_num_threads() * 8)).clamp(16, 4096);
         let parts: Vec<(Vec<u32>, Vec<i64>)> = texts
             .par_chunks(chunk)
@@ -450,7 +599,9 @@ impl WordPieceTokenizer {
                         let n = ids.len() - body;
                         if n > tr.max_length {
                             match tr.direction {
-                                crate::postprocess::Direction::Right => ids.truncate(body + tr.max_length),
+                                crate::postprocess::Direction::Right => {
+                                    ids.truncate(body + tr.max_length)
+                                }
                                 crate::postprocess::Direction::Left => {
                                     ids.drain(body..body + (n - tr.max_length));
                                 }
@@ -476,11 +627,15 @@ impl WordPieceTokenizer {
     /// The special ids the single-sequence template puts before and after the sequence.
     fn single_affixes(&self) -> (Vec<u32>, Vec<u32>) {
         use crate::postprocess::Piece;
-        let Some(t) = &self.template else { return (vec![], vec![]) };
+        let Some(t) = &self.template else {
+            return (vec![], vec![]);
+        };
         let (mut pre, mut post, mut seen) = (vec![], vec![], false);
         for p in &t.single {
             match p {
-                Piece::Special { ids, .. } => (if seen { &mut post } else { &mut pre }).extend_from_slice(ids),
+                Piece::Special { ids, .. } => {
+                    (if seen { &mut post } else { &mut pre }).extend_from_slice(ids)
+                }
                 Piece::Sequence { .. } => seen = true,
             }
         }
@@ -499,13 +654,19 @@ impl WordPieceTokenizer {
         let mut out = String::new();
         let mut first = true;
         for &id in ids {
-            let tok = self
-                .id_to_token(id)
-                .ok_or_else(|| Error::OutOfRange(format!("token id {id} is out of range (vocab size {})", self.vocab_size())))?;
+            let tok = self.id_to_token(id).ok_or_else(|| {
+                Error::OutOfRange(format!(
+                    "token id {id} is out of range (vocab size {})",
+                    self.vocab_size()
+                ))
+            })?;
             if skip_special_tokens && self.is_special_id(id) {
                 continue;
             }
-            let piece = if !first && !self.decoder.prefix.is_empty() && tok.starts_with(&self.decoder.prefix) {
+            let piece = if !first
+                && !self.decoder.prefix.is_empty()
+                && tok.starts_with(&self.decoder.prefix)
+            {
                 tok[self.decoder.prefix.len()..].to_string()
             } else if !first {
                 format!(" {tok}")
@@ -521,20 +682,6 @@ impl WordPieceTokenizer {
         }
         Ok(out)
     }
-}
-
-/// No post-processor: A then B, no specials (HF's default processing).
-fn merge_plain(mut a: Encoding, b: Option<Encoding>) -> Encoding {
-    if let Some(b) = b {
-        a.ids.extend(b.ids);
-        a.type_ids.extend(b.type_ids);
-        a.offsets.extend(b.offsets);
-        a.special_tokens_mask.extend(b.special_tokens_mask);
-        a.attention_mask.extend(b.attention_mask);
-        a.word_ids.extend(b.word_ids);
-        a.sequence_ids.extend(b.sequence_ids);
-    }
-    a
 }
 
 fn cleanup(s: &str) -> String {

@@ -13,8 +13,16 @@ pub struct PyEncoding {
 }
 
 impl PyEncoding {
-    pub fn new(inner: CoreEncoding, id_to_token: Arc<Vec<String>>, pad_token: Option<Arc<str>>) -> Self {
-        PyEncoding { inner, id_to_token, pad_token }
+    pub fn new(
+        inner: CoreEncoding,
+        id_to_token: Arc<Vec<String>>,
+        pad_token: Option<Arc<str>>,
+    ) -> Self {
+        PyEncoding {
+            inner,
+            id_to_token,
+            pad_token,
+        }
     }
 }
 
@@ -32,7 +40,11 @@ impl PyEncoding {
             .zip(&e.attention_mask)
             .map(|(&i, &m)| match (&self.pad_token, m) {
                 (Some(p), 0) => p.to_string(),
-                _ => self.id_to_token.get(i as usize).cloned().unwrap_or_default(),
+                _ => self
+                    .id_to_token
+                    .get(i as usize)
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect()
     }

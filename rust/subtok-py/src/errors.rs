@@ -1,5 +1,7 @@
 //! The one place where core errors and Rust panics become Python exceptions.
-use pyo3::exceptions::{PyFileNotFoundError, PyIndexError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyIndexError, PyOSError, PyRuntimeError, PyValueError,
+};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use subtok_core::Error;
@@ -35,7 +37,8 @@ impl<T> IntoPy<T> for subtok_core::Result<T> {
 /// Run `f` with the GIL released, turning a Rust panic into a `RuntimeError`
 /// so that no panic ever reaches Python as `PanicException`.
 pub fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -> PyResult<T> {
-    py.detach(|| catch_unwind(AssertUnwindSafe(f))).map_err(panic_to_pyerr)
+    py.detach(|| catch_unwind(AssertUnwindSafe(f)))
+        .map_err(panic_to_pyerr)
 }
 
 fn panic_to_pyerr(p: Box<dyn std::any::Any + Send>) -> PyErr {

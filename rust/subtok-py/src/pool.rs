@@ -30,7 +30,12 @@ fn pool() -> Arc<rayon::ThreadPool> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads())
             .build()
-            .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a 1-thread pool")),
+            .unwrap_or_else(|_| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .expect("a 1-thread pool")
+            }),
     );
     *guard = Some((pid, pool.clone()));
     pool

@@ -9,9 +9,11 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use std::path::PathBuf;
 use std::sync::Arc;
-use subtok_core::io::{hf_json, vocab_txt};
-use subtok_core::postprocess::{Direction, PaddingParams, PaddingStrategy, TruncationParams, TruncationStrategy};
 use subtok_core::inputs::{to_arrays, BatchArrays, InputOptions};
+use subtok_core::io::{hf_json, vocab_txt};
+use subtok_core::postprocess::{
+    Direction, PaddingParams, PaddingStrategy, TruncationParams, TruncationStrategy,
+};
 use subtok_core::{Error, WordPieceTokenizer};
 
 #[pyclass(module = "subtok._core", name = "WordPieceTokenizer")]
@@ -26,7 +28,11 @@ impl PyWordPiece {
         PyWordPiece { inner, id_to_token }
     }
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
-        let pad = self.inner.padding.as_ref().map(|p| Arc::from(p.pad_token.as_str()));
+        let pad = self
+            .inner
+            .padding
+            .as_ref()
+            .map(|p| Arc::from(p.pad_token.as_str()));
         PyEncoding::new(e, self.id_to_token.clone(), pad)
     }
 }
@@ -63,7 +69,9 @@ pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
 
 pub fn extract_texts(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyBackedStr>> {
     if inputs.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err("expected a list of str, got a single str"));
+        return Err(PyTypeError::new_err(
+            "expected a list of str, got a single str",
+        ));
     }
     inputs
         .try_iter()?
@@ -75,7 +83,10 @@ pub fn extract_texts(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyBackedStr>> {
         .collect()
 }
 
-pub fn truncation_dict<'py>(py: Python<'py>, t: &Option<TruncationParams>) -> PyResult<Option<Bound<'py, PyDict>>> {
+pub fn truncation_dict<'py>(
+    py: Python<'py>,
+    t: &Option<TruncationParams>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
     let Some(t) = t else { return Ok(None) };
     let d = PyDict::new(py);
     d.set_item("max_length", t.max_length)?;
@@ -85,10 +96,19 @@ pub fn truncation_dict<'py>(py: Python<'py>, t: &Option<TruncationParams>) -> Py
     Ok(Some(d))
 }
 
-pub fn padding_dict<'py>(py: Python<'py>, p: &Option<PaddingParams>) -> PyResult<Option<Bound<'py, PyDict>>> {
+pub fn padding_dict<'py>(
+    py: Python<'py>,
+    p: &Option<PaddingParams>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
     let Some(p) = p else { return Ok(None) };
     let d = PyDict::new(py);
-    d.set_item("length", match p.strategy { PaddingStrategy::Fixed(n) => Some(n), PaddingStrategy::BatchLongest => None })?;
+    d.set_item(
+        "length",
+        match p.strategy {
+            PaddingStrategy::Fixed(n) => Some(n),
+            PaddingStrategy::BatchLongest => None,
+        },
+    )?;
     d.set_item("pad_to_multiple_of", p.pad_to_multiple_of)?;
     d.set_item("pad_id", p.pad_id)?;
     d.set_item("pad_token", &p.pad_token)?;
@@ -97,12 +117,20 @@ pub fn padding_dict<'py>(py: Python<'py>, p: &Option<PaddingParams>) -> PyResult
     Ok(Some(d))
 }
 
-pub fn make_truncation(max_length: usize, stride: usize, strategy: &str, direction: &str) -> PyResult<TruncationParams> {
+pub fn make_truncation(
+    max_length: usize,
+    stride: usize,
+    strategy: &str,
+    direction: &str,
+) -> PyResult<TruncationParams> {
     if max_length == 0 {
         return Err(Error::invalid("max_length must be at least 1")).py();
     }
     if stride >= max_length {
-        return Err(Error::invalid(format!("stride ({stride}) must be smaller than max_length ({max_length})"))).py();
+        return Err(Error::invalid(format!(
+            "stride ({stride}) must be smaller than max_length ({max_length})"
+        )))
+        .py();
     }
     Ok(TruncationParams {
         max_length,
@@ -133,7 +161,11 @@ pub fn make_padding(
     })
 }
 
-pub fn flat_arrays<'py>(py: Python<'py>, ids: Vec<u32>, lens: Vec<i64>) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>) {
+pub fn flat_arrays<'py>(
+    py: Python<'py>,
+    ids: Vec<u32>,
+    lens: Vec<i64>,
+) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>) {
     (ids.into_pyarray(py), lens.into_pyarray(py))
 }
 
@@ -164,7 +196,10 @@ impl PyWordPiece {
     #[pyo3(signature = (path, pretty=true))]
     fn save(&self, py: Python<'_>, path: PathBuf, pretty: bool) -> PyResult<()> {
         let text = self.to_str(pretty);
-        detached(py, || subtok_core::error::write_atomic(&path, text.as_bytes()))?.py()
+        detached(py, || {
+            subtok_core::error::write_atomic(&path, text.as_bytes())
+        })?
+        .py()
     }
 
     #[pyo3(signature = (pretty=false))]
@@ -173,14 +208,28 @@ impl PyWordPiece {
     }
 
     #[pyo3(signature = (sequence, pair=None, add_special_tokens=true))]
-    fn encode(&self, py: Python<'_>, sequence: PyBackedStr, pair: Option<PyBackedStr>, add_special_tokens: bool) -> PyResult<PyEncoding> {
+    fn encode(
+        &self,
+        py: Python<'_>,
+        sequence: PyBackedStr,
+        pair: Option<PyBackedStr>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
         let inner = &self.inner;
-        let e = detached(py, || inner.encode(&sequence, pair.as_deref(), add_special_tokens))?.py()?;
+        let e = detached(py, || {
+            inner.encode(&sequence, pair.as_deref(), add_special_tokens)
+        })?
+        .py()?;
         Ok(self.wrap(e))
     }
 
     #[pyo3(signature = (inputs, add_special_tokens=true))]
-    fn encode_batch(&self, py: Python<'_>, inputs: &Bound<'_, PyAny>, add_special_tokens: bool) -> PyResult<Vec<PyEncoding>> {
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        inputs: &Bound<'_, PyAny>,
+        add_special_tokens: bool,
+    ) -> PyResult<Vec<PyEncoding>> {
         let items = extract_batch(inputs)?;
         let inner = &self.inner;
         let encs = detached(py, || {
@@ -218,7 +267,14 @@ impl PyWordPiece {
     fn decode(&self, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
         let ids = ids
             .into_iter()
-            .map(|i| u32::try_from(i).map_err(|_| Error::OutOfRange(format!("token id {i} is out of range (vocab size {})", self.inner.vocab_size()))))
+            .map(|i| {
+                u32::try_from(i).map_err(|_| {
+                    Error::OutOfRange(format!(
+                        "token id {i} is out of range (vocab size {})",
+                        self.inner.vocab_size()
+                    ))
+                })
+            })
             .collect::<Result<Vec<u32>, Error>>()
             .py()?;
         self.inner.decode(&ids, skip_special_tokens).py()
@@ -231,7 +287,10 @@ impl PyWordPiece {
         self.inner.token_to_id(token)
     }
     fn id_to_token(&self, id: i64) -> Option<String> {
-        u32::try_from(id).ok().and_then(|i| self.inner.id_to_token(i)).map(|s| s.to_string())
+        u32::try_from(id)
+            .ok()
+            .and_then(|i| self.inner.id_to_token(i))
+            .map(|s| s.to_string())
     }
     #[getter]
     fn vocab_size(&self) -> usize {
@@ -239,14 +298,25 @@ impl PyWordPiece {
     }
     /// Ids of the special (added) tokens, for special-token masks and skipping.
     fn special_token_ids(&self) -> Vec<u32> {
-        self.inner.added_tokens().iter().filter(|t| t.special).map(|t| t.id).collect()
+        self.inner
+            .added_tokens()
+            .iter()
+            .filter(|t| t.special)
+            .map(|t| t.id)
+            .collect()
     }
     fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
         self.inner.num_special_tokens_to_add(is_pair)
     }
 
     #[pyo3(signature = (max_length, stride=0, strategy="longest_first", direction="right"))]
-    fn enable_truncation(&mut self, max_length: usize, stride: usize, strategy: &str, direction: &str) -> PyResult<()> {
+    fn enable_truncation(
+        &mut self,
+        max_length: usize,
+        stride: usize,
+        strategy: &str,
+        direction: &str,
+    ) -> PyResult<()> {
         self.inner.truncation = Some(make_truncation(max_length, stride, strategy, direction)?);
         Ok(())
     }
@@ -267,7 +337,14 @@ impl PyWordPiece {
         length: Option<usize>,
         pad_to_multiple_of: Option<usize>,
     ) -> PyResult<()> {
-        self.inner.padding = Some(make_padding(direction, pad_id, pad_type_id, pad_token, length, pad_to_multiple_of)?);
+        self.inner.padding = Some(make_padding(
+            direction,
+            pad_id,
+            pad_type_id,
+            pad_token,
+            length,
+            pad_to_multiple_of,
+        )?);
         Ok(())
     }
     fn no_padding(&mut self) {
@@ -296,9 +373,18 @@ impl PyWordPiece {
         return_sequence_ids: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let items = extract_batch(inputs)?;
-        let trunc = truncation.map(|(m, s, st, d)| make_truncation(m, s, &st, &d)).transpose()?;
-        let pad = padding.map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult)).transpose()?;
-        let opts = InputOptions { return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids };
+        let trunc = truncation
+            .map(|(m, s, st, d)| make_truncation(m, s, &st, &d))
+            .transpose()?;
+        let pad = padding
+            .map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult))
+            .transpose()?;
+        let opts = InputOptions {
+            return_overflowing_tokens,
+            return_offsets_mapping,
+            return_special_tokens_mask,
+            return_sequence_ids,
+        };
         let inner = &self.inner;
         let arrays = detached(py, || {
             let refs: Vec<(&str, Option<&str>)> = items
@@ -308,15 +394,21 @@ impl PyWordPiece {
                     BatchInput::Pair(a, b) => (&**a, Some(&**b)),
                 })
                 .collect();
-            pool::install(|| inner.encode_batch_with(&refs, add_special_tokens, trunc, pad.as_ref()))
-                .and_then(|encs| to_arrays(&encs, opts))
+            pool::install(|| {
+                inner.encode_batch_with(&refs, add_special_tokens, trunc, pad.as_ref())
+            })
+            .and_then(|encs| to_arrays(&encs, opts))
         })?
         .py()?;
         arrays_to_dict(py, arrays)
     }
 
     fn __repr__(&self) -> String {
-        format!("WordPieceTokenizer(vocab_size={}, lowercase={})", self.inner.vocab_size(), self.inner.normalizer.map_or(false, |n| n.lowercase))
+        format!(
+            "WordPieceTokenizer(vocab_size={}, lowercase={})",
+            self.inner.vocab_size(),
+            self.inner.normalizer.map_or(false, |n| n.lowercase)
+        )
     }
 }
 
@@ -352,7 +444,11 @@ fn load_json(py: Python<'_>, text: &str, label: &str) -> PyResult<Py<PyAny>> {
             let t = detached(py, || hf_json::wordpiece_from_json(&root, label))?.py()?;
             Ok(Py::new(py, PyWordPiece::new(t))?.into_any())
         }
-        other => Err(Error::malformed(label, format!("model type {other:?} is not supported"))).py(),
+        other => Err(Error::malformed(
+            label,
+            format!("model type {other:?} is not supported"),
+        ))
+        .py(),
     }
 }
 

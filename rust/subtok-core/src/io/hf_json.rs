@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::models::WordPiece;
 use crate::normalize::BertNormalizer;
 use crate::postprocess::{
-    Direction, PaddingParams, PaddingStrategy, Piece, Template, TruncationParams, TruncationStrategy,
+    Direction, PaddingParams, PaddingStrategy, Piece, Template, TruncationParams,
+    TruncationStrategy,
 };
 use crate::tokenizer::{WordPieceDecoder, WordPieceTokenizer};
 use serde_json::{json, Map, Value};
@@ -20,12 +21,21 @@ impl Ctx<'_> {
         Error::malformed(self.label, msg)
     }
     pub fn obj<'v>(&self, v: &'v Value, what: &str) -> Result<&'v Map<String, Value>> {
-        v.as_object().ok_or_else(|| self.err(format!("{what} must be an object")))
+        v.as_object()
+            .ok_or_else(|| self.err(format!("{what} must be an object")))
     }
     pub fn str<'v>(&self, o: &'v Map<String, Value>, k: &str, what: &str) -> Result<&'v str> {
-        o.get(k).and_then(|v| v.as_str()).ok_or_else(|| self.err(format!("{what}.{k} must be a string")))
+        o.get(k)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| self.err(format!("{what}.{k} must be a string")))
     }
-    pub fn opt_bool(&self, o: &Map<String, Value>, k: &str, what: &str, default: Option<bool>) -> Result<Option<bool>> {
+    pub fn opt_bool(
+        &self,
+        o: &Map<String, Value>,
+        k: &str,
+        what: &str,
+        default: Option<bool>,
+    ) -> Result<Option<bool>> {
         match o.get(k) {
             None | Some(Value::Null) => Ok(default),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -36,7 +46,8 @@ impl Ctx<'_> {
         Ok(self.opt_bool(o, k, what, Some(default))?.unwrap_or(default))
     }
     pub fn uint(&self, v: Option<&Value>, what: &str) -> Result<u64> {
-        v.and_then(|v| v.as_u64()).ok_or_else(|| self.err(format!("{what} must be a non-negative integer")))
+        v.and_then(|v| v.as_u64())
+            .ok_or_else(|| self.err(format!("{what} must be a non-negative integer")))
     }
     pub fn type_of<'v>(&self, o: &'v Map<String, Value>, what: &str) -> Result<&'v str> {
         self.str(o, "type", what)
@@ -48,12 +59,24 @@ impl Ctx<'_> {
 pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokenizer> {
     let cx = Ctx { label };
     let top = cx.obj(root, "the top level")?;
-    let model = cx.obj(top.get("model").ok_or_else(|| cx.err("missing \"model\""))?, "model")?;
-    let mtype = model.get("type").and_then(|t| t.as_str()).unwrap_or("WordPiece");
+    let model = cx.obj(
+        top.get("model")
+            .ok_or_else(|| cx.err("missing \"model\""))?,
+        "model",
+    )?;
+    let mtype = model
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("WordPiece");
     if mtype != "WordPiece" {
         return Err(cx.err(format!("model type {mtype:?} is not WordPiece")));
     }
-    let vocab_obj = cx.obj(model.get("vocab").ok_or_else(|| cx.err("model.vocab is missing"))?, "model.vocab")?;
+    let vocab_obj = cx.obj(
+        model
+            .get("vocab")
+            .ok_or_else(|| cx.err("model.vocab is missing"))?,
+        "model.vocab",
+    )?;
     if vocab_obj.is_empty() {
         return Err(cx.err("model.vocab is empty"));
     }
@@ -62,19 +85,26 @@ pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokeniz
         let id = cx.uint(Some(id), &format!("the id of token {tok:?}"))? as usize;
         if id >= vocab.len() {
             if id > vocab_obj.len() * 4 + 1024 {
-                return Err(cx.err(format!("token {tok:?} has id {id}, far beyond the vocabulary size {}", vocab_obj.len())));
+                return Err(cx.err(format!(
+                    "token {tok:?} has id {id}, far beyond the vocabulary size {}",
+                    vocab_obj.len()
+                )));
             }
             vocab.resize(id + 1, String::new());
         }
         vocab[id] = tok.clone();
     }
     let unk = cx.str(model, "unk_token", "model")?;
-    let prefix = model.get("continuing_subword_prefix").and_then(|v| v.as_str()).unwrap_or("##");
+    let prefix = model
+        .get("continuing_subword_prefix")
+        .and_then(|v| v.as_str())
+        .unwrap_or("##");
     let max_chars = match model.get("max_input_chars_per_word") {
         None | Some(Value::Null) => 100,
         v => cx.uint(v, "model.max_input_chars_per_word")? as usize,
     };
-    let wp = WordPiece::new(vocab, unk, prefix, max_chars).map_err(|e| cx.err(format!("model: {e}")))?;
+    let wp =
+        WordPiece::new(vocab, unk, prefix, max_chars).map_err(|e| cx.err(format!("model: {e}")))?;
 
     let normalizer = match top.get("normalizer") {
         None | Some(Value::Null) => None,
@@ -107,19 +137,31 @@ pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokeniz
         Some(v) => Some(parse_post_processor(&cx, v)?),
     };
     let decoder = match top.get("decoder") {
-        None | Some(Value::Null) => WordPieceDecoder { prefix: prefix.to_string(), cleanup: true },
+        None | Some(Value::Null) => WordPieceDecoder {
+            prefix: prefix.to_string(),
+            cleanup: true,
+        },
         Some(v) => {
             let o = cx.obj(v, "decoder")?;
             match cx.type_of(o, "decoder")? {
                 "WordPiece" => WordPieceDecoder {
-                    prefix: o.get("prefix").and_then(|p| p.as_str()).unwrap_or("##").to_string(),
+                    prefix: o
+                        .get("prefix")
+                        .and_then(|p| p.as_str())
+                        .unwrap_or("##")
+                        .to_string(),
                     cleanup: cx.bool(o, "cleanup", "decoder", true)?,
                 },
-                t => return Err(cx.err(format!("decoder type {t:?} is not supported with WordPiece"))),
+                t => {
+                    return Err(cx.err(format!(
+                        "decoder type {t:?} is not supported with WordPiece"
+                    )))
+                }
             }
         }
     };
-    let mut tok = WordPieceTokenizer::new(normalizer, wp, added, template, decoder).map_err(|e| cx.err(e.to_string()))?;
+    let mut tok = WordPieceTokenizer::new(normalizer, wp, added, template, decoder)
+        .map_err(|e| cx.err(e.to_string()))?;
     tok.truncation = parse_truncation(&cx, top.get("truncation"))?;
     tok.padding = parse_padding(&cx, top.get("padding"))?;
     Ok(tok)
@@ -130,7 +172,9 @@ pub fn parse_added_tokens(cx: &Ctx, v: Option<&Value>) -> Result<Vec<AddedToken>
     if v.is_null() {
         return Ok(vec![]);
     }
-    let arr = v.as_array().ok_or_else(|| cx.err("added_tokens must be a list"))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| cx.err("added_tokens must be a list"))?;
     let mut out = Vec::with_capacity(arr.len());
     for (i, t) in arr.iter().enumerate() {
         let what = format!("added_tokens[{i}]");
@@ -213,7 +257,9 @@ fn parse_post_processor(cx: &Ctx, v: &Value) -> Result<Template> {
 }
 
 pub fn parse_truncation(cx: &Ctx, v: Option<&Value>) -> Result<Option<TruncationParams>> {
-    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(None) };
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
     let o = cx.obj(v, "truncation")?;
     let strategy = match o.get("strategy").and_then(|s| s.as_str()) {
         None => TruncationStrategy::LongestFirst,
@@ -235,7 +281,9 @@ pub fn parse_truncation(cx: &Ctx, v: Option<&Value>) -> Result<Option<Truncation
 }
 
 pub fn parse_padding(cx: &Ctx, v: Option<&Value>) -> Result<Option<PaddingParams>> {
-    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(None) };
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
     let o = cx.obj(v, "padding")?;
     let strategy = match o.get("strategy") {
         None | Some(Value::Null) => PaddingStrategy::BatchLongest,
@@ -264,7 +312,11 @@ pub fn parse_padding(cx: &Ctx, v: Option<&Value>) -> Result<Option<PaddingParams
             None => 0,
             s => cx.uint(s, "padding.pad_type_id")? as u32,
         },
-        pad_token: o.get("pad_token").and_then(|s| s.as_str()).unwrap_or("[PAD]").to_string(),
+        pad_token: o
+            .get("pad_token")
+            .and_then(|s| s.as_str())
+            .unwrap_or("[PAD]")
+            .to_string(),
     }))
 }
 
@@ -273,10 +325,16 @@ pub fn parse_padding(cx: &Ctx, v: Option<&Value>) -> Result<Option<PaddingParams
 pub fn model_type(root: &Value, label: &str) -> Result<String> {
     let cx = Ctx { label };
     let top = cx.obj(root, "the top level")?;
-    let model = cx.obj(top.get("model").ok_or_else(|| cx.err("missing \"model\""))?, "model")?;
+    let model = cx.obj(
+        top.get("model")
+            .ok_or_else(|| cx.err("missing \"model\""))?,
+        "model",
+    )?;
     match model.get("type") {
         Some(Value::String(t)) => Ok(t.clone()),
-        None if model.contains_key("continuing_subword_prefix") || model.contains_key("max_input_chars_per_word") => {
+        None if model.contains_key("continuing_subword_prefix")
+            || model.contains_key("max_input_chars_per_word") =>
+        {
             Ok("WordPiece".into())
         }
         None if model.contains_key("merges") => Ok("BPE".into()),
@@ -288,7 +346,6 @@ pub fn model_type(root: &Value, label: &str) -> Result<String> {
 pub fn parse_json(text: &str, label: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| Error::malformed(label, format!("invalid JSON: {e}")))
 }
-
 
 // ---------------------------------------------------------------------- writing
 
@@ -339,7 +396,10 @@ pub fn template_json(t: &Template) -> Value {
     let mut specials = Map::new();
     for p in t.single.iter().chain(t.pair.iter()) {
         if let Piece::Special { name, ids, .. } = p {
-            specials.insert(name.clone(), json!({"id": name, "ids": ids, "tokens": [name]}));
+            specials.insert(
+                name.clone(),
+                json!({"id": name, "ids": ids, "tokens": [name]}),
+            );
         }
     }
     json!({"type": "TemplateProcessing", "single": pieces(&t.single), "pair": pieces(&t.pair), "special_tokens": specials})
@@ -355,8 +415,10 @@ pub fn wordpiece_to_json(t: &WordPieceTokenizer) -> Value {
     }
     let normalizer = match &t.normalizer {
         None => Value::Null,
-        Some(n) => json!({"type": "BertNormalizer", "clean_text": n.clean_text, "handle_chinese_chars": n.handle_chinese_chars,
-                          "strip_accents": n.strip_accents, "lowercase": n.lowercase}),
+        Some(n) => {
+            json!({"type": "BertNormalizer", "clean_text": n.clean_text, "handle_chinese_chars": n.handle_chinese_chars,
+                          "strip_accents": n.strip_accents, "lowercase": n.lowercase})
+        }
     };
     json!({
         "version": "1.0",

@@ -14,7 +14,10 @@ pub fn read_vocab(path: &Path) -> Result<Vec<String>> {
 }
 
 pub fn parse_vocab(text: &str, label: &str) -> Result<Vec<String>> {
-    let vocab: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').to_string()).collect();
+    let vocab: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect();
     if vocab.iter().all(|t| t.is_empty()) {
         return Err(Error::malformed(label, "the vocabulary is empty"));
     }
@@ -38,11 +41,22 @@ pub fn bert_from_vocab(path: &Path, opts: &BertVocabOptions) -> Result<WordPiece
     let vocab = read_vocab(path)?;
     let find = |t: &str| vocab.iter().rposition(|v| v == t).map(|i| i as u32);
     if find(&opts.unk_token).is_none() {
-        return Err(Error::malformed(&label, format!("the unknown token {:?} is not in the vocabulary", opts.unk_token)));
+        return Err(Error::malformed(
+            &label,
+            format!(
+                "the unknown token {:?} is not in the vocabulary",
+                opts.unk_token
+            ),
+        ));
     }
     let (cls, sep) = match (find("[CLS]"), find("[SEP]")) {
         (Some(c), Some(s)) => (c, s),
-        _ => return Err(Error::malformed(&label, "the vocabulary lacks [CLS] or [SEP]")),
+        _ => {
+            return Err(Error::malformed(
+                &label,
+                "the vocabulary lacks [CLS] or [SEP]",
+            ))
+        }
     };
     let mut added = Vec::new();
     for t in ["[PAD]", opts.unk_token.as_str(), "[CLS]", "[SEP]", "[MASK]"] {
@@ -66,6 +80,9 @@ pub fn bert_from_vocab(path: &Path, opts: &BertVocabOptions) -> Result<WordPiece
         model,
         added,
         Some(Template::bert(("[CLS]", cls), ("[SEP]", sep))),
-        WordPieceDecoder { prefix: "##".into(), cleanup: true },
+        WordPieceDecoder {
+            prefix: "##".into(),
+            cleanup: true,
+        },
     )
 }

@@ -58,8 +58,14 @@ impl Trie {
             kids: std::collections::BTreeMap<u8, usize>,
         }
         let mut b: Vec<B> = vec![
-            B { token: NO_TOKEN, kids: Default::default() },
-            B { token: NO_TOKEN, kids: Default::default() },
+            B {
+                token: NO_TOKEN,
+                kids: Default::default(),
+            },
+            B {
+                token: NO_TOKEN,
+                kids: Default::default(),
+            },
         ];
         for (root, list) in [(0usize, words), (1usize, conts)] {
             for &(key, id) in list.iter() {
@@ -68,7 +74,10 @@ impl Trie {
                     cur = match b[cur].kids.get(&byte) {
                         Some(&n) => n,
                         None => {
-                            b.push(B { token: NO_TOKEN, kids: Default::default() });
+                            b.push(B {
+                                token: NO_TOKEN,
+                                kids: Default::default(),
+                            });
                             let n = b.len() - 1;
                             b[cur].kids.insert(byte, n);
                             n
@@ -79,9 +88,19 @@ impl Trie {
                 b[cur].token = id;
             }
         }
-        let mut t = Trie { nodes: Vec::with_capacity(b.len()), edge_bytes: vec![], edge_targets: vec![], dense: vec![] };
+        let mut t = Trie {
+            nodes: Vec::with_capacity(b.len()),
+            edge_bytes: vec![],
+            edge_targets: vec![],
+            dense: vec![],
+        };
         for n in &b {
-            let mut node = Node { token: n.token, dense_idx: NO_NODE, first_edge: t.edge_bytes.len() as u32, n_edges: 0 };
+            let mut node = Node {
+                token: n.token,
+                dense_idx: NO_NODE,
+                first_edge: t.edge_bytes.len() as u32,
+                n_edges: 0,
+            };
             if n.kids.len() >= DENSE_MIN {
                 let mut table = [NO_NODE; 256];
                 for (&k, &v) in &n.kids {
@@ -121,13 +140,28 @@ pub struct WordPiece {
 
 const SHORT_MAX: usize = 15;
 
-/// Pack up to 15 bytes and the length into one integer key.
+/// Pack up to 15 bytes and the length into one integer key (no variable-length memcpy).
 #[inline(always)]
 fn short_key(b: &[u8]) -> u128 {
-    let mut buf = [0u8; 16];
-    buf[..b.len()].copy_from_slice(b);
-    buf[15] = b.len() as u8;
-    u128::from_le_bytes(buf)
+    let n = b.len();
+    let (lo, rest) = if n >= 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[..8]);
+        (u64::from_le_bytes(w), &b[8..])
+    } else {
+        (pack(b), &b[..0])
+    };
+    let hi = pack(rest) | ((n as u64) << 56);
+    (lo as u128) | ((hi as u128) << 64)
+}
+
+#[inline(always)]
+fn pack(b: &[u8]) -> u64 {
+    let mut k = 0u64;
+    for (i, &x) in b.iter().enumerate() {
+        k |= (x as u64) << (8 * i);
+    }
+    k
 }
 
 impl WordPiece {
@@ -144,13 +178,16 @@ impl WordPiece {
             // A repeated line keeps the later id, as HF's vocab readers do.
             token_to_id.insert(t.clone(), i as u32);
         }
-        let unk_id = *token_to_id
-            .get(unk_token)
-            .ok_or_else(|| Error::invalid(format!("unk_token {unk_token:?} is not in the vocabulary")))?;
+        let unk_id = *token_to_id.get(unk_token).ok_or_else(|| {
+            Error::invalid(format!("unk_token {unk_token:?} is not in the vocabulary"))
+        })?;
         let mut words = Vec::new();
         let mut conts = Vec::new();
         for (i, t) in vocab.iter().enumerate() {
-            if !continuing_subword_prefix.is_empty() && t.starts_with(continuing_subword_prefix) && t.len() > continuing_subword_prefix.len() {
+            if !continuing_subword_prefix.is_empty()
+                && t.starts_with(continuing_subword_prefix)
+                && t.len() > continuing_subword_prefix.len()
+            {
                 conts.push((&t.as_bytes()[continuing_subword_prefix.len()..], i as u32));
             }
             if !t.is_empty() {
@@ -195,7 +232,11 @@ impl WordPiece {
     /// Returns (token id, end byte) or `None`.
     #[inline(always)]
     fn longest_match(&self, word: &[u8], start: usize) -> Option<(u32, usize)> {
-        let mut node = if start == 0 { self.root } else { self.cont_root };
+        let mut node = if start == 0 {
+            self.root
+        } else {
+            self.cont_root
+        };
         let mut best: Option<(u32, usize)> = None;
         let mut i = start;
         while i < word.len() {
@@ -250,8 +291,16 @@ mod tests {
     use super::*;
 
     fn wp() -> WordPiece {
-        let v = ["[UNK]", "un", "##aff", "##able", "aff", "##a", "a", "##b", "é", "##é"];
-        WordPiece::new(v.iter().map(|s| s.to_string()).collect(), "[UNK]", "##", 100).unwrap()
+        let v = [
+            "[UNK]", "un", "##aff", "##able", "aff", "##a", "a", "##b", "é", "##é",
+        ];
+        WordPiece::new(
+            v.iter().map(|s| s.to_string()).collect(),
+            "[UNK]",
+            "##",
+            100,
+        )
+        .unwrap()
     }
 
     fn ids(w: &WordPiece, s: &str) -> Vec<u32> {
@@ -278,14 +327,26 @@ mod tests {
 
     #[test]
     fn too_long_word_is_unk() {
-        let w = WordPiece::new(vec!["[UNK]".into(), "a".into(), "##a".into()], "[UNK]", "##", 3).unwrap();
+        let w = WordPiece::new(
+            vec!["[UNK]".into(), "a".into(), "##a".into()],
+            "[UNK]",
+            "##",
+            3,
+        )
+        .unwrap();
         assert_eq!(ids(&w, "aaa"), vec![1, 2, 2]);
         assert_eq!(ids(&w, "aaaa"), vec![0]);
     }
 
     #[test]
     fn duplicate_tokens_keep_the_later_id() {
-        let w = WordPiece::new(vec!["[UNK]".into(), "a".into(), "a".into()], "[UNK]", "##", 100).unwrap();
+        let w = WordPiece::new(
+            vec!["[UNK]".into(), "a".into(), "a".into()],
+            "[UNK]",
+            "##",
+            100,
+        )
+        .unwrap();
         assert_eq!(ids(&w, "a"), vec![2]);
         assert_eq!(w.token_to_id("a"), Some(2));
     }

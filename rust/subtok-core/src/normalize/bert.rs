@@ -17,7 +17,12 @@ pub struct BertNormalizer {
 
 impl Default for BertNormalizer {
     fn default() -> Self {
-        BertNormalizer { clean_text: true, handle_chinese_chars: true, strip_accents: None, lowercase: true }
+        BertNormalizer {
+            clean_text: true,
+            handle_chinese_chars: true,
+            strip_accents: None,
+            lowercase: true,
+        }
     }
 }
 
@@ -140,7 +145,10 @@ mod tests {
 
     #[test]
     fn cased_keeps_accents() {
-        let n = BertNormalizer { lowercase: false, ..Default::default() };
+        let n = BertNormalizer {
+            lowercase: false,
+            ..Default::default()
+        };
         assert_eq!(norm(&n, "Héllo"), "Héllo");
     }
 

@@ -5,7 +5,11 @@ use crate::encoding::Encoding;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
     /// A special token's name (key of `special_tokens`) and its ids, with a type id.
-    Special { name: String, ids: Vec<u32>, type_id: u32 },
+    Special {
+        name: String,
+        ids: Vec<u32>,
+        type_id: u32,
+    },
     /// Sequence A (`0`) or B (`1`), with a type id.
     Sequence { seq: u8, type_id: u32 },
 }
@@ -19,9 +23,17 @@ pub struct Template {
 impl Template {
     /// `[CLS] $A:0 [SEP]:0` / `[CLS] $A:0 [SEP]:0 $B:1 [SEP]:1`.
     pub fn bert(cls: (&str, u32), sep: (&str, u32)) -> Self {
-        let sp = |(n, id): (&str, u32), t| Piece::Special { name: n.to_string(), ids: vec![id], type_id: t };
+        let sp = |(n, id): (&str, u32), t| Piece::Special {
+            name: n.to_string(),
+            ids: vec![id],
+            type_id: t,
+        };
         Template {
-            single: vec![sp(cls, 0), Piece::Sequence { seq: 0, type_id: 0 }, sp(sep, 0)],
+            single: vec![
+                sp(cls, 0),
+                Piece::Sequence { seq: 0, type_id: 0 },
+                sp(sep, 0),
+            ],
             pair: vec![
                 sp(cls, 0),
                 Piece::Sequence { seq: 0, type_id: 0 },
@@ -35,13 +47,25 @@ impl Template {
     /// Number of special tokens the template adds.
     pub fn added_tokens(&self, is_pair: bool) -> usize {
         let t = if is_pair { &self.pair } else { &self.single };
-        t.iter().map(|p| if let Piece::Special { ids, .. } = p { ids.len() } else { 0 }).sum()
+        t.iter()
+            .map(|p| {
+                if let Piece::Special { ids, .. } = p {
+                    ids.len()
+                } else {
+                    0
+                }
+            })
+            .sum()
     }
 
     /// Apply the template to `a` (and `b`), including every overflow window, in HF's order:
     /// for each window of A, B then each window of B; then A's main part with each window of B.
     pub fn apply(&self, a: Encoding, b: Option<Encoding>, add_special_tokens: bool) -> Encoding {
-        let template = if b.is_some() { &self.pair } else { &self.single };
+        let template = if b.is_some() {
+            &self.pair
+        } else {
+            &self.single
+        };
         let mut a = a;
         let a_over = std::mem::take(&mut a.overflowing);
         let (b_main, b_over) = match b {
@@ -72,7 +96,12 @@ impl Template {
 }
 
 /// One flat encoding from a template: specials get offsets (0,0), word id None, mask 1.
-fn fill(template: &[Piece], a: &Encoding, b: Option<&Encoding>, add_special_tokens: bool) -> Encoding {
+fn fill(
+    template: &[Piece],
+    a: &Encoding,
+    b: Option<&Encoding>,
+    add_special_tokens: bool,
+) -> Encoding {
     let n = a.len() + b.map_or(0, |b| b.len()) + 4;
     let mut out = Encoding::with_capacity(n);
     for piece in template {
@@ -95,12 +124,15 @@ fn fill(template: &[Piece], a: &Encoding, b: Option<&Encoding>, add_special_toke
                 let src = if *seq == 0 { Some(a) } else { b };
                 if let Some(s) = src {
                     out.ids.extend_from_slice(&s.ids);
-                    out.type_ids.extend(std::iter::repeat(*type_id).take(s.len()));
+                    out.type_ids
+                        .extend(std::iter::repeat(*type_id).take(s.len()));
                     out.offsets.extend_from_slice(&s.offsets);
-                    out.special_tokens_mask.extend_from_slice(&s.special_tokens_mask);
+                    out.special_tokens_mask
+                        .extend_from_slice(&s.special_tokens_mask);
                     out.attention_mask.extend_from_slice(&s.attention_mask);
                     out.word_ids.extend_from_slice(&s.word_ids);
-                    out.sequence_ids.extend(std::iter::repeat(Some(*seq as u32)).take(s.len()));
+                    out.sequence_ids
+                        .extend(std::iter::repeat(Some(*seq as u32)).take(s.len()));
                 }
             }
         }

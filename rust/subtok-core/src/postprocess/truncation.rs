@@ -56,7 +56,9 @@ impl Direction {
         match s {
             "right" | "Right" => Ok(Self::Right),
             "left" | "Left" => Ok(Self::Left),
-            _ => Err(Error::invalid(format!("unknown direction {s:?}; use 'right' or 'left'"))),
+            _ => Err(Error::invalid(format!(
+                "unknown direction {s:?}; use 'right' or 'left'"
+            ))),
         }
     }
     pub fn hf_name(self) -> &'static str {
@@ -75,7 +77,12 @@ impl Direction {
 
 /// Cut `enc` to `max_len` tokens; the cut-off parts become `enc.overflowing`, each a window of
 /// at most `max_len` tokens sharing `stride` tokens with its neighbour (HF `Encoding::truncate`).
-pub fn truncate_one(enc: &mut Encoding, max_len: usize, stride: usize, direction: Direction) -> Result<()> {
+pub fn truncate_one(
+    enc: &mut Encoding,
+    max_len: usize,
+    stride: usize,
+    direction: Direction,
+) -> Result<()> {
     let len = enc.ids.len();
     if max_len >= len {
         return Ok(());
@@ -139,7 +146,11 @@ fn slice(e: &Encoding, s: usize, t: usize) -> Encoding {
 
 /// Truncate a sequence (and its pair) so that together they fit `params.max_length`
 /// (already reduced by the number of special tokens the template adds).
-pub fn truncate_encodings(enc: &mut Encoding, pair: Option<&mut Encoding>, params: &TruncationParams) -> Result<()> {
+pub fn truncate_encodings(
+    enc: &mut Encoding,
+    pair: Option<&mut Encoding>,
+    params: &TruncationParams,
+) -> Result<()> {
     let n_a = enc.ids.len();
     let n_b = pair.as_ref().map_or(0, |p| p.ids.len());
     let total = n_a + n_b;
@@ -229,7 +240,12 @@ mod tests {
     #[test]
     fn longest_first_rule() {
         // Both longer than half: the shorter gets floor(m/2), the longer the rest.
-        let p = TruncationParams { max_length: 7, stride: 0, strategy: TruncationStrategy::LongestFirst, direction: Direction::Right };
+        let p = TruncationParams {
+            max_length: 7,
+            stride: 0,
+            strategy: TruncationStrategy::LongestFirst,
+            direction: Direction::Right,
+        };
         let (mut a, mut b) = (enc(10), enc(6));
         truncate_encodings(&mut a, Some(&mut b), &p).unwrap();
         assert_eq!((a.ids.len(), b.ids.len()), (4, 3));
@@ -245,7 +261,12 @@ mod tests {
 
     #[test]
     fn impossible_only_second_errors() {
-        let p = TruncationParams { max_length: 3, stride: 0, strategy: TruncationStrategy::OnlySecond, direction: Direction::Right };
+        let p = TruncationParams {
+            max_length: 3,
+            stride: 0,
+            strategy: TruncationStrategy::OnlySecond,
+            direction: Direction::Right,
+        };
         let (mut a, mut b) = (enc(5), enc(2));
         assert!(truncate_encodings(&mut a, Some(&mut b), &p).is_err());
         let mut a = enc(5);
