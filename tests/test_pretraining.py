@@ -462,6 +462,56 @@ def test_identical_to_python_transcription_of_google_loop(kw):
         assert np.array_equal(got[k], ref[k]), k
 
 
+def test_property_identical_to_reference_on_random_corpora():
+    """Random small corpora and parameters (hypothesis): the Rust output equals the Python
+    transcription and the layout invariants hold."""
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+    reference_pretraining_data = _reference_module().reference_pretraining_data
+
+    @hyp.settings(max_examples=60, deadline=None, derandomize=True)
+    @hyp.given(
+        shape=st.lists(st.lists(st.integers(0, 8), max_size=6), min_size=1, max_size=6),
+        multi=st.floats(0, 1),
+        max_seq_length=st.integers(5, 40),
+        short_seq_prob=st.floats(0, 1),
+        masked_lm_prob=st.floats(0, 1),
+        max_pred=st.integers(0, 12),
+        dupe=st.integers(1, 3),
+        wwm=st.booleans(),
+        seed=st.integers(-(2**70), 2**70),
+    )
+    def check(shape, multi, max_seq_length, short_seq_prob, masked_lm_prob, max_pred, dupe, wwm, seed):
+        r = random.Random(len(shape))
+        docs = [
+            [" ".join(f"d{d}s{s}w{w}" + ("a-x" if r.random() < multi else "") for w in range(n))
+             for s, n in enumerate(doc)]
+            for d, doc in enumerate(shape)
+        ]
+        tok = FakeWordTokenizer(docs)
+        kw = dict(max_seq_length=max_seq_length, short_seq_prob=short_seq_prob, masked_lm_prob=masked_lm_prob,
+                  max_predictions_per_seq=max_pred, dupe_factor=dupe, whole_word_mask=wwm, seed=seed)
+        if not any(n for doc in shape for n in doc):
+            with pytest.raises(ValueError):
+                create_pretraining_data(docs, tok, **kw)
+            return
+        got = create_pretraining_data(docs, tok, **kw)
+        ref = reference_pretraining_data(
+            [[tok.ids_of(s) for s in d] for d in docs], cls_id=CLS, sep_id=SEP, mask_id=MASK,
+            vocab_size=tok.vocab_size, is_subword=[t.startswith("##") for t in tok.vocab], **kw,
+        )
+        for k in PRETRAINING_KEYS:
+            assert np.array_equal(got[k], ref[k]), k
+        assert len(got["input_ids"]) >= dupe
+        for i in range(len(got["input_ids"])):
+            split_segments(got, i)
+            k = int(got["masked_lm_weights"][i].sum())
+            n = int(got["attention_mask"][i].sum())
+            assert k <= min(max_pred, max(1, round(n * masked_lm_prob)))
+
+    check()
+
+
 # ----------------------------------------------------------------------------- mask_tokens
 
 
