@@ -153,9 +153,10 @@ def create_pretraining_data(
 ) -> Dict[str, np.ndarray]:
     """Masked-LM + NSP training instances from ``documents`` (each a list of sentences).
 
-    Sentences are tokenized in one ``tokenizer.encode_batch_flat(sentences, add_special_tokens=False)``
-    call with no special tokens, truncation or padding, whatever the tokenizer's stored settings
-    (the tokenizer object is left unchanged); empty sentences and documents are skipped. Returns NumPy arrays with ``B`` instances:
+    Sentences are tokenized in one ``tokenizer.encode_batch_flat(sentences,
+    add_special_tokens=False)`` call with no special tokens, truncation or padding, whatever the
+    tokenizer's stored settings (the tokenizer object is left unchanged); empty sentences and
+    documents are skipped. Returns NumPy arrays with ``B`` instances:
 
     * ``input_ids``, ``token_type_ids``, ``attention_mask``: ``(B, max_seq_length)`` int64,
       ``[CLS] A [SEP] B [SEP]`` (type id 1 from B through its ``[SEP]``), zero-padded;
