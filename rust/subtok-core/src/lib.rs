@@ -11,6 +11,7 @@ pub mod models;
 pub mod normalize;
 pub mod postprocess;
 pub mod pretokenize;
+pub mod pretraining;
 pub mod tokenizer;
 
 pub use encoding::{CompactEncoding, Encoding};

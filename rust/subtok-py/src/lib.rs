@@ -11,6 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod encoding;
 mod errors;
 mod pool;
+mod pretraining;
 mod tokenizer;
 
 #[pymodule]
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pool::num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tokenizer::load_tokenizer_file, m)?)?;
     m.add_function(wrap_pyfunction!(tokenizer::load_tokenizer_str, m)?)?;
+    pretraining::register(m)?;
     Ok(())
 }

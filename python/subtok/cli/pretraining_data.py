@@ -1,0 +1,134 @@
+"""``subtok pretraining-data``: BERT masked-LM + NSP instances from text files to a ``.npz``.
+
+Input format (Google's ``create_pretraining_data.py``): one sentence per line, a blank line
+between documents; each file also ends a document.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, TextIO
+
+import numpy as np
+
+
+def _load_tokenizer(path: str) -> Any:
+    """A ``subtok.Tokenizer`` from a ``tokenizer.json`` (or a WordPiece ``vocab.txt``)."""
+    import subtok
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if p.suffix == ".txt":
+        return subtok.Tokenizer.from_vocab(str(p))
+    return subtok.Tokenizer.from_file(str(p))
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
+
+    def __init__(self, stream: TextIO, label: str, width: int = 30) -> None:
+        self.stream = stream
+        self.label = label
+        self.width = width
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self._last = -1.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        now = time.perf_counter()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = done / total
+        filled = int(round(frac * self.width))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {frac:6.1%} {done}/{total} ({now - self.start:.1f}s)")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _save_npz_atomic(path: Path, arrays: Dict[str, np.ndarray]) -> None:
+    """Writes ``arrays`` to ``path`` via a temp file + rename, so no half-written file is left."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def run(args: argparse.Namespace, *, load_tokenizer: Optional[Callable[[str], Any]] = None) -> int:
+    from subtok.pretraining import create_pretraining_data, read_documents
+
+    out = Path(args.output)
+    if out.is_dir():
+        raise IsADirectoryError(f"{out}: is a directory")
+    if not out.parent.is_dir() and str(out.parent):
+        raise FileNotFoundError(f"{out.parent}: no such directory")
+    tokenizer = (load_tokenizer or _load_tokenizer)(args.tokenizer)
+    documents = read_documents(args.files)
+    if not documents:
+        raise ValueError("the input files contain no sentences")
+    n_sentences = sum(len(d) for d in documents)
+    bar = _ProgressBar(sys.stderr, "pretraining-data")
+    t0 = time.perf_counter()
+    data = create_pretraining_data(
+        documents,
+        tokenizer,
+        max_seq_length=args.max_seq_length,
+        short_seq_prob=args.short_seq_prob,
+        masked_lm_prob=args.masked_lm_prob,
+        max_predictions_per_seq=args.max_predictions_per_seq,
+        dupe_factor=args.dupe_factor,
+        whole_word_mask=args.whole_word_mask,
+        seed=args.seed,
+        num_threads=args.threads,
+        progress=bar if bar.enabled else None,
+    )
+    _save_npz_atomic(out, data)
+    n = len(data["input_ids"])
+    print(
+        f"wrote {n} instances from {len(documents)} documents ({n_sentences} sentences) "
+        f"to {out} in {time.perf_counter() - t0:.1f}s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "pretraining-data",
+        help="BERT masked-LM + next-sentence pretraining instances (.npz) from text files",
+        description=(
+            "Generate BERT pretraining instances as in Google's create_pretraining_data.py. "
+            "Input: one sentence per line, a blank line between documents. Output: an .npz with "
+            "input_ids, token_type_ids, attention_mask, masked_lm_positions, masked_lm_ids, "
+            "masked_lm_weights, next_sentence_labels."
+        ),
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="UTF-8 text files")
+    p.add_argument("--tokenizer", required=True, metavar="T", help="tokenizer.json (or WordPiece vocab.txt)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
+    p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--short-seq-prob", type=float, default=0.1)
+    p.add_argument("--masked-lm-prob", type=float, default=0.15)
+    p.add_argument("--max-predictions-per-seq", type=int, default=20)
+    p.add_argument("--dupe-factor", type=int, default=10)
+    p.add_argument("--whole-word-mask", action="store_true", help="mask whole words (## pieces together)")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    p.set_defaults(func=run)
