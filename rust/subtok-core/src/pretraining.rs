@@ -26,7 +26,12 @@ fn splitmix64(x: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Self {
         let mut x = seed;
-        let s = [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)];
+        let s = [
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+        ];
         Rng { s }
     }
 
@@ -107,7 +112,10 @@ impl PretrainingConfig {
                 self.max_seq_length
             )));
         }
-        for (name, p) in [("short_seq_prob", self.short_seq_prob), ("masked_lm_prob", self.masked_lm_prob)] {
+        for (name, p) in [
+            ("short_seq_prob", self.short_seq_prob),
+            ("masked_lm_prob", self.masked_lm_prob),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(Error::invalid(format!("{name} must be in [0, 1], got {p}")));
             }
@@ -115,7 +123,11 @@ impl PretrainingConfig {
         if self.vocab_size == 0 {
             return Err(Error::invalid("vocab_size must be positive"));
         }
-        for (name, id) in [("cls", self.cls_id), ("sep", self.sep_id), ("mask", self.mask_id)] {
+        for (name, id) in [
+            ("cls", self.cls_id),
+            ("sep", self.sep_id),
+            ("mask", self.mask_id),
+        ] {
             if id >= self.vocab_size {
                 return Err(Error::OutOfRange(format!(
                     "{name} token id {id} is outside the vocabulary (size {})",
@@ -196,7 +208,12 @@ impl Corpus {
         if doc_start.len() < 2 {
             return Err(Error::invalid("the corpus has no non-empty sentence"));
         }
-        Ok(Corpus { ids: kept_ids, sent_start, doc_start, is_subword })
+        Ok(Corpus {
+            ids: kept_ids,
+            sent_start,
+            doc_start,
+            is_subword,
+        })
     }
 
     pub fn num_documents(&self) -> usize {
@@ -235,7 +252,12 @@ pub struct Instance {
 }
 
 /// Google's `truncate_seq_pair` on windows `[lo, hi)` of two buffers.
-fn truncate_pair(a: &mut (usize, usize), b: &mut (usize, usize), max_num_tokens: usize, rng: &mut Rng) {
+fn truncate_pair(
+    a: &mut (usize, usize),
+    b: &mut (usize, usize),
+    max_num_tokens: usize,
+    rng: &mut Rng,
+) {
     loop {
         let (la, lb) = (a.1 - a.0, b.1 - b.0);
         if la + lb <= max_num_tokens {
@@ -335,7 +357,11 @@ fn instances_from_document(
         current_length += corpus.sentence(doc, i).len();
         if i == doc_len - 1 || current_length >= target {
             let chunk_len = i + 1 - chunk_start;
-            let a_end = if chunk_len >= 2 { rng.randint(1, chunk_len - 1) } else { 1 };
+            let a_end = if chunk_len >= 2 {
+                rng.randint(1, chunk_len - 1)
+            } else {
+                1
+            };
             a_buf.clear();
             for j in chunk_start..chunk_start + a_end {
                 a_buf.extend_from_slice(corpus.sentence(doc, j));
@@ -377,8 +403,15 @@ fn instances_from_document(
             tokens.push(cfg.sep_id);
             tokens.extend_from_slice(&b_buf[wb.0..wb.1]);
             tokens.push(cfg.sep_id);
-            let (masked_positions, masked_labels) = mask_instance(&mut tokens, len_a, corpus, cfg, rng);
-            out.push(Instance { tokens, len_a, masked_positions, masked_labels, is_random_next });
+            let (masked_positions, masked_labels) =
+                mask_instance(&mut tokens, len_a, corpus, cfg, rng);
+            out.push(Instance {
+                tokens,
+                len_a,
+                masked_positions,
+                masked_labels,
+                is_random_next,
+            });
             chunk_start = i + 1;
             current_length = 0;
         }
@@ -444,7 +477,11 @@ pub fn shuffle_instances(instances: Vec<Instance>, seed: u64) -> Vec<Instance> {
 }
 
 /// Writes instances into zero-padded arrays of widths `max_seq_length` and `max_predictions`.
-pub fn to_arrays(instances: &[Instance], max_seq_length: usize, max_predictions: usize) -> Result<InstanceArrays> {
+pub fn to_arrays(
+    instances: &[Instance],
+    max_seq_length: usize,
+    max_predictions: usize,
+) -> Result<InstanceArrays> {
     let n = instances.len();
     if instances
         .iter()
@@ -474,7 +511,11 @@ pub fn to_arrays(instances: &[Instance], max_seq_length: usize, max_predictions:
                     ids[j] = t as i64;
                     att[j] = 1;
                 }
-                for t in types.iter_mut().take(inst.tokens.len()).skip(inst.len_a + 2) {
+                for t in types
+                    .iter_mut()
+                    .take(inst.tokens.len())
+                    .skip(inst.len_a + 2)
+                {
                     *t = 1;
                 }
             });
@@ -486,7 +527,12 @@ pub fn to_arrays(instances: &[Instance], max_seq_length: usize, max_predictions:
             .zip(a.masked_lm_weights.par_chunks_mut(p))
             .zip(instances.par_iter())
             .for_each(|(((pos, ids), w), inst)| {
-                for (j, (&q, &lab)) in inst.masked_positions.iter().zip(&inst.masked_labels).enumerate() {
+                for (j, (&q, &lab)) in inst
+                    .masked_positions
+                    .iter()
+                    .zip(&inst.masked_labels)
+                    .enumerate()
+                {
                     pos[j] = q as i64;
                     ids[j] = lab as i64;
                     w[j] = 1.0;
@@ -587,7 +633,10 @@ mod tests {
             for w in a.windows(2) {
                 let (d0, d1) = (w[0] / 100, w[1] / 100);
                 assert_eq!(d0, d1, "A spans documents");
-                assert!(w[1] == w[0] + 1 || (w[1] % 10 == 0 && w[1] / 10 == w[0] / 10 + 1), "{a:?}");
+                assert!(
+                    w[1] == w[0] + 1 || (w[1] % 10 == 0 && w[1] / 10 == w[0] / 10 + 1),
+                    "{a:?}"
+                );
             }
         }
     }
@@ -601,7 +650,10 @@ mod tests {
         let mut parts = create_instances(&c, &order, &cf, 0, 4).unwrap();
         parts.extend(create_instances(&c, &order, &cf, 4, 15).unwrap());
         assert_eq!(all, parts);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let one = pool.install(|| create_instances(&c, &order, &cf, 0, 15).unwrap());
         assert_eq!(all, one);
     }
@@ -638,8 +690,14 @@ mod tests {
         assert_eq!(arr.input_ids.len(), 16 * inst.len());
         let x = &shuffled[0];
         assert_eq!(arr.input_ids[0], 1);
-        assert_eq!(arr.attention_mask[..16].iter().sum::<i64>() as usize, x.tokens.len());
-        assert_eq!(arr.token_type_ids[..16].iter().sum::<i64>() as usize, x.tokens.len() - x.len_a - 2);
+        assert_eq!(
+            arr.attention_mask[..16].iter().sum::<i64>() as usize,
+            x.tokens.len()
+        );
+        assert_eq!(
+            arr.token_type_ids[..16].iter().sum::<i64>() as usize,
+            x.tokens.len() - x.len_a - 2
+        );
     }
 
     #[test]

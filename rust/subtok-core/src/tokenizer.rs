@@ -51,7 +51,20 @@ pub struct WordPieceTokenizer {
     special_ids: Vec<bool>,
     ascii_class: [u8; 128],
     ascii_lower: [u8; 128],
+    /// What the fused pass does with each BMP code point (see [`bmp_entry`]), precomputed from
+    /// the normalizer so that most non-ASCII characters cost one table load.
+    bmp: Vec<u32>,
 }
+
+const K_SHIFT: u32 = 29;
+const K_COMPLEX: u32 = 0;
+const K_DROP: u32 = 1;
+const K_SPACE: u32 = 2;
+/// A word of its own (punctuation, CJK ideograph); the low bits hold its token id.
+const K_ALONE: u32 = 3;
+/// A letter continuing the current word; the low bits hold the normalized character.
+const K_LETTER: u32 = 4;
+const LOW_MASK: u32 = (1 << K_SHIFT) - 1;
 
 /// Receives the tokens of one sequence.
 trait Sink {
@@ -152,7 +165,7 @@ impl WordPieceTokenizer {
                 b
             };
         }
-        Ok(WordPieceTokenizer {
+        let mut tok = WordPieceTokenizer {
             normalizer,
             model,
             added,
@@ -164,7 +177,52 @@ impl WordPieceTokenizer {
             special_ids,
             ascii_class,
             ascii_lower,
-        })
+            bmp: Vec::new(),
+        };
+        tok.bmp = (0u32..0x10000)
+            .map(|u| char::from_u32(u).map_or(0, |c| tok.bmp_entry(c)))
+            .collect();
+        Ok(tok)
+    }
+
+    /// The class and normalized form of one input character (the general path).
+    fn normalized(&self, c: char, out: &mut Vec<char>) -> CharClass {
+        out.clear();
+        let class = match &self.normalizer {
+            Some(n) => n.classify(c),
+            None if c.is_whitespace() => CharClass::Space,
+            None => CharClass::Other,
+        };
+        if matches!(class, CharClass::Cjk | CharClass::Other) {
+            match &self.normalizer {
+                Some(n) => n.normalize_char(c, |x| out.push(x)),
+                None => out.push(c),
+            }
+        }
+        class
+    }
+
+    /// Table entry for `c`: `kind << K_SHIFT | payload`, or `K_COMPLEX` for the general path.
+    fn bmp_entry(&self, c: char) -> u32 {
+        let mut chars = Vec::new();
+        let class = self.normalized(c, &mut chars);
+        let alone = |x: char| {
+            let mut piece = Vec::new();
+            self.model
+                .tokenize_word(x.to_string().as_bytes(), 1, &mut piece);
+            match piece.as_slice() {
+                [(id, _, _)] if *id <= LOW_MASK => (K_ALONE << K_SHIFT) | id,
+                _ => K_COMPLEX,
+            }
+        };
+        match (class, chars.as_slice()) {
+            (CharClass::Drop, _) | (CharClass::Other, []) => K_DROP << K_SHIFT,
+            (CharClass::Space, _) => K_SPACE << K_SHIFT,
+            (_, [x]) if x.is_whitespace() => K_SPACE << K_SHIFT,
+            (_, [x]) if is_bert_punc(*x) || class == CharClass::Cjk => alone(*x),
+            (CharClass::Other, [x]) => (K_LETTER << K_SHIFT) | *x as u32,
+            _ => K_COMPLEX,
+        }
     }
 
     pub fn id_to_token_table(&self) -> &[String] {
@@ -295,7 +353,7 @@ impl WordPieceTokenizer {
         self.flush(sc, base, sink, word_idx);
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn non_ascii<S: Sink>(
         &self,
         c: char,
@@ -305,44 +363,62 @@ impl WordPieceTokenizer {
         sink: &mut S,
         word_idx: &mut u32,
     ) {
-        let (class, norm) = match &self.normalizer {
-            Some(n) => (n.classify(c), Some(n)),
-            None => (
-                if c.is_whitespace() {
-                    CharClass::Space
-                } else {
-                    CharClass::Other
-                },
-                None,
-            ),
-        };
-        match class {
-            CharClass::Drop => return,
-            CharClass::Space => return self.flush(sc, base, sink, word_idx),
-            CharClass::Cjk => self.flush(sc, base, sink, word_idx),
-            CharClass::Other => {}
+        let entry = self.bmp.get(c as usize).copied().unwrap_or(K_COMPLEX);
+        let payload = entry & LOW_MASK;
+        match entry >> K_SHIFT {
+            K_DROP => {}
+            K_SPACE => self.flush(sc, base, sink, word_idx),
+            K_ALONE => {
+                self.flush(sc, base, sink, word_idx);
+                let at = base + cpos as usize;
+                sink.push(payload, at, at + 1, *word_idx);
+                *word_idx += 1;
+            }
+            K_LETTER => {
+                // Valid by construction: the payload came from a `char`.
+                let x = char::from_u32(payload).unwrap_or(char::REPLACEMENT_CHARACTER);
+                self.push_char::<S>(sc, x, cpos);
+            }
+            _ => self.non_ascii_general(c, cpos, base, sc, sink, word_idx),
         }
+    }
+
+    #[inline(never)]
+    fn non_ascii_general<S: Sink>(
+        &self,
+        c: char,
+        cpos: u32,
+        base: usize,
+        sc: &mut Scratch,
+        sink: &mut S,
+        word_idx: &mut u32,
+    ) {
         let mut chars = std::mem::take(&mut sc.norm);
-        chars.clear();
-        match norm {
-            Some(n) => n.normalize_char(c, |x| chars.push(x)),
-            None => chars.push(c),
-        }
-        for &x in &chars {
-            if x.is_whitespace() {
-                self.flush(sc, base, sink, word_idx);
-            } else if is_bert_punc(x) {
-                self.flush(sc, base, sink, word_idx);
-                self.push_char::<S>(sc, x, cpos);
-                self.flush(sc, base, sink, word_idx);
-            } else {
-                self.push_char::<S>(sc, x, cpos);
+        let class = self.normalized(c, &mut chars);
+        match class {
+            CharClass::Drop => {}
+            CharClass::Space => self.flush(sc, base, sink, word_idx),
+            CharClass::Cjk | CharClass::Other => {
+                if class == CharClass::Cjk {
+                    self.flush(sc, base, sink, word_idx);
+                }
+                for &x in &chars {
+                    if x.is_whitespace() {
+                        self.flush(sc, base, sink, word_idx);
+                    } else if is_bert_punc(x) {
+                        self.flush(sc, base, sink, word_idx);
+                        self.push_char::<S>(sc, x, cpos);
+                        self.flush(sc, base, sink, word_idx);
+                    } else {
+                        self.push_char::<S>(sc, x, cpos);
+                    }
+                }
+                if class == CharClass::Cjk {
+                    self.flush(sc, base, sink, word_idx);
+                }
             }
         }
         sc.norm = chars;
-        if class == CharClass::Cjk {
-            self.flush(sc, base, sink, word_idx);
-        }
     }
 
     /// One whole input: split out added tokens, then run the fused pass on the text between.

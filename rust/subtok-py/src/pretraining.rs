@@ -10,7 +10,8 @@ use subtok_core::pretraining::{
 };
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-D array")))
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-D array")))
 }
 
 /// Tokenized documents for pretraining-instance generation (internal; use
@@ -90,14 +91,23 @@ impl PyPretrainingCorpus {
         let arrays = detached(py, || {
             let run = || {
                 create_instances(corpus, &order, &cfg, task_start, task_end).and_then(|inst| {
-                    let inst = if shuffle { shuffle_instances(inst, seed) } else { inst };
+                    let inst = if shuffle {
+                        shuffle_instances(inst, seed)
+                    } else {
+                        inst
+                    };
                     to_arrays(&inst, max_seq_length, max_predictions_per_seq)
                 })
             };
             match num_threads {
-                Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build() {
+                Some(n) => match rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build()
+                {
                     Ok(pool) => pool.install(run),
-                    Err(e) => Err(subtok_core::Error::invalid(format!("cannot start threads: {e}"))),
+                    Err(e) => Err(subtok_core::Error::invalid(format!(
+                        "cannot start threads: {e}"
+                    ))),
                 },
                 None => crate::pool::install(run),
             }
@@ -108,10 +118,19 @@ impl PyPretrainingCorpus {
         d.set_item("input_ids", arrays.input_ids.into_pyarray(py))?;
         d.set_item("token_type_ids", arrays.token_type_ids.into_pyarray(py))?;
         d.set_item("attention_mask", arrays.attention_mask.into_pyarray(py))?;
-        d.set_item("masked_lm_positions", arrays.masked_lm_positions.into_pyarray(py))?;
+        d.set_item(
+            "masked_lm_positions",
+            arrays.masked_lm_positions.into_pyarray(py),
+        )?;
         d.set_item("masked_lm_ids", arrays.masked_lm_ids.into_pyarray(py))?;
-        d.set_item("masked_lm_weights", arrays.masked_lm_weights.into_pyarray(py))?;
-        d.set_item("next_sentence_labels", arrays.next_sentence_labels.into_pyarray(py))?;
+        d.set_item(
+            "masked_lm_weights",
+            arrays.masked_lm_weights.into_pyarray(py),
+        )?;
+        d.set_item(
+            "next_sentence_labels",
+            arrays.next_sentence_labels.into_pyarray(py),
+        )?;
         Ok(d)
     }
 }
@@ -119,7 +138,12 @@ impl PyPretrainingCorpus {
 /// The final instance order of a run of `n` instances seeded with `seed` (row r = instance perm[r]).
 #[pyfunction]
 fn pretraining_permutation(py: Python<'_>, seed: u64, n: usize) -> Bound<'_, numpy::PyArray1<i64>> {
-    let perm: Vec<i64> = py.detach(|| instance_permutation(seed, n).into_iter().map(|p| p as i64).collect());
+    let perm: Vec<i64> = py.detach(|| {
+        instance_permutation(seed, n)
+            .into_iter()
+            .map(|p| p as i64)
+            .collect()
+    });
     perm.into_pyarray(py)
 }
 
