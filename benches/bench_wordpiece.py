@@ -69,7 +69,37 @@ def measure(mode: str, repeats: int) -> dict:
     secs = interleaved(fns, repeats)
     secs.update(interleaved(slow, max(1, repeats // 4)))
     threads = 1 if mode == "one" else subtok._core.num_threads()
-    return {"mode": mode, "threads": threads, "mb": mb, "lines": len(lines), "mbps": {k: mb / s for k, s in secs.items()}}
+    result = {"mode": mode, "threads": threads, "mb": mb, "lines": len(lines), "mbps": {k: mb / s for k, s in secs.items()}}
+    if mode == "one":
+        result["hostile"] = hostile_inputs(st, hf)
+    return result
+
+
+def hostile_inputs(st, hf, n: int = 2_000_000) -> dict:
+    """MB/s of one long text of each kind (HF checked identical on a 20 KB prefix of each)."""
+    import random
+    import string
+
+    rng = random.Random(0)
+    prose = "\n".join(corpus_lines())
+    cases = {
+        "prose (corpora joined)": prose[:n],
+        "one repeated letter": "a" * n,
+        "random letters, no spaces": "".join(rng.choice(string.ascii_lowercase) for _ in range(n)),
+        "random letters, '.' every 90": "".join("." if i % 90 == 0 else rng.choice(string.ascii_lowercase) for i in range(n)),
+        "random CJK ideographs": "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(n // 3)),
+        "random Hangul syllables": "".join(chr(rng.randint(0xAC00, 0xD7A3)) for _ in range(n // 3)),
+        "digits": "".join(rng.choice(string.digits) for _ in range(n)),
+        "punctuation": "".join(rng.choice("!?.,;:-()[]'\"") for _ in range(n)),
+        "spaces and newlines": "".join(rng.choice(" \n\t") for _ in range(n)),
+    }
+    out = {}
+    for name, text in cases.items():
+        sample = text[:20_000]
+        assert st.encode(sample).ids == hf.encode(sample).ids, name
+        secs = interleaved({name: lambda: st.encode_batch_flat([text])}, 3)[name]
+        out[name] = len(text.encode("utf-8")) / 1e6 / secs
+    return out
 
 
 def main() -> None:
@@ -98,6 +128,14 @@ def main() -> None:
     for name in r0["mbps"]:
         cells = " | ".join(f"{r['mbps'].get(name, float('nan')):.1f}" for r in results)
         print(f"| {name} | {cells} | {rss.get(name, float('nan')):.0f} |")
+    print()
+    hostile = r0["hostile"]
+    base = hostile["prose (corpora joined)"]
+    print("\nOne 2 MB text of each kind, 1 thread (per-byte cost relative to prose):\n")
+    print("| input | MB/s | time per byte vs prose |")
+    print("|---|---|---|")
+    for name, mbps in hostile.items():
+        print(f"| {name} | {mbps:.1f} | {base / mbps:.2f}x |")
     print()
     for r in results:
         m = r["mbps"]

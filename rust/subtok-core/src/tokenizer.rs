@@ -54,6 +54,8 @@ pub struct WordPieceTokenizer {
     /// What the fused pass does with each BMP code point (see [`bmp_entry`]), precomputed from
     /// the normalizer so that most non-ASCII characters cost one table load.
     bmp: Vec<u32>,
+    /// Normalized forms of `K_LETTERS` entries.
+    multi: Vec<Vec<char>>,
 }
 
 const K_SHIFT: u32 = 29;
@@ -64,6 +66,8 @@ const K_SPACE: u32 = 2;
 const K_ALONE: u32 = 3;
 /// A letter continuing the current word; the low bits hold the normalized character.
 const K_LETTER: u32 = 4;
+/// Several letters (e.g. a Hangul syllable decomposed into jamo); the low bits index `multi`.
+const K_LETTERS: u32 = 5;
 const LOW_MASK: u32 = (1 << K_SHIFT) - 1;
 
 /// Receives the tokens of one sequence.
@@ -178,10 +182,13 @@ impl WordPieceTokenizer {
             ascii_class,
             ascii_lower,
             bmp: Vec::new(),
+            multi: Vec::new(),
         };
+        let mut multi = Vec::new();
         tok.bmp = (0u32..0x10000)
-            .map(|u| char::from_u32(u).map_or(0, |c| tok.bmp_entry(c)))
+            .map(|u| char::from_u32(u).map_or(K_COMPLEX, |c| tok.bmp_entry(c, &mut multi)))
             .collect();
+        tok.multi = multi;
         Ok(tok)
     }
 
@@ -203,7 +210,7 @@ impl WordPieceTokenizer {
     }
 
     /// Table entry for `c`: `kind << K_SHIFT | payload`, or `K_COMPLEX` for the general path.
-    fn bmp_entry(&self, c: char) -> u32 {
+    fn bmp_entry(&self, c: char, multi: &mut Vec<Vec<char>>) -> u32 {
         let mut chars = Vec::new();
         let class = self.normalized(c, &mut chars);
         let alone = |x: char| {
@@ -221,6 +228,12 @@ impl WordPieceTokenizer {
             (_, [x]) if x.is_whitespace() => K_SPACE << K_SHIFT,
             (_, [x]) if is_bert_punc(*x) || class == CharClass::Cjk => alone(*x),
             (CharClass::Other, [x]) => (K_LETTER << K_SHIFT) | *x as u32,
+            (CharClass::Other, xs)
+                if xs.iter().all(|&x| !x.is_whitespace() && !is_bert_punc(x)) =>
+            {
+                multi.push(xs.to_vec());
+                (K_LETTERS << K_SHIFT) | (multi.len() as u32 - 1)
+            }
             _ => K_COMPLEX,
         }
     }
@@ -378,6 +391,11 @@ impl WordPieceTokenizer {
                 // Valid by construction: the payload came from a `char`.
                 let x = char::from_u32(payload).unwrap_or(char::REPLACEMENT_CHARACTER);
                 self.push_char::<S>(sc, x, cpos);
+            }
+            K_LETTERS => {
+                for &x in &self.multi[payload as usize] {
+                    self.push_char::<S>(sc, x, cpos);
+                }
             }
             _ => self.non_ascii_general(c, cpos, base, sc, sink, word_idx),
         }
