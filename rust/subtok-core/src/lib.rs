@@ -7,3 +7,4 @@ pub mod error;
 
 pub use encoding::Encoding;
 pub use error::{Error, Result};
+pub mod pretokenize;

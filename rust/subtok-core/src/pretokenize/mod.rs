@@ -1,0 +1,5 @@
+pub mod bytelevel;
+pub mod cl100k;
+pub mod gpt2;
+pub mod o200k;
+pub mod regex;
