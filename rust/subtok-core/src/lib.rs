@@ -8,3 +8,6 @@ pub mod error;
 pub use encoding::Encoding;
 pub use error::{Error, Result};
 pub mod pretokenize;
+pub mod models;
+pub mod io;
+pub mod bpe_tokenizer;

@@ -1,0 +1,2 @@
+pub mod gpt2_files;
+pub mod tiktoken;

@@ -1,0 +1,534 @@
+//! Byte-level BPE model: rank-based merges over bytes.
+//!
+//! One model serves tiktoken ranks (a pair's rank is the rank of the token it forms) and HF
+//! merges lists (a pair's rank is its line in the list). Encoding a piece:
+//! 1. whole-piece vocabulary lookup first (when the source semantics allow it: tiktoken always,
+//!    HF when `ignore_merges` is set) - most pieces of ordinary text end here;
+//! 2. short pieces: tiktoken's linear scan for the lowest-ranked adjacent pair;
+//! 3. long pieces: rank buckets over a linked list (see [`BpeModel::merge_long`]), so a
+//!    multi-megabyte piece costs time linear in its length.
+use crate::error::{Error, Result};
+use rustc_hash::FxHashMap;
+use std::collections::BinaryHeap;
+use std::cmp::Reverse;
+
+const NONE: u32 = u32::MAX;
+/// A byte that has no token of its own (possible only in HF vocabularies without the full alphabet).
+const MISSING: u32 = u32::MAX - 1;
+/// Pieces up to this many bytes use the quadratic scan (fast for short inputs).
+const SHORT: usize = 64;
+
+#[inline(always)]
+fn key(a: u32, b: u32) -> u64 {
+    ((a as u64) << 32) | b as u64
+}
+
+#[derive(Debug, Clone)]
+pub struct BpeModel {
+    /// token bytes -> id
+    vocab: FxHashMap<Box<[u8]>, u32>,
+    /// id -> token bytes, flattened: bytes of id `i` are `flat[starts[i]..starts[i+1]]`.
+    flat: Vec<u8>,
+    starts: Vec<u32>,
+    /// id -> present in the model
+    present: Vec<bool>,
+    byte_ids: [u32; 256],
+    /// (left id, right id) -> (rank << 32 | merged id)
+    pairs: FxHashMap<u64, u64>,
+    /// The merges as (left, right) pairs in rank order (what an HF `tokenizer.json` stores).
+    merges: Vec<(u32, u32)>,
+    /// Look whole pieces up in the vocabulary before merging.
+    pub ignore_merges: bool,
+    pub unk_id: Option<u32>,
+}
+
+impl BpeModel {
+    fn build(vocab_list: Vec<(Vec<u8>, u32)>) -> std::result::Result<BpeModel, String> {
+        let max_id = vocab_list.iter().map(|(_, i)| *i).max().map(|m| m as usize + 1).unwrap_or(0);
+        if max_id > (u32::MAX - 2) as usize {
+            return Err("token id too large".into());
+        }
+        let mut by_id: Vec<Option<&[u8]>> = vec![None; max_id];
+        let mut vocab = FxHashMap::default();
+        vocab.reserve(vocab_list.len());
+        for (bytes, id) in &vocab_list {
+            if bytes.is_empty() {
+                return Err(format!("empty token for id {id}"));
+            }
+            if by_id[*id as usize].is_some() {
+                return Err(format!("id {id} is used by two tokens"));
+            }
+            if vocab.insert(bytes.clone().into_boxed_slice(), *id).is_some() {
+                return Err(format!("token {:?} appears twice", String::from_utf8_lossy(bytes)));
+            }
+            by_id[*id as usize] = Some(bytes.as_slice());
+        }
+        let mut flat = Vec::new();
+        let mut starts = Vec::with_capacity(max_id + 1);
+        let mut present = Vec::with_capacity(max_id);
+        for b in &by_id {
+            starts.push(flat.len() as u32);
+            present.push(b.is_some());
+            if let Some(b) = b {
+                flat.extend_from_slice(b);
+            }
+        }
+        starts.push(flat.len() as u32);
+        let mut byte_ids = [MISSING; 256];
+        for (b, slot) in byte_ids.iter_mut().enumerate() {
+            if let Some(&id) = vocab.get(&[b as u8][..]) {
+                *slot = id;
+            }
+        }
+        Ok(BpeModel {
+            vocab,
+            flat,
+            starts,
+            present,
+            byte_ids,
+            pairs: FxHashMap::default(),
+            merges: Vec::new(),
+            ignore_merges: true,
+            unk_id: None,
+        })
+    }
+
+    /// From tiktoken mergeable ranks (token bytes, rank = id). A pair merges with the rank of
+    /// the token it forms, exactly like tiktoken.
+    pub fn from_ranks(ranks: Vec<(Vec<u8>, u32)>) -> std::result::Result<BpeModel, String> {
+        let mut m = BpeModel::build(ranks)?;
+        let mut pairs: FxHashMap<u64, u64> = FxHashMap::default();
+        let mut merges: Vec<(u32, u32, u32)> = Vec::new();
+        for id in 0..m.present.len() as u32 {
+            if !m.present[id as usize] {
+                continue;
+            }
+            let tok = m.token_bytes(id).unwrap_or(&[]);
+            for cut in 1..tok.len() {
+                if let (Some(&a), Some(&b)) = (m.vocab.get(&tok[..cut]), m.vocab.get(&tok[cut..])) {
+                    pairs.insert(key(a, b), ((id as u64) << 32) | id as u64);
+                    merges.push((id, a, b));
+                }
+            }
+        }
+        merges.sort_unstable();
+        m.merges = merges.into_iter().map(|(_, a, b)| (a, b)).collect();
+        m.pairs = pairs;
+        m.ignore_merges = true;
+        Ok(m)
+    }
+
+    /// From an HF vocabulary and merges list (as bytes). The rank of a pair is its index.
+    pub fn from_merges(
+        vocab: Vec<(Vec<u8>, u32)>,
+        merges: Vec<(Vec<u8>, Vec<u8>)>,
+        ignore_merges: bool,
+    ) -> std::result::Result<BpeModel, String> {
+        let mut m = BpeModel::build(vocab)?;
+        let mut pairs: FxHashMap<u64, u64> = FxHashMap::default();
+        pairs.reserve(merges.len());
+        let mut list = Vec::with_capacity(merges.len());
+        for (rank, (a, b)) in merges.iter().enumerate() {
+            let name = |x: &[u8]| crate::pretokenize::bytelevel::bytes_to_string(x);
+            let ia = *m.vocab.get(&a[..]).ok_or_else(|| format!("merge {rank}: token {:?} is not in the vocabulary", name(a)))?;
+            let ib = *m.vocab.get(&b[..]).ok_or_else(|| format!("merge {rank}: token {:?} is not in the vocabulary", name(b)))?;
+            let mut ab = a.clone();
+            ab.extend_from_slice(b);
+            let iab = *m
+                .vocab
+                .get(&ab[..])
+                .ok_or_else(|| format!("merge {rank}: merged token {:?} is not in the vocabulary", name(&ab)))?;
+            // HF keeps the first occurrence of a duplicated merge.
+            pairs.entry(key(ia, ib)).or_insert(((rank as u64) << 32) | iab as u64);
+            list.push((ia, ib));
+        }
+        m.pairs = pairs;
+        m.merges = list;
+        m.ignore_merges = ignore_merges;
+        Ok(m)
+    }
+
+    /// Number of ids slots (max id + 1).
+    pub fn id_capacity(&self) -> usize {
+        self.present.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.vocab.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vocab.is_empty()
+    }
+
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        let i = id as usize;
+        if *self.present.get(i)? {
+            Some(&self.flat[self.starts[i] as usize..self.starts[i + 1] as usize])
+        } else {
+            None
+        }
+    }
+
+    pub fn token_id(&self, bytes: &[u8]) -> Option<u32> {
+        self.vocab.get(bytes).copied()
+    }
+
+    /// (bytes, id) for every token, in id order.
+    pub fn tokens(&self) -> impl Iterator<Item = (&[u8], u32)> + '_ {
+        (0..self.present.len() as u32).filter_map(move |id| self.token_bytes(id).map(|b| (b, id)))
+    }
+
+    pub fn merges(&self) -> &[(u32, u32)] {
+        &self.merges
+    }
+
+    #[inline(always)]
+    fn pair(&self, a: u32, b: u32) -> Option<(u32, u32)> {
+        if a >= MISSING || b >= MISSING {
+            return None;
+        }
+        self.pairs.get(&key(a, b)).map(|&v| ((v >> 32) as u32, v as u32))
+    }
+
+    #[inline(always)]
+    fn push_id(&self, id: u32, out: &mut Vec<u32>) {
+        if id == MISSING {
+            if let Some(u) = self.unk_id {
+                out.push(u);
+            }
+        } else {
+            out.push(id);
+        }
+    }
+
+    /// Append the ids of one piece to `out`.
+    #[inline]
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
+        match piece.len() {
+            0 => {}
+            1 => self.push_id(self.byte_ids[piece[0] as usize], out),
+            n => {
+                if self.ignore_merges {
+                    if let Some(&id) = self.vocab.get(piece) {
+                        out.push(id);
+                        return;
+                    }
+                }
+                if n <= SHORT {
+                    self.merge_short(piece, out)
+                } else {
+                    self.merge_long(piece, out)
+                }
+            }
+        }
+    }
+
+    /// Number of ids [`encode_piece`] would append; `scratch` is reused between calls.
+    #[inline]
+    pub fn count_piece(&self, piece: &[u8], scratch: &mut Vec<u32>) -> usize {
+        if piece.len() == 1 {
+            return (self.byte_ids[piece[0] as usize] != MISSING || self.unk_id.is_some()) as usize;
+        }
+        if self.ignore_merges && self.vocab.contains_key(piece) {
+            return 1;
+        }
+        scratch.clear();
+        self.encode_piece(piece, scratch);
+        scratch.len()
+    }
+
+    /// tiktoken's algorithm: repeatedly merge the lowest-ranked adjacent pair (leftmost on ties).
+    /// Quadratic, but only used for pieces of at most [`SHORT`] bytes.
+    fn merge_short(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let n = piece.len();
+        let mut ids = [0u32; SHORT];
+        let mut ranks = [NONE; SHORT];
+        let mut news = [0u32; SHORT];
+        for (k, &b) in piece.iter().enumerate() {
+            ids[k] = self.byte_ids[b as usize];
+        }
+        for k in 0..n - 1 {
+            if let Some((r, t)) = self.pair(ids[k], ids[k + 1]) {
+                ranks[k] = r;
+                news[k] = t;
+            }
+        }
+        let mut len = n;
+        loop {
+            let mut best = NONE;
+            let mut at = 0;
+            for (k, &r) in ranks[..len - 1].iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = k;
+                }
+            }
+            if best == NONE {
+                break;
+            }
+            ids[at] = news[at];
+            ids.copy_within(at + 2..len, at + 1);
+            ranks.copy_within(at + 2..len, at + 1);
+            news.copy_within(at + 2..len, at + 1);
+            len -= 1;
+            ranks[len - 1] = NONE;
+            for k in [at.wrapping_sub(1), at] {
+                if k < len - 1 {
+                    match self.pair(ids[k], ids[k + 1]) {
+                        Some((r, t)) => {
+                            ranks[k] = r;
+                            news[k] = t;
+                        }
+                        None => ranks[k] = NONE,
+                    }
+                }
+            }
+            if len == 1 {
+                break;
+            }
+        }
+        for &id in &ids[..len] {
+            self.push_id(id, out);
+        }
+    }
+
+    /// Same result as [`merge_short`] in time linear in the piece length (up to the rank lookups).
+    ///
+    /// Symbols live in a doubly linked list over byte positions. Candidate pairs are kept in
+    /// buckets by rank; the lowest non-empty rank is taken from a small heap of distinct ranks.
+    /// A bucket is processed left to right; merges of the same rank created to the left of the
+    /// cursor go on a stack that is always ordered, so the leftmost-lowest rule is kept without
+    /// a per-pair heap. A merge that creates a lower-ranked pair (possible with tiktoken ranks)
+    /// puts the rest of the bucket back and the loop resumes from the lower rank.
+    fn merge_long(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let n = piece.len();
+        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ids[b as usize]).collect();
+        let mut next: Vec<u32> = (1..=n as u32).collect();
+        next[n - 1] = NONE;
+        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
+        prev[0] = NONE;
+        let mut buckets: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        let mut heap: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
+        let add = |buckets: &mut FxHashMap<u32, Vec<u32>>, heap: &mut BinaryHeap<Reverse<u32>>, r: u32, pos: u32| {
+            let v = buckets.entry(r).or_default();
+            if v.is_empty() {
+                heap.push(Reverse(r));
+            }
+            v.push(pos);
+        };
+        for k in 0..n - 1 {
+            if let Some((r, _)) = self.pair(ids[k], ids[k + 1]) {
+                add(&mut buckets, &mut heap, r, k as u32);
+            }
+        }
+        let mut stack: Vec<u32> = Vec::new();
+        while let Some(Reverse(r)) = heap.pop() {
+            let mut list = match buckets.get_mut(&r) {
+                Some(v) if !v.is_empty() => std::mem::take(v),
+                _ => continue,
+            };
+            list.sort_unstable();
+            list.dedup();
+            stack.clear();
+            let mut idx = 0;
+            loop {
+                let pos = if let Some(p) = stack.pop() {
+                    p
+                } else if idx < list.len() {
+                    idx += 1;
+                    list[idx - 1]
+                } else {
+                    break;
+                };
+                let p = pos as usize;
+                if ids[p] == NONE {
+                    continue;
+                }
+                let q = next[p];
+                if q == NONE {
+                    continue;
+                }
+                let Some((rank, new_id)) = self.pair(ids[p], ids[q as usize]) else { continue };
+                if rank != r {
+                    continue;
+                }
+                // merge p and q
+                ids[p] = new_id;
+                ids[q as usize] = NONE;
+                let qn = next[q as usize];
+                next[p] = qn;
+                if qn != NONE {
+                    prev[qn as usize] = pos;
+                }
+                let mut lower = false;
+                // right pair first so that the left one ends on top of the stack
+                if qn != NONE {
+                    if let Some((rr, _)) = self.pair(new_id, ids[qn as usize]) {
+                        if rr == r {
+                            stack.push(pos);
+                        } else {
+                            lower |= rr < r;
+                            add(&mut buckets, &mut heap, rr, pos);
+                        }
+                    }
+                }
+                let pp = prev[p];
+                if pp != NONE {
+                    if let Some((rl, _)) = self.pair(ids[pp as usize], new_id) {
+                        if rl == r {
+                            stack.push(pp);
+                        } else {
+                            lower |= rl < r;
+                            add(&mut buckets, &mut heap, rl, pp);
+                        }
+                    }
+                }
+                if lower {
+                    let rest: Vec<u32> = stack.drain(..).chain(list[idx..].iter().copied()).collect();
+                    for pos in rest {
+                        add(&mut buckets, &mut heap, r, pos);
+                    }
+                    break;
+                }
+            }
+        }
+        let mut k = 0u32;
+        while k != NONE {
+            self.push_id(ids[k as usize], out);
+            k = next[k as usize];
+        }
+    }
+
+    /// Reference implementation for tests: the quadratic scan on any length.
+    #[cfg(test)]
+    fn merge_naive(&self, piece: &[u8]) -> Vec<u32> {
+        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ids[b as usize]).collect();
+        loop {
+            let mut best: Option<(u32, usize, u32)> = None;
+            for k in 0..ids.len().saturating_sub(1) {
+                if let Some((r, t)) = self.pair(ids[k], ids[k + 1]) {
+                    if best.map_or(true, |(br, _, _)| r < br) {
+                        best = Some((r, k, t));
+                    }
+                }
+            }
+            match best {
+                Some((_, k, t)) => {
+                    ids[k] = t;
+                    ids.remove(k + 1);
+                }
+                None => break,
+            }
+        }
+        ids
+    }
+}
+
+/// Turn a model-construction message into a `Malformed` error naming the file.
+pub fn malformed(path: &str) -> impl Fn(String) -> Error + '_ {
+    move |msg| Error::malformed(path, msg)
+}
+
+pub type BpeResult<T> = Result<T>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small BPE trained by hand-written rules: all bytes, then merges over a toy alphabet.
+    fn toy(ignore: bool) -> BpeModel {
+        let mut vocab: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        let merges: Vec<(&str, &str)> = vec![
+            ("a", "a"), ("b", "a"), ("aa", "aa"), ("a", "b"), ("ab", "a"), ("ba", "aa"), ("aaaa", "a"),
+            ("c", "c"), ("cc", "c"), ("b", "b"), ("bb", "aa"), ("a", "c"), ("ac", "b"), ("ccc", "ccc"),
+        ];
+        let mut list = Vec::new();
+        for (a, b) in merges {
+            let ab = format!("{a}{b}");
+            if !vocab.iter().any(|(t, _)| t == ab.as_bytes()) {
+                let id = vocab.len() as u32;
+                vocab.push((ab.into_bytes(), id));
+            }
+            list.push((a.as_bytes().to_vec(), b.as_bytes().to_vec()));
+        }
+        BpeModel::from_merges(vocab, list, ignore).unwrap()
+    }
+
+    fn rand_text(seed: &mut u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                alphabet[(*seed % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_equals_naive_and_short() {
+        let m = toy(false);
+        let mut seed = 12345u64;
+        for len in [2usize, 3, 5, 17, 64, 65, 200, 1000, 5000] {
+            for alphabet in [&b"ab"[..], b"abc", b"a", b"c", b"abcd "] {
+                let t = rand_text(&mut seed, len, alphabet);
+                let want = m.merge_naive(&t);
+                let mut got = Vec::new();
+                m.merge_long(&t, &mut got);
+                assert_eq!(got, want, "long, len {len}");
+                if len <= SHORT {
+                    let mut got = Vec::new();
+                    m.merge_short(&t, &mut got);
+                    assert_eq!(got, want, "short, len {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiktoken_ranks_lower_rank_after_merge() {
+        // "xyz" has a lower rank than "yz": after y+z merges, x+yz must merge next even though
+        // its rank is lower than the one just processed.
+        let mut ranks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        for (t, r) in [("xyz", 256u32), ("yz", 257), ("xy", 258), ("zz", 259)] {
+            ranks.push((t.as_bytes().to_vec(), r));
+        }
+        let m = BpeModel::from_ranks(ranks).unwrap();
+        let t: Vec<u8> = b"yzxyzzyz".iter().cycle().take(3000).copied().collect();
+        let mut got = Vec::new();
+        m.merge_long(&t, &mut got);
+        assert_eq!(got, m.merge_naive(&t));
+        let mut seed = 99u64;
+        for _ in 0..50 {
+            let t = rand_text(&mut seed, 500, b"xyz");
+            let mut got = Vec::new();
+            m.merge_long(&t, &mut got);
+            assert_eq!(got, m.merge_naive(&t));
+        }
+    }
+
+    #[test]
+    fn whole_piece_lookup_only_when_allowed() {
+        // merges: b+c first, then a+b; "abc" exists via (ab, c) but "a bc" never merges.
+        let vocab: Vec<(Vec<u8>, u32)> = vec![
+            (b"a".to_vec(), 0), (b"b".to_vec(), 1), (b"c".to_vec(), 2), (b"bc".to_vec(), 3), (b"ab".to_vec(), 4), (b"abc".to_vec(), 5),
+        ];
+        let merges = vec![(b"b".to_vec(), b"c".to_vec()), (b"a".to_vec(), b"b".to_vec()), (b"ab".to_vec(), b"c".to_vec())];
+        let m = BpeModel::from_merges(vocab.clone(), merges.clone(), false).unwrap();
+        let mut out = Vec::new();
+        m.encode_piece(b"abc", &mut out);
+        assert_eq!(out, vec![0, 3]);
+        let m = BpeModel::from_merges(vocab, merges, true).unwrap();
+        out.clear();
+        m.encode_piece(b"abc", &mut out);
+        assert_eq!(out, vec![5]);
+    }
+
+    #[test]
+    fn bad_merges_are_errors() {
+        let vocab: Vec<(Vec<u8>, u32)> = vec![(b"a".to_vec(), 0), (b"b".to_vec(), 1)];
+        assert!(BpeModel::from_merges(vocab.clone(), vec![(b"a".to_vec(), b"b".to_vec())], false).is_err());
+        assert!(BpeModel::from_merges(vec![(b"a".to_vec(), 0), (b"a".to_vec(), 1)], vec![], false).is_err());
+    }
+}
