@@ -3,11 +3,15 @@
 //! errors through `errors.rs`.
 use pyo3::prelude::*;
 
+mod bpe;
+mod encoding;
 mod errors;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TokenizerFileError", m.py().get_type::<errors::TokenizerFileError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<encoding::PyEncoding>()?;
+    bpe::register(m)?;
     Ok(())
 }
