@@ -18,6 +18,38 @@ const MISSING: u32 = u32::MAX - 1;
 /// Pieces up to this many bytes use the quadratic scan (fast for short inputs).
 const SHORT: usize = 64;
 
+/// Pieces up to this many bytes are looked up by a packed `u128` key (no pointer chase, no memcmp).
+const PACK: usize = 15;
+
+#[inline(always)]
+fn pack(b: &[u8]) -> u128 {
+    let mut buf = [0u8; 16];
+    buf[..b.len()].copy_from_slice(b);
+    buf[15] = b.len() as u8;
+    u128::from_le_bytes(buf)
+}
+
+/// Ids cached per packed piece (pieces that miss the vocabulary and need merges).
+const CACHE_SLOTS: usize = 4096;
+const CACHE_IDS: usize = 6;
+
+#[derive(Clone, Copy)]
+struct CacheEntry {
+    key: u128,
+    len: u8,
+    ids: [u32; CACHE_IDS],
+}
+
+thread_local! {
+    static CACHE: std::cell::RefCell<(usize, Vec<CacheEntry>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+#[inline(always)]
+fn slot(k: u128) -> usize {
+    let h = ((k as u64) ^ ((k >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 52) as usize & (CACHE_SLOTS - 1)
+}
+
 #[inline(always)]
 fn key(a: u32, b: u32) -> u64 {
     ((a as u64) << 32) | b as u64
@@ -27,6 +59,10 @@ fn key(a: u32, b: u32) -> u64 {
 pub struct BpeModel {
     /// token bytes -> id
     vocab: FxHashMap<Box<[u8]>, u32>,
+    /// packed token bytes -> id, for tokens of at most [`PACK`] bytes
+    short: FxHashMap<u128, u32>,
+    /// identifies this model in the thread-local merge cache
+    uid: usize,
     /// id -> token bytes, flattened: bytes of id `i` are `flat[starts[i]..starts[i+1]]`.
     flat: Vec<u8>,
     starts: Vec<u32>,
@@ -80,8 +116,13 @@ impl BpeModel {
                 *slot = id;
             }
         }
+        let short = vocab.iter().filter(|(k, _)| k.len() <= PACK).map(|(k, &v)| (pack(k), v)).collect();
+        static NEXT_UID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let uid = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(BpeModel {
             vocab,
+            short,
+            uid,
             flat,
             starts,
             present,
@@ -171,6 +212,9 @@ impl BpeModel {
     }
 
     pub fn token_id(&self, bytes: &[u8]) -> Option<u32> {
+        if bytes.len() <= PACK {
+            return self.short.get(&pack(bytes)).copied();
+        }
         self.vocab.get(bytes).copied()
     }
 
@@ -205,23 +249,59 @@ impl BpeModel {
     /// Append the ids of one piece to `out`.
     #[inline]
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>) {
-        match piece.len() {
-            0 => {}
-            1 => self.push_id(self.byte_ids[piece[0] as usize], out),
-            n => {
-                if self.ignore_merges {
-                    if let Some(&id) = self.vocab.get(piece) {
-                        out.push(id);
-                        return;
-                    }
-                }
-                if n <= SHORT {
-                    self.merge_short(piece, out)
-                } else {
-                    self.merge_long(piece, out)
+        let n = piece.len();
+        if n == 1 {
+            self.push_id(self.byte_ids[piece[0] as usize], out);
+        } else if n <= PACK {
+            let k = pack(piece);
+            if self.ignore_merges {
+                if let Some(&id) = self.short.get(&k) {
+                    out.push(id);
+                    return;
                 }
             }
+            self.merge_cached(k, piece, out);
+        } else if n > 0 {
+            if self.ignore_merges {
+                if let Some(&id) = self.vocab.get(piece) {
+                    out.push(id);
+                    return;
+                }
+            }
+            if n <= SHORT {
+                self.merge_short(piece, out)
+            } else {
+                self.merge_long(piece, out)
+            }
         }
+    }
+
+    /// [`merge_short`] behind a small direct-mapped per-thread cache keyed by the packed piece.
+    fn merge_cached(&self, k: u128, piece: &[u8], out: &mut Vec<u32>) {
+        CACHE.with(|c| {
+            let Ok(mut c) = c.try_borrow_mut() else {
+                return self.merge_short(piece, out);
+            };
+            if c.0 != self.uid {
+                let empty = CacheEntry { key: 0, len: 0, ids: [0; CACHE_IDS] };
+                c.1.clear();
+                c.1.resize(CACHE_SLOTS, empty);
+                c.0 = self.uid;
+            }
+            let e = &mut c.1[slot(k)];
+            if e.key == k && e.len > 0 {
+                out.extend_from_slice(&e.ids[..e.len as usize]);
+                return;
+            }
+            let before = out.len();
+            self.merge_short(piece, out);
+            let got = &out[before..];
+            if got.len() <= CACHE_IDS && !got.is_empty() {
+                e.key = k;
+                e.len = got.len() as u8;
+                e.ids[..got.len()].copy_from_slice(got);
+            }
+        })
     }
 
     /// Number of ids [`encode_piece`] would append; `scratch` is reused between calls.
@@ -229,9 +309,6 @@ impl BpeModel {
     pub fn count_piece(&self, piece: &[u8], scratch: &mut Vec<u32>) -> usize {
         if piece.len() == 1 {
             return (self.byte_ids[piece[0] as usize] != MISSING || self.unk_id.is_some()) as usize;
-        }
-        if self.ignore_merges && self.vocab.contains_key(piece) {
-            return 1;
         }
         scratch.clear();
         self.encode_piece(piece, scratch);
@@ -302,33 +379,76 @@ impl BpeModel {
     /// a per-pair heap. A merge that creates a lower-ranked pair (possible with tiktoken ranks)
     /// puts the rest of the bucket back and the loop resumes from the lower rank.
     fn merge_long(&self, piece: &[u8], out: &mut Vec<u32>) {
-        let n = piece.len();
-        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ids[b as usize]).collect();
-        let mut next: Vec<u32> = (1..=n as u32).collect();
-        next[n - 1] = NONE;
-        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
-        prev[0] = NONE;
-        let mut buckets: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-        let mut heap: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
-        let add = |buckets: &mut FxHashMap<u32, Vec<u32>>, heap: &mut BinaryHeap<Reverse<u32>>, r: u32, pos: u32| {
-            let v = buckets.entry(r).or_default();
-            if v.is_empty() {
-                heap.push(Reverse(r));
+        #[derive(Clone, Copy)]
+        struct Sym {
+            id: u32,
+            prev: u32,
+            next: u32,
+        }
+        /// Rank buckets: a vector of position lists, found through a map with a two-entry cache.
+        struct Buckets {
+            lists: Vec<Vec<u32>>,
+            index: FxHashMap<u32, u32>,
+            hot: [(u32, u32); 2],
+            heap: BinaryHeap<Reverse<u32>>,
+        }
+        impl Buckets {
+            #[inline(always)]
+            fn add(&mut self, r: u32, pos: u32) {
+                let i = if self.hot[0].0 == r {
+                    self.hot[0].1
+                } else if self.hot[1].0 == r {
+                    self.hot.swap(0, 1);
+                    self.hot[0].1
+                } else {
+                    let next = self.lists.len() as u32;
+                    let i = *self.index.entry(r).or_insert(next);
+                    if i == next {
+                        self.lists.push(Vec::new());
+                    }
+                    self.hot[1] = self.hot[0];
+                    self.hot[0] = (r, i);
+                    i
+                };
+                let v = &mut self.lists[i as usize];
+                if v.is_empty() {
+                    self.heap.push(Reverse(r));
+                }
+                v.push(pos);
             }
-            v.push(pos);
+        }
+        let n = piece.len();
+        let mut sy: Vec<Sym> = piece
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| Sym { id: self.byte_ids[b as usize], prev: (k as u32).wrapping_sub(1), next: k as u32 + 1 })
+            .collect();
+        sy[0].prev = NONE;
+        sy[n - 1].next = NONE;
+        let mut bk = Buckets {
+            lists: Vec::new(),
+            index: FxHashMap::default(),
+            hot: [(NONE, 0), (NONE, 0)],
+            heap: BinaryHeap::new(),
         };
         for k in 0..n - 1 {
-            if let Some((r, _)) = self.pair(ids[k], ids[k + 1]) {
-                add(&mut buckets, &mut heap, r, k as u32);
+            if let Some((r, _)) = self.pair(sy[k].id, sy[k + 1].id) {
+                bk.add(r, k as u32);
             }
         }
         let mut stack: Vec<u32> = Vec::new();
-        while let Some(Reverse(r)) = heap.pop() {
-            let mut list = match buckets.get_mut(&r) {
-                Some(v) if !v.is_empty() => std::mem::take(v),
-                _ => continue,
-            };
-            list.sort_unstable();
+        let mut list: Vec<u32> = Vec::new();
+        while let Some(Reverse(r)) = bk.heap.pop() {
+            let Some(&bi) = bk.index.get(&r) else { continue };
+            if bk.lists[bi as usize].is_empty() {
+                continue;
+            }
+            // swap the bucket out, keeping the (empty, cleared) previous list's allocation
+            list.clear();
+            std::mem::swap(&mut list, &mut bk.lists[bi as usize]);
+            if !list.is_sorted() {
+                list.sort_unstable();
+            }
             list.dedup();
             stack.clear();
             let mut idx = 0;
@@ -342,52 +462,49 @@ impl BpeModel {
                     break;
                 };
                 let p = pos as usize;
-                if ids[p] == NONE {
+                let Sym { id: left, next: q, .. } = sy[p];
+                if left == NONE || q == NONE {
                     continue;
                 }
-                let q = next[p];
-                if q == NONE {
-                    continue;
-                }
-                let Some((rank, new_id)) = self.pair(ids[p], ids[q as usize]) else { continue };
+                let Some((rank, new_id)) = self.pair(left, sy[q as usize].id) else { continue };
                 if rank != r {
                     continue;
                 }
                 // merge p and q
-                ids[p] = new_id;
-                ids[q as usize] = NONE;
-                let qn = next[q as usize];
-                next[p] = qn;
+                let qn = sy[q as usize].next;
+                sy[p].id = new_id;
+                sy[p].next = qn;
+                sy[q as usize].id = NONE;
                 if qn != NONE {
-                    prev[qn as usize] = pos;
+                    sy[qn as usize].prev = pos;
                 }
                 let mut lower = false;
                 // right pair first so that the left one ends on top of the stack
                 if qn != NONE {
-                    if let Some((rr, _)) = self.pair(new_id, ids[qn as usize]) {
+                    if let Some((rr, _)) = self.pair(new_id, sy[qn as usize].id) {
                         if rr == r {
                             stack.push(pos);
                         } else {
                             lower |= rr < r;
-                            add(&mut buckets, &mut heap, rr, pos);
+                            bk.add(rr, pos);
                         }
                     }
                 }
-                let pp = prev[p];
+                let pp = sy[p].prev;
                 if pp != NONE {
-                    if let Some((rl, _)) = self.pair(ids[pp as usize], new_id) {
+                    if let Some((rl, _)) = self.pair(sy[pp as usize].id, new_id) {
                         if rl == r {
                             stack.push(pp);
                         } else {
                             lower |= rl < r;
-                            add(&mut buckets, &mut heap, rl, pp);
+                            bk.add(rl, pp);
                         }
                     }
                 }
                 if lower {
                     let rest: Vec<u32> = stack.drain(..).chain(list[idx..].iter().copied()).collect();
                     for pos in rest {
-                        add(&mut buckets, &mut heap, r, pos);
+                        bk.add(r, pos);
                     }
                     break;
                 }
@@ -395,8 +512,8 @@ impl BpeModel {
         }
         let mut k = 0u32;
         while k != NONE {
-            self.push_id(ids[k as usize], out);
-            k = next[k as usize];
+            self.push_id(sy[k as usize].id, out);
+            k = sy[k as usize].next;
         }
     }
 
@@ -482,6 +599,22 @@ mod tests {
                     m.merge_short(&t, &mut got);
                     assert_eq!(got, want, "short, len {len}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn cached_encode_piece_equals_naive() {
+        let (m1, m2) = (toy(false), toy(true));
+        let mut seed = 7u64;
+        for round in 0..4000 {
+            let len = 2 + (round % 14);
+            let t = rand_text(&mut seed, len, b"abc");
+            for m in [&m1, &m2] {
+                let mut got = Vec::new();
+                m.encode_piece(&t, &mut got);
+                let want = if m.ignore_merges { m.token_id(&t).map(|i| vec![i]).unwrap_or_else(|| m.merge_naive(&t)) } else { m.merge_naive(&t) };
+                assert_eq!(got, want);
             }
         }
     }
