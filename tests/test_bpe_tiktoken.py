@@ -106,6 +106,28 @@ def test_long_repeated_inputs(enc, tok):
         assert tok.encode(text).ids == enc.encode_ordinary(text)
 
 
+@pytest.mark.parametrize(
+    "alphabet",
+    [
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "etaoinshrdlu",
+        "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~",
+        "".join(chr(c) for c in range(0x4E00, 0x4E00 + 300)),
+        "aé中👍ß",
+        "ab",
+        " \t",
+    ],
+)
+def test_long_random_pieces_match_tiktoken(enc, tok, alphabet):
+    """Pieces far longer than the merge window (4 KB): the windowed path must equal tiktoken."""
+    import random
+
+    rng = random.Random(len(alphabet))
+    for size in (9000, 40000):
+        text = "".join(rng.choice(alphabet) for _ in range(size))
+        assert tok.encode_batch_flat([text], disallowed_special=())[0].tolist() == enc.encode_ordinary(text)
+
+
 def test_special_tokens_tiktoken_semantics(enc, tok):
     text = "hello <|endoftext|> world<|fim_prefix|>"
     with pytest.raises(ValueError, match="disallowed special token"):

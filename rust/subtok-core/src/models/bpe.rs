@@ -4,9 +4,14 @@
 //! merges lists (a pair's rank is its line in the list). Encoding a piece:
 //! 1. whole-piece vocabulary lookup first (when the source semantics allow it: tiktoken always,
 //!    HF when `ignore_merges` is set) - most pieces of ordinary text end here;
-//! 2. short pieces: tiktoken's linear scan for the lowest-ranked adjacent pair;
-//! 3. long pieces: rank buckets over a linked list (see [`BpeModel::merge_long`]), so a
-//!    multi-megabyte piece costs time linear in its length.
+//! 2. pieces of at most 15 bytes: tiktoken's scan for the lowest-ranked adjacent pair, behind a
+//!    small per-thread cache of recent results;
+//! 3. up to 64 bytes: the same scan;
+//! 4. longer pieces: exact BPE over a linked list with a (rank, position) min-heap, or rank
+//!    buckets when the piece has few distinct pairs (runs of one character); pieces longer than
+//!    8 KB are cut into overlapping 4.5 KB windows that are stitched where both windows agree
+//!    (see [`BpeModel::merge_windowed`]), so a multi-megabyte piece costs time linear in its
+//!    length with a working set that stays in cache.
 use crate::error::{Error, Result};
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -17,6 +22,9 @@ const NONE: u32 = u32::MAX;
 const MISSING: u32 = u32::MAX - 1;
 /// Pieces up to this many bytes use the quadratic scan (fast for short inputs).
 const SHORT: usize = 64;
+/// Window and overlap sizes (bytes) for long pieces, see [`BpeModel::merge_windowed`].
+const WIN: usize = 4096;
+const OVER: usize = 512;
 
 /// Pieces up to this many bytes are looked up by a packed `u128` key (no pointer chase, no memcmp).
 const PACK: usize = 15;
@@ -379,6 +387,153 @@ impl BpeModel {
     /// a per-pair heap. A merge that creates a lower-ranked pair (possible with tiktoken ranks)
     /// puts the rest of the bucket back and the loop resumes from the lower rank.
     fn merge_long(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let mut toks = Vec::new();
+        if piece.len() <= 2 * WIN || !self.merge_windowed(piece, &mut toks) {
+            toks.clear();
+            self.merge_global(piece, 0, &mut toks);
+        }
+        for &(_, id) in &toks {
+            self.push_id(id, out);
+        }
+    }
+
+    /// BPE of a long piece from overlapping windows that fit in cache.
+    ///
+    /// Each window of `WIN + OVER` bytes is encoded exactly on its own. Two neighbouring windows
+    /// overlap by `OVER` bytes; they are stitched where both produce the same two consecutive
+    /// tokens (same positions, same ids). The BPE encoding of a text is the one tokenization in
+    /// which every adjacent token pair is itself BPE-encoded as that pair (the characterization
+    /// behind the rust-gems `bpe` crate); both windows' encodings have that property, and the
+    /// pair across the stitch is a pair of the second window, so the stitched result is the BPE
+    /// encoding of the whole piece. If no agreement is found, returns false and the caller runs
+    /// [`merge_global`] on the whole piece.
+    fn merge_windowed(&self, piece: &[u8], toks: &mut Vec<(u32, u32)>) -> bool {
+        let n = piece.len();
+        let mut a: Vec<(u32, u32)> = Vec::new();
+        let mut b: Vec<(u32, u32)> = Vec::new();
+        let mut e_a = (WIN + OVER).min(n);
+        self.merge_global(&piece[..e_a], 0, &mut a);
+        let mut from = 0usize;
+        loop {
+            if e_a == n {
+                toks.extend_from_slice(&a[from..]);
+                return true;
+            }
+            let s_b = e_a - OVER;
+            let e_b = (s_b + WIN + OVER).min(n);
+            b.clear();
+            self.merge_global(&piece[s_b..e_b], s_b as u32, &mut b);
+            let mut i = a.partition_point(|t| (t.0 as usize) < s_b).max(from);
+            let mut j = 0;
+            let mut found = None;
+            while i + 1 < a.len() && j + 1 < b.len() {
+                let (pa, pb) = (a[i].0, b[j].0);
+                if pa < pb {
+                    i += 1;
+                } else if pb < pa {
+                    j += 1;
+                } else {
+                    if a[i] == b[j] && a[i + 1] == b[j + 1] {
+                        found = Some((i + 1, j + 1));
+                        break;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+            let Some((ia, jb)) = found else { return false };
+            toks.extend_from_slice(&a[from..ia]);
+            std::mem::swap(&mut a, &mut b);
+            from = jb;
+            e_a = e_b;
+        }
+    }
+
+    /// Exact BPE of `piece` over the whole piece; appends (offset + start, id) per token.
+    ///
+    /// Symbols live in a doubly linked list over byte positions; candidate pairs sit in a binary
+    /// min-heap keyed by (rank, position), so the lowest rank merges first and ties go to the
+    /// leftmost pair, exactly as in tiktoken. Entries made stale by a neighbouring merge are
+    /// recognized when popped (the pair now at that position has another rank) and dropped.
+    /// O(n log n) for a piece of n bytes; [`merge_windowed`] keeps n at most a few KB.
+    fn merge_global(&self, piece: &[u8], offset: u32, out: &mut Vec<(u32, u32)>) {
+        // Few distinct adjacent byte pairs (a run of one character, of spaces...): rank buckets.
+        let n = piece.len();
+        let changes = piece.windows(3).filter(|w| w[0] != w[2]).count();
+        if changes * 8 < n {
+            return self.merge_buckets(piece, offset, out);
+        }
+        self.merge_heap(piece, offset, out)
+    }
+
+    fn merge_heap(&self, piece: &[u8], offset: u32, out: &mut Vec<(u32, u32)>) {
+        #[derive(Clone, Copy)]
+        struct Sym {
+            id: u32,
+            prev: u32,
+            next: u32,
+        }
+        let n = piece.len();
+        if n == 0 {
+            return;
+        }
+        let mut sy: Vec<Sym> = piece
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| Sym { id: self.byte_ids[b as usize], prev: (k as u32).wrapping_sub(1), next: k as u32 + 1 })
+            .collect();
+        sy[0].prev = NONE;
+        sy[n - 1].next = NONE;
+        let mut heap: Vec<Reverse<u64>> = Vec::with_capacity(n);
+        for k in 0..n - 1 {
+            if let Some((r, _)) = self.pair(sy[k].id, sy[k + 1].id) {
+                heap.push(Reverse(((r as u64) << 32) | k as u64));
+            }
+        }
+        let mut heap = BinaryHeap::from(heap);
+        while let Some(Reverse(key)) = heap.pop() {
+            let r = (key >> 32) as u32;
+            let p = (key as u32) as usize;
+            let Sym { id: left, next: q, .. } = sy[p];
+            if left == NONE || q == NONE {
+                continue;
+            }
+            let Some((rank, new_id)) = self.pair(left, sy[q as usize].id) else { continue };
+            if rank != r {
+                continue;
+            }
+            let qn = sy[q as usize].next;
+            sy[p].id = new_id;
+            sy[p].next = qn;
+            sy[q as usize].id = NONE;
+            if qn != NONE {
+                sy[qn as usize].prev = p as u32;
+                if let Some((rr, _)) = self.pair(new_id, sy[qn as usize].id) {
+                    heap.push(Reverse(((rr as u64) << 32) | p as u64));
+                }
+            }
+            let pp = sy[p].prev;
+            if pp != NONE {
+                if let Some((rl, _)) = self.pair(sy[pp as usize].id, new_id) {
+                    heap.push(Reverse(((rl as u64) << 32) | pp as u64));
+                }
+            }
+        }
+        let mut k = 0u32;
+        while k != NONE {
+            out.push((offset + k, sy[k as usize].id));
+            k = sy[k as usize].next;
+        }
+    }
+
+    /// Exact BPE for pieces with few distinct pair ranks (runs of one character, spaces...).
+    ///
+    /// Candidate pairs are kept in buckets by rank; the lowest non-empty rank comes from a small
+    /// heap of distinct ranks. A bucket is processed left to right; merges of the same rank made
+    /// to the left of the cursor go on a stack that stays ordered, so the leftmost-lowest rule
+    /// holds without a per-pair heap. A merge that creates a lower-ranked pair (possible with
+    /// tiktoken ranks) puts the rest of the bucket back and the loop resumes from the lower rank.
+    fn merge_buckets(&self, piece: &[u8], offset: u32, out: &mut Vec<(u32, u32)>) {
         #[derive(Clone, Copy)]
         struct Sym {
             id: u32,
@@ -512,7 +667,7 @@ impl BpeModel {
         }
         let mut k = 0u32;
         while k != NONE {
-            self.push_id(sy[k as usize].id, out);
+            out.push((offset + k, sy[k as usize].id));
             k = sy[k as usize].next;
         }
     }
@@ -587,13 +742,18 @@ mod tests {
     fn long_equals_naive_and_short() {
         let m = toy(false);
         let mut seed = 12345u64;
-        for len in [2usize, 3, 5, 17, 64, 65, 200, 1000, 5000] {
+        for len in [2usize, 3, 5, 17, 64, 65, 200, 1000, 5000, 9000, 12000] {
             for alphabet in [&b"ab"[..], b"abc", b"a", b"c", b"abcd "] {
                 let t = rand_text(&mut seed, len, alphabet);
                 let want = m.merge_naive(&t);
                 let mut got = Vec::new();
                 m.merge_long(&t, &mut got);
                 assert_eq!(got, want, "long, len {len}");
+                for (name, f) in [("heap", BpeModel::merge_heap as fn(&BpeModel, &[u8], u32, &mut Vec<(u32, u32)>)), ("buckets", BpeModel::merge_buckets)] {
+                    let mut toks = Vec::new();
+                    f(&m, &t, 0, &mut toks);
+                    assert_eq!(toks.iter().map(|t| t.1).collect::<Vec<_>>(), want, "{name}, len {len}");
+                }
                 if len <= SHORT {
                     let mut got = Vec::new();
                     m.merge_short(&t, &mut got);
@@ -601,6 +761,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn windowed_equals_global() {
+        let m = toy(false);
+        let mut seed = 4242u64;
+        let mut stitched = 0;
+        for len in [8193usize, 10000, 30000] {
+            for alphabet in [&b"ab"[..], b"abc", b"a", b"abcd ", b"c", b"bc"] {
+                let t = rand_text(&mut seed, len, alphabet);
+                let mut w = Vec::new();
+                let ok = m.merge_windowed(&t, &mut w);
+                let mut g = Vec::new();
+                m.merge_global(&t, 0, &mut g);
+                if ok {
+                    stitched += 1;
+                    assert_eq!(w, g, "len {len} alphabet {:?}", std::str::from_utf8(alphabet));
+                }
+            }
+        }
+        eprintln!("stitched {stitched} of 18");
+        assert!(stitched >= 12, "stitched only {stitched}");
     }
 
     #[test]
@@ -632,6 +814,11 @@ mod tests {
         let mut got = Vec::new();
         m.merge_long(&t, &mut got);
         assert_eq!(got, m.merge_naive(&t));
+        for f in [BpeModel::merge_heap as fn(&BpeModel, &[u8], u32, &mut Vec<(u32, u32)>), BpeModel::merge_buckets] {
+            let mut toks = Vec::new();
+            f(&m, &t, 0, &mut toks);
+            assert_eq!(toks.iter().map(|t| t.1).collect::<Vec<_>>(), got);
+        }
         let mut seed = 99u64;
         for _ in 0..50 {
             let t = rand_text(&mut seed, 500, b"xyz");
