@@ -23,8 +23,8 @@ const MISSING: u32 = u32::MAX - 1;
 /// Pieces up to this many bytes use the quadratic scan (fast for short inputs).
 const SHORT: usize = 64;
 /// Window and overlap sizes (bytes) for long pieces, see [`BpeModel::merge_windowed`].
-const WIN: usize = 4096;
-const OVER: usize = 512;
+const WIN: usize = 1024;
+const OVER: usize = 256;
 
 /// Pieces up to this many bytes are looked up by a packed `u128` key (no pointer chase, no memcmp).
 const PACK: usize = 15;
@@ -400,12 +400,13 @@ impl BpeModel {
     /// BPE of a long piece from overlapping windows that fit in cache.
     ///
     /// Each window of `WIN + OVER` bytes is encoded exactly on its own. Two neighbouring windows
-    /// overlap by `OVER` bytes; they are stitched where both produce the same two consecutive
-    /// tokens (same positions, same ids). The BPE encoding of a text is the one tokenization in
-    /// which every adjacent token pair is itself BPE-encoded as that pair (the characterization
-    /// behind the rust-gems `bpe` crate); both windows' encodings have that property, and the
-    /// pair across the stitch is a pair of the second window, so the stitched result is the BPE
-    /// encoding of the whole piece. If no agreement is found, returns false and the caller runs
+    /// overlap by `OVER` bytes (twice the longest cl100k token); they are stitched at a token
+    /// both produce (same position, same id): the first window's tokens up to and including it,
+    /// then the second window's tokens after it. The BPE encoding of a text is the one
+    /// tokenization in which every adjacent token pair is itself BPE-encoded as that pair (the
+    /// characterization behind the rust-gems `bpe` crate); both windows' encodings have that
+    /// property, and the pair across the stitch is a pair of the second window, so the stitched
+    /// result is the BPE encoding of the whole piece. If no agreement is found, returns false and the caller runs
     /// [`merge_global`] on the whole piece.
     fn merge_windowed(&self, piece: &[u8], toks: &mut Vec<(u32, u32)>) -> bool {
         let n = piece.len();
@@ -426,14 +427,14 @@ impl BpeModel {
             let mut i = a.partition_point(|t| (t.0 as usize) < s_b).max(from);
             let mut j = 0;
             let mut found = None;
-            while i + 1 < a.len() && j + 1 < b.len() {
+            while i < a.len() && j < b.len() {
                 let (pa, pb) = (a[i].0, b[j].0);
                 if pa < pb {
                     i += 1;
                 } else if pb < pa {
                     j += 1;
                 } else {
-                    if a[i] == b[j] && a[i + 1] == b[j + 1] {
+                    if a[i] == b[j] {
                         found = Some((i + 1, j + 1));
                         break;
                     }
