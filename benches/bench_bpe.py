@@ -199,8 +199,8 @@ def scaling(tok, enc, quick: bool) -> dict:
             batches[name] = [make_input(name, size, prose_src, rng) for _ in range(reps)]
             nbytes[name] = sum(len(t.encode()) for t in batches[name])
             fns[name] = (lambda b: lambda: tok.encode_batch_flat(b, disallowed_special=()))(batches[name])
-        # all kinds interleaved, best of 3 rounds (the machine may be shared)
-        for name, t in best_of(3, fns).items():
+        # all kinds interleaved, best of 5 rounds (the machine may be shared)
+        for name, t in best_of(5, fns).items():
             out.setdefault(name, {})[str(size)] = t / nbytes[name] * 1e9
         if size <= 100_000:  # tiktoken is quadratic on long pieces; keep its runs short
             for name in KINDS:

@@ -23,7 +23,7 @@ const MISSING: u32 = u32::MAX - 1;
 /// Pieces up to this many bytes use the quadratic scan (fast for short inputs).
 const SHORT: usize = 64;
 /// Window and overlap sizes (bytes) for long pieces, see [`BpeModel::merge_windowed`].
-const WIN: usize = 1024;
+const WIN: usize = 2048;
 const OVER: usize = 256;
 
 /// Pieces up to this many bytes are looked up by a packed `u128` key (no pointer chase, no memcmp).
@@ -468,11 +468,16 @@ impl BpeModel {
     }
 
     fn merge_heap(&self, piece: &[u8], offset: u32, out: &mut Vec<(u32, u32)>) {
+        /// A symbol of the linked list plus the merge candidate of the pair starting at it:
+        /// `rank` is NONE when that pair does not merge. Kept current on every merge, so a popped
+        /// heap entry is validated by comparing ranks, without a hash lookup.
         #[derive(Clone, Copy)]
         struct Sym {
             id: u32,
             prev: u32,
             next: u32,
+            rank: u32,
+            new_id: u32,
         }
         let n = piece.len();
         if n == 0 {
@@ -481,13 +486,21 @@ impl BpeModel {
         let mut sy: Vec<Sym> = piece
             .iter()
             .enumerate()
-            .map(|(k, &b)| Sym { id: self.byte_ids[b as usize], prev: (k as u32).wrapping_sub(1), next: k as u32 + 1 })
+            .map(|(k, &b)| Sym {
+                id: self.byte_ids[b as usize],
+                prev: (k as u32).wrapping_sub(1),
+                next: k as u32 + 1,
+                rank: NONE,
+                new_id: 0,
+            })
             .collect();
         sy[0].prev = NONE;
         sy[n - 1].next = NONE;
         let mut heap: Vec<Reverse<u64>> = Vec::with_capacity(n);
         for k in 0..n - 1 {
-            if let Some((r, _)) = self.pair(sy[k].id, sy[k + 1].id) {
+            if let Some((r, t)) = self.pair(sy[k].id, sy[k + 1].id) {
+                sy[k].rank = r;
+                sy[k].new_id = t;
                 heap.push(Reverse(((r as u64) << 32) | k as u64));
             }
         }
@@ -495,28 +508,36 @@ impl BpeModel {
         while let Some(Reverse(key)) = heap.pop() {
             let r = (key >> 32) as u32;
             let p = (key as u32) as usize;
-            let Sym { id: left, next: q, .. } = sy[p];
-            if left == NONE || q == NONE {
+            let s = sy[p];
+            if s.rank != r || s.id == NONE || s.next == NONE {
                 continue;
             }
-            let Some((rank, new_id)) = self.pair(left, sy[q as usize].id) else { continue };
-            if rank != r {
-                continue;
-            }
-            let qn = sy[q as usize].next;
+            let q = s.next as usize;
+            let qn = sy[q].next;
+            let new_id = s.new_id;
+            sy[q].id = NONE;
+            sy[q].rank = NONE;
             sy[p].id = new_id;
             sy[p].next = qn;
-            sy[q as usize].id = NONE;
+            sy[p].rank = NONE;
             if qn != NONE {
                 sy[qn as usize].prev = p as u32;
-                if let Some((rr, _)) = self.pair(new_id, sy[qn as usize].id) {
+                if let Some((rr, t)) = self.pair(new_id, sy[qn as usize].id) {
+                    sy[p].rank = rr;
+                    sy[p].new_id = t;
                     heap.push(Reverse(((rr as u64) << 32) | p as u64));
                 }
             }
-            let pp = sy[p].prev;
+            let pp = s.prev;
             if pp != NONE {
-                if let Some((rl, _)) = self.pair(sy[pp as usize].id, new_id) {
-                    heap.push(Reverse(((rl as u64) << 32) | pp as u64));
+                let ppu = pp as usize;
+                match self.pair(sy[ppu].id, new_id) {
+                    Some((rl, t)) => {
+                        sy[ppu].rank = rl;
+                        sy[ppu].new_id = t;
+                        heap.push(Reverse(((rl as u64) << 32) | pp as u64));
+                    }
+                    None => sy[ppu].rank = NONE,
                 }
             }
         }
