@@ -79,6 +79,8 @@ pub struct BpeModel {
     byte_ids: [u32; 256],
     /// (left id, right id) -> (rank << 32 | merged id)
     pairs: FxHashMap<u64, u64>,
+    /// The same for pairs of single bytes, indexed by `b1 * 256 + b2` (`u64::MAX`: no merge).
+    byte_pairs: Vec<u64>,
     /// The merges as (left, right) pairs in rank order (what an HF `tokenizer.json` stores).
     merges: Vec<(u32, u32)>,
     /// Look whole pieces up in the vocabulary before merging.
@@ -136,6 +138,7 @@ impl BpeModel {
             present,
             byte_ids,
             pairs: FxHashMap::default(),
+            byte_pairs: Vec::new(),
             merges: Vec::new(),
             ignore_merges: true,
             unk_id: None,
@@ -164,6 +167,7 @@ impl BpeModel {
         m.merges = merges.into_iter().map(|(_, a, b)| (a, b)).collect();
         m.pairs = pairs;
         m.ignore_merges = true;
+        m.fill_byte_pairs();
         Ok(m)
     }
 
@@ -194,7 +198,27 @@ impl BpeModel {
         m.pairs = pairs;
         m.merges = list;
         m.ignore_merges = ignore_merges;
+        m.fill_byte_pairs();
         Ok(m)
+    }
+
+    fn fill_byte_pairs(&mut self) {
+        let mut t = vec![u64::MAX; 65536];
+        for a in 0..256usize {
+            for b in 0..256usize {
+                if let Some((r, id)) = self.pair(self.byte_ids[a], self.byte_ids[b]) {
+                    t[a * 256 + b] = ((r as u64) << 32) | id as u64;
+                }
+            }
+        }
+        self.byte_pairs = t;
+    }
+
+    /// The merge of two adjacent bytes, from the table.
+    #[inline(always)]
+    fn byte_pair(&self, a: u8, b: u8) -> Option<(u32, u32)> {
+        let v = *self.byte_pairs.get(a as usize * 256 + b as usize)?;
+        (v != u64::MAX).then_some(((v >> 32) as u32, v as u32))
     }
 
     /// Number of ids slots (max id + 1).
@@ -334,7 +358,7 @@ impl BpeModel {
             ids[k] = self.byte_ids[b as usize];
         }
         for k in 0..n - 1 {
-            if let Some((r, t)) = self.pair(ids[k], ids[k + 1]) {
+            if let Some((r, t)) = self.byte_pair(piece[k], piece[k + 1]) {
                 ranks[k] = r;
                 news[k] = t;
             }
@@ -498,7 +522,7 @@ impl BpeModel {
         sy[n - 1].next = NONE;
         let mut heap: Vec<Reverse<u64>> = Vec::with_capacity(n);
         for k in 0..n - 1 {
-            if let Some((r, t)) = self.pair(sy[k].id, sy[k + 1].id) {
+            if let Some((r, t)) = self.byte_pair(piece[k], piece[k + 1]) {
                 sy[k].rank = r;
                 sy[k].new_id = t;
                 heap.push(Reverse(((r as u64) << 32) | k as u64));
@@ -609,7 +633,7 @@ impl BpeModel {
             heap: BinaryHeap::new(),
         };
         for k in 0..n - 1 {
-            if let Some((r, _)) = self.pair(sy[k].id, sy[k + 1].id) {
+            if let Some((r, _)) = self.byte_pair(piece[k], piece[k + 1]) {
                 bk.add(r, k as u32);
             }
         }
