@@ -230,13 +230,15 @@ def report(results: List[dict]) -> None:
     for r in results:
         th = r["threads"]
         print(f"### {th} thread{'s' if th > 1 else ''}\n")
+        # CPU-time columns only make sense for single-threaded runs
         print("| peer / call | MB/s (wall) | subtok encode_batch_flat is | MB/s (CPU time) | ratio (CPU time) |")
         print("|---|---:|---:|---:|---:|")
         ours = r["lines_mbps"]["subtok encode_batch_flat (batch)"]
         ours_c = r["lines_cpu_mbps"]["subtok encode_batch_flat (batch)"]
         for k, v in sorted(r["lines_mbps"].items(), key=lambda kv: -kv[1]):
             c = r["lines_cpu_mbps"][k]
-            print(f"| {k} | {v:.1f} | {ours / v:.2f}x | {c:.1f} | {ours_c / c:.2f}x |")
+            cpu = f"{c:.1f} | {ours_c / c:.2f}x" if th == 1 else "- | -"
+            print(f"| {k} | {v:.1f} | {ours / v:.2f}x | {cpu} |")
         ours_f = r["files_mbps"]["subtok (whole files)"]
         for k, v in sorted(r["files_mbps"].items(), key=lambda kv: -kv[1]):
             print(f"| {k} | {v:.1f} | whole files: subtok is {ours_f / v:.2f}x |")
