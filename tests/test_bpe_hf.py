@@ -54,6 +54,11 @@ def test_hf_trained_json_identical_ids(trained):
     assert tok.get_vocab() == hf.get_vocab()
     e = tok.encode("Hello world")
     assert e.tokens == hf.encode("Hello world").tokens
+    # offsets (character based, a token inside a multi-byte character covers that character) and word ids
+    sample = [l for p in CORPORA for l in corpus_lines(p)[:1500]] + HARD_CASES
+    for text, h in zip(sample, hf.encode_batch(sample, add_special_tokens=False)):
+        s = tok.encode(text)
+        assert (s.offsets, s.word_ids, s.tokens) == (h.offsets, h.word_ids, h.tokens), text[:60]
 
 
 def test_merges_as_strings_and_prefix_space(trained, tmp_path):
@@ -160,3 +165,23 @@ def test_save_is_atomic_and_reports_unwritable(trained, tmp_path):
     with pytest.raises(OSError):
         tok.save(tmp_path / "no_such_dir" / "t.json")
     assert not (tmp_path / "no_such_dir").exists()
+
+
+def test_transformers_converted_cl100k_json(tmp_path):
+    """An HF tokenizer.json with Split(regex) + ByteLevel, made by transformers' TikTokenConverter,
+    loads with the cl100k splitter and gives tiktoken's ids."""
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    enc = cl100k()
+    conv = TikTokenConverter(
+        vocab_file=str(tiktoken_file("cl100k_base")), pattern=enc._pat_str, extra_special_tokens=list(enc._special_tokens)
+    )
+    path = tmp_path / "tokenizer.json"
+    conv.converted().save(str(path))
+    tok = Tokenizer.from_file(path)
+    assert "'(?i:[sdmt]" in repr(tok._impl)
+    lines = [l for p in CORPORA for l in corpus_lines(p)[:3000]] + HARD_CASES
+    want = enc.encode_ordinary_batch(lines, num_threads=1)
+    assert [e.ids for e in tok.encode_batch(lines, disallowed_special=())] == want
+    text = "a<|endoftext|>b"
+    assert tok.encode(text, allowed_special="all").ids == enc.encode(text, allowed_special="all")
