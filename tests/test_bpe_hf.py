@@ -188,3 +188,16 @@ def test_transformers_converted_cl100k_json(tmp_path):
     hf = HFTokenizer.from_file(str(path))
     assert tok.encode(text, allowed_special="all").ids == hf.encode(text).ids
     assert tok.token_to_id("<|endoftext|>") == hf.token_to_id("<|endoftext|>")
+
+
+@pytest.mark.parametrize("prefix", [False, True])
+def test_trim_offsets_like_hf(trained, prefix):
+    data = json.loads((trained / "tokenizer.json").read_text())
+    data["post_processor"] = {"type": "ByteLevel", "add_prefix_space": prefix, "trim_offsets": True, "use_regex": True}
+    data["pre_tokenizer"]["add_prefix_space"] = prefix
+    text = json.dumps(data)
+    hf, tok = HFTokenizer.from_str(text), Tokenizer.from_str(text)
+    sample = corpus_lines(CORPORA[1])[:2000] + HARD_CASES + ["  two leading", " one", "end  ", "a \n b"]
+    for t, h in zip(sample, hf.encode_batch(sample, add_special_tokens=False)):
+        s = tok.encode(t)
+        assert (s.ids, s.offsets) == (h.ids, h.offsets), t[:60]

@@ -68,6 +68,9 @@ pub struct BpeTokenizer {
     default_policy: SpecialPolicy,
     origin: Origin,
     post_processor: Value,
+    /// HF ByteLevel post-processor `trim_offsets` (and its `add_prefix_space`).
+    trim_offsets: bool,
+    trim_prefix_space: bool,
 }
 
 enum Seg {
@@ -222,6 +225,9 @@ impl BpeTokenizer {
             id_to_token: Arc::new(table),
             default_policy: SpecialPolicy { active: vec![], disallowed: vec![], any: false },
             origin,
+            trim_offsets: post_processor.get("trim_offsets").and_then(Value::as_bool).unwrap_or(false)
+                && post_processor.get("type").and_then(Value::as_str) == Some("ByteLevel"),
+            trim_prefix_space: post_processor.get("add_prefix_space").and_then(Value::as_bool).unwrap_or(true),
             post_processor,
         };
         t.default_policy = t.policy(&SpecialSet::none(), &SpecialSet::All)?;
@@ -626,7 +632,32 @@ impl BpeTokenizer {
             cur_c: 0,
         };
         self.run(text, pol, &mut full)?;
-        Ok(full.enc)
+        let mut enc = full.enc;
+        if self.trim_offsets {
+            self.trim(&mut enc);
+        }
+        Ok(enc)
+    }
+
+    /// HF ByteLevel post-processor with `trim_offsets`: offsets leave out the spaces a token
+    /// starts or ends with (except one leading space of the first token when a prefix space
+    /// was added).
+    fn trim(&self, enc: &mut Encoding) {
+        let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
+        for (i, (id, off)) in enc.ids.iter().zip(enc.offsets.iter_mut()).enumerate() {
+            let tok = self.id_to_token.get(*id as usize).map(String::as_str).unwrap_or("");
+            let mut lead = tok.chars().take_while(is_space).count();
+            let trail = tok.chars().rev().take_while(is_space).count();
+            if lead > 0 {
+                if (i == 0 || off.0 == 0) && self.trim_prefix_space && lead == 1 {
+                    lead = 0;
+                }
+                off.0 = (off.0 + lead).min(off.1);
+            }
+            if trail > 0 && off.1 >= trail {
+                off.1 = (off.1 - trail).max(off.0);
+            }
+        }
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths.
