@@ -132,13 +132,20 @@ impl Full<'_> {
             self.cur_b = 0;
             self.cur_c = 0;
         }
-        self.cur_c += self.text[self.cur_b..b].iter().filter(|&&x| (x as i8) >= -0x40).count();
+        self.cur_c += self.text[self.cur_b..b]
+            .iter()
+            .filter(|&&x| (x as i8) >= -0x40)
+            .count();
         self.cur_b = b;
         self.cur_c
     }
 
     fn push(&mut self, id: u32, start_b: usize, end_b: usize, word: Option<u32>, special: bool) {
-        let start = if end_b > start_b { self.chars_before(start_b + 1).saturating_sub(1) } else { self.chars_before(start_b) };
+        let start = if end_b > start_b {
+            self.chars_before(start_b + 1).saturating_sub(1)
+        } else {
+            self.chars_before(start_b)
+        };
         let end = self.chars_before(end_b).max(start);
         let e = &mut self.enc;
         e.ids.push(id);
@@ -212,7 +219,10 @@ impl BpeTokenizer {
         for a in &added {
             table[a.id as usize] = a.content.clone();
         }
-        let mut first_bytes: Vec<u8> = added.iter().filter_map(|a| a.content.as_bytes().first().copied()).collect();
+        let mut first_bytes: Vec<u8> = added
+            .iter()
+            .filter_map(|a| a.content.as_bytes().first().copied())
+            .collect();
         first_bytes.sort_unstable();
         first_bytes.dedup();
         let mut t = BpeTokenizer {
@@ -223,11 +233,21 @@ impl BpeTokenizer {
             added,
             first_bytes,
             id_to_token: Arc::new(table),
-            default_policy: SpecialPolicy { active: vec![], disallowed: vec![], any: false },
+            default_policy: SpecialPolicy {
+                active: vec![],
+                disallowed: vec![],
+                any: false,
+            },
             origin,
-            trim_offsets: post_processor.get("trim_offsets").and_then(Value::as_bool).unwrap_or(false)
+            trim_offsets: post_processor
+                .get("trim_offsets")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
                 && post_processor.get("type").and_then(Value::as_str) == Some("ByteLevel"),
-            trim_prefix_space: post_processor.get("add_prefix_space").and_then(Value::as_bool).unwrap_or(true),
+            trim_prefix_space: post_processor
+                .get("add_prefix_space")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             post_processor,
         };
         t.default_policy = t.policy(&SpecialSet::none(), &SpecialSet::All)?;
@@ -235,7 +255,12 @@ impl BpeTokenizer {
     }
 
     /// From tiktoken ranks, a pattern (preset name or regex) and special tokens.
-    pub fn from_ranks(ranks: Vec<(Vec<u8>, u32)>, pattern: &str, specials: Vec<(String, u32)>, label: &str) -> Result<Self> {
+    pub fn from_ranks(
+        ranks: Vec<(Vec<u8>, u32)>,
+        pattern: &str,
+        specials: Vec<(String, u32)>,
+        label: &str,
+    ) -> Result<Self> {
         let model = BpeModel::from_ranks(ranks).map_err(|m| Error::malformed(label, m))?;
         let splitter = Splitter::from_pattern(pattern, false)?;
         let mut added = Vec::new();
@@ -244,18 +269,39 @@ impl BpeTokenizer {
                 return Err(Error::invalid("special tokens must not be empty"));
             }
             if model.token_bytes(id).is_some() {
-                return Err(Error::invalid(format!("special token {content:?}: id {id} is already a regular token")));
+                return Err(Error::invalid(format!(
+                    "special token {content:?}: id {id} is already a regular token"
+                )));
             }
             if added.iter().any(|a: &AddedToken| a.id == id) {
-                return Err(Error::invalid(format!("special token {content:?}: id {id} is used twice")));
+                return Err(Error::invalid(format!(
+                    "special token {content:?}: id {id} is used twice"
+                )));
             }
-            added.push(AddedToken { content, id, special: true, hf: None });
+            added.push(AddedToken {
+                content,
+                id,
+                special: true,
+                hf: None,
+            });
         }
-        Self::assemble(model, splitter, added, Origin::Tiktoken, false, false, Value::Null)
+        Self::assemble(
+            model,
+            splitter,
+            added,
+            Origin::Tiktoken,
+            false,
+            false,
+            Value::Null,
+        )
     }
 
     /// Read a `.tiktoken` file.
-    pub fn from_tiktoken_file(path: &Path, pattern: &str, specials: Vec<(String, u32)>) -> Result<Self> {
+    pub fn from_tiktoken_file(
+        path: &Path,
+        pattern: &str,
+        specials: Vec<(String, u32)>,
+    ) -> Result<Self> {
         let ranks = crate::io::tiktoken::read(path)?;
         Self::from_ranks(ranks, pattern, specials, &path.display().to_string())
     }
@@ -266,52 +312,96 @@ impl BpeTokenizer {
         let (v, m) = crate::io::gpt2_files::read(vocab, merges)?;
         let label = format!("{} / {}", vocab.display(), merges.display());
         let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(&label, e))?;
-        Self::assemble(model, Splitter::Gpt2, vec![], Origin::Hf, false, true, Value::Null)
+        Self::assemble(
+            model,
+            Splitter::Gpt2,
+            vec![],
+            Origin::Hf,
+            false,
+            true,
+            Value::Null,
+        )
     }
 
     /// From a parsed HF `tokenizer.json` with a BPE model; `label` names the file in errors.
     pub fn from_hf_json(v: &Value, label: &str) -> Result<Self> {
         let bad = |msg: String| Error::malformed(label, msg);
-        let model = v.get("model").filter(|m| m.is_object()).ok_or_else(|| bad("missing \"model\"".into()))?;
-        if model.get("type").and_then(Value::as_str).is_some_and(|t| t != "BPE") {
+        let model = v
+            .get("model")
+            .filter(|m| m.is_object())
+            .ok_or_else(|| bad("missing \"model\"".into()))?;
+        if model
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t != "BPE")
+        {
             return Err(bad(format!("model type {} is not BPE", model["type"])));
         }
-        let vocab = model.get("vocab").and_then(Value::as_object).ok_or_else(|| bad("model.vocab must be an object".into()))?;
+        let vocab = model
+            .get("vocab")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("model.vocab must be an object".into()))?;
         let vocab = crate::io::gpt2_files::vocab_from_object(vocab, label)?;
-        let merges_v = model.get("merges").and_then(Value::as_array).ok_or_else(|| bad("model.merges must be a list".into()))?;
+        let merges_v = model
+            .get("merges")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("model.merges must be a list".into()))?;
         let mut merges = Vec::with_capacity(merges_v.len());
         for (k, m) in merges_v.iter().enumerate() {
             let pair = match m {
                 Value::String(s) => crate::io::gpt2_files::split_merge(s),
                 Value::Array(a) if a.len() == 2 => match (a[0].as_str(), a[1].as_str()) {
-                    (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some((string_to_bytes(x), string_to_bytes(y))),
+                    (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => {
+                        Some((string_to_bytes(x), string_to_bytes(y)))
+                    }
                     _ => None,
                 },
                 _ => None,
             };
-            merges.push(pair.ok_or_else(|| bad(format!("model.merges[{k}]: expected \"a b\" or [\"a\", \"b\"], got {m}")))?);
+            merges.push(pair.ok_or_else(|| {
+                bad(format!(
+                    "model.merges[{k}]: expected \"a b\" or [\"a\", \"b\"], got {m}"
+                ))
+            })?);
         }
-        for (field, ok_if) in [("continuing_subword_prefix", ""), ("end_of_word_suffix", "")] {
+        for (field, ok_if) in [
+            ("continuing_subword_prefix", ""),
+            ("end_of_word_suffix", ""),
+        ] {
             if let Some(s) = model.get(field).and_then(Value::as_str) {
                 if s != ok_if {
-                    return Err(bad(format!("model.{field} is not supported for byte-level BPE")));
+                    return Err(bad(format!(
+                        "model.{field} is not supported for byte-level BPE"
+                    )));
                 }
             }
         }
         if model.get("byte_fallback").and_then(Value::as_bool) == Some(true) {
-            return Err(bad("model.byte_fallback is not supported (only byte-level BPE)".into()));
+            return Err(bad(
+                "model.byte_fallback is not supported (only byte-level BPE)".into(),
+            ));
         }
-        if model.get("dropout").and_then(Value::as_f64).is_some_and(|d| d > 0.0) {
+        if model
+            .get("dropout")
+            .and_then(Value::as_f64)
+            .is_some_and(|d| d > 0.0)
+        {
             return Err(bad("model.dropout is not supported".into()));
         }
-        let ignore_merges = model.get("ignore_merges").and_then(Value::as_bool).unwrap_or(false);
+        let ignore_merges = model
+            .get("ignore_merges")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let mut bpe = BpeModel::from_merges(vocab, merges, ignore_merges).map_err(bad)?;
         if let Some(unk) = model.get("unk_token").and_then(Value::as_str) {
             bpe.unk_id = bpe.token_id(&string_to_bytes(unk));
         }
 
         if !v.get("normalizer").is_none_or(Value::is_null) {
-            return Err(bad(format!("normalizer {} is not supported for BPE", v["normalizer"]["type"])));
+            return Err(bad(format!(
+                "normalizer {} is not supported for BPE",
+                v["normalizer"]["type"]
+            )));
         }
         // pre-tokenizer: ByteLevel, or Split(regex) + ByteLevel(use_regex=false), or a Sequence of those
         let mut splitter: Option<Splitter> = None;
@@ -320,7 +410,11 @@ impl BpeTokenizer {
         let mut byte_level_regex = false;
         let pre = v.get("pre_tokenizer").cloned().unwrap_or(Value::Null);
         let steps: Vec<Value> = match pre.get("type").and_then(Value::as_str) {
-            Some("Sequence") => pre.get("pretokenizers").and_then(Value::as_array).cloned().unwrap_or_default(),
+            Some("Sequence") => pre
+                .get("pretokenizers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
             Some(_) => vec![pre.clone()],
             None => vec![],
         };
@@ -328,7 +422,10 @@ impl BpeTokenizer {
             match st.get("type").and_then(Value::as_str) {
                 Some("ByteLevel") => {
                     byte_level = true;
-                    add_prefix_space = st.get("add_prefix_space").and_then(Value::as_bool).unwrap_or(false);
+                    add_prefix_space = st
+                        .get("add_prefix_space")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     if st.get("use_regex").and_then(Value::as_bool).unwrap_or(true) {
                         if splitter.is_some() {
                             return Err(bad("pre_tokenizer: Split followed by ByteLevel(use_regex=true) is not supported".into()));
@@ -339,28 +436,40 @@ impl BpeTokenizer {
                 }
                 Some("Split") => {
                     if splitter.is_some() || byte_level {
-                        return Err(bad("pre_tokenizer: only one Split before ByteLevel is supported".into()));
+                        return Err(bad(
+                            "pre_tokenizer: only one Split before ByteLevel is supported".into(),
+                        ));
                     }
                     let behavior = st.get("behavior").and_then(Value::as_str).unwrap_or("");
                     let invert = st.get("invert").and_then(Value::as_bool).unwrap_or(false);
                     if behavior != "Isolated" || invert {
                         return Err(bad(format!("pre_tokenizer Split with behavior {behavior:?} / invert={invert} is not supported")));
                     }
-                    let pat = st.get("pattern").ok_or_else(|| bad("Split without pattern".into()))?;
+                    let pat = st
+                        .get("pattern")
+                        .ok_or_else(|| bad("Split without pattern".into()))?;
                     splitter = Some(if let Some(r) = pat.get("Regex").and_then(Value::as_str) {
                         Splitter::from_pattern(r, true).map_err(|e| bad(e.to_string()))?
                     } else if let Some(s) = pat.get("String").and_then(Value::as_str) {
                         let esc = fancy_regex::escape(s);
                         Splitter::regex(&esc, true).map_err(|e| bad(e.to_string()))?
                     } else {
-                        return Err(bad("Split pattern must be {\"Regex\": ...} or {\"String\": ...}".into()));
+                        return Err(bad(
+                            "Split pattern must be {\"Regex\": ...} or {\"String\": ...}".into(),
+                        ));
                     });
                 }
-                other => return Err(bad(format!("pre_tokenizer {other:?} is not supported for BPE"))),
+                other => {
+                    return Err(bad(format!(
+                        "pre_tokenizer {other:?} is not supported for BPE"
+                    )))
+                }
             }
         }
         if !byte_level {
-            return Err(bad("only byte-level BPE is supported: the pre_tokenizer must include ByteLevel".into()));
+            return Err(bad(
+                "only byte-level BPE is supported: the pre_tokenizer must include ByteLevel".into(),
+            ));
         }
         let splitter = match splitter {
             Some(s) => s,
@@ -369,9 +478,17 @@ impl BpeTokenizer {
         let post = v.get("post_processor").cloned().unwrap_or(Value::Null);
         match post.get("type").and_then(Value::as_str) {
             None | Some("ByteLevel") => {}
-            Some(t) => return Err(bad(format!("post_processor {t:?} is not supported for BPE yet"))),
+            Some(t) => {
+                return Err(bad(format!(
+                    "post_processor {t:?} is not supported for BPE yet"
+                )))
+            }
         }
-        if let Some(d) = v.get("decoder").and_then(|d| d.get("type")).and_then(Value::as_str) {
+        if let Some(d) = v
+            .get("decoder")
+            .and_then(|d| d.get("type"))
+            .and_then(Value::as_str)
+        {
             if d != "ByteLevel" {
                 return Err(bad(format!("decoder {d:?} is not supported for BPE")));
             }
@@ -379,16 +496,37 @@ impl BpeTokenizer {
         let mut added = Vec::new();
         if let Some(list) = v.get("added_tokens").and_then(Value::as_array) {
             for (k, a) in list.iter().enumerate() {
-                let content = a.get("content").and_then(Value::as_str).filter(|s| !s.is_empty());
-                let id = a.get("id").and_then(Value::as_u64).filter(|&i| i < (u32::MAX - 2) as u64);
+                let content = a
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+                let id = a
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .filter(|&i| i < (u32::MAX - 2) as u64);
                 let (Some(content), Some(id)) = (content, id) else {
-                    return Err(bad(format!("added_tokens[{k}]: needs a non-empty \"content\" and an integer \"id\"")));
+                    return Err(bad(format!(
+                        "added_tokens[{k}]: needs a non-empty \"content\" and an integer \"id\""
+                    )));
                 };
                 let special = a.get("special").and_then(Value::as_bool).unwrap_or(false);
-                added.push(AddedToken { content: content.to_string(), id: id as u32, special, hf: Some(a.clone()) });
+                added.push(AddedToken {
+                    content: content.to_string(),
+                    id: id as u32,
+                    special,
+                    hf: Some(a.clone()),
+                });
             }
         }
-        Self::assemble(bpe, splitter, added, Origin::Hf, add_prefix_space, byte_level_regex, post)
+        Self::assemble(
+            bpe,
+            splitter,
+            added,
+            Origin::Hf,
+            add_prefix_space,
+            byte_level_regex,
+            post,
+        )
     }
 
     /// Load an HF `tokenizer.json` file.
@@ -398,7 +536,8 @@ impl BpeTokenizer {
     }
 
     pub fn from_hf_str(text: &str, label: &str) -> Result<Self> {
-        let v: Value = serde_json::from_str(text).map_err(|e| Error::malformed(label, format!("invalid JSON ({e})")))?;
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| Error::malformed(label, format!("invalid JSON ({e})")))?;
         Self::from_hf_json(&v, label)
     }
 
@@ -424,10 +563,10 @@ impl BpeTokenizer {
                 })
             })
             .collect();
-        let bl = |use_regex: bool| {
-            json!({"type": "ByteLevel", "add_prefix_space": self.add_prefix_space, "trim_offsets": true, "use_regex": use_regex})
-        };
-        let pre = if self.byte_level_regex || (self.origin == Origin::Tiktoken && matches!(self.splitter, Splitter::Gpt2)) {
+        let bl = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": self.add_prefix_space, "trim_offsets": true, "use_regex": use_regex});
+        let pre = if self.byte_level_regex
+            || (self.origin == Origin::Tiktoken && matches!(self.splitter, Splitter::Gpt2))
+        {
             bl(true)
         } else {
             json!({"type": "Sequence", "pretokenizers": [
@@ -435,7 +574,11 @@ impl BpeTokenizer {
                 bl(false)
             ]})
         };
-        let unk = self.model.unk_id.map(|u| Value::String(self.id_to_token[u as usize].clone())).unwrap_or(Value::Null);
+        let unk = self
+            .model
+            .unk_id
+            .map(|u| Value::String(self.id_to_token[u as usize].clone()))
+            .unwrap_or(Value::Null);
         json!({
             "version": "1.0",
             "truncation": null,
@@ -455,7 +598,12 @@ impl BpeTokenizer {
 
     pub fn to_hf_string(&self, pretty: bool) -> String {
         let v = self.to_hf_json();
-        if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap_or_default()
+        if pretty {
+            serde_json::to_string_pretty(&v)
+        } else {
+            serde_json::to_string(&v)
+        }
+        .unwrap_or_default()
     }
 
     /// Write the HF `tokenizer.json` atomically.
@@ -479,7 +627,11 @@ impl BpeTokenizer {
                             .added
                             .iter()
                             .position(|a| a.special && &a.content == name)
-                            .ok_or_else(|| Error::invalid(format!("{what}: {name:?} is not a special token of this tokenizer")))?;
+                            .ok_or_else(|| {
+                                Error::invalid(format!(
+                                    "{what}: {name:?} is not a special token of this tokenizer"
+                                ))
+                            })?;
                         v[k] = true;
                     }
                     Ok(v)
@@ -488,14 +640,23 @@ impl BpeTokenizer {
         };
         let allowed_v = pick(allowed, "allowed_special")?;
         let mut dis = pick(disallowed, "disallowed_special")?;
-        let active: Vec<bool> = self.added.iter().zip(&allowed_v).map(|(a, &al)| !a.special || al).collect();
+        let active: Vec<bool> = self
+            .added
+            .iter()
+            .zip(&allowed_v)
+            .map(|(a, &al)| !a.special || al)
+            .collect();
         for k in 0..n {
             if active[k] {
                 dis[k] = false;
             }
         }
         let any = active.iter().chain(dis.iter()).any(|&b| b);
-        Ok(SpecialPolicy { active, disallowed: dis, any })
+        Ok(SpecialPolicy {
+            active,
+            disallowed: dis,
+            any,
+        })
     }
 
     /// The default policy: nothing allowed, every special token disallowed.
@@ -568,10 +729,12 @@ impl BpeTokenizer {
                 let r = if self.add_prefix_space && !seg_text.starts_with(' ') {
                     let shifted = format!(" {seg_text}");
                     let sb = shifted.as_bytes();
-                    self.splitter.split(&shifted, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 1))
+                    self.splitter
+                        .split(&shifted, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 1))
                 } else {
                     let sb = seg_text.as_bytes();
-                    self.splitter.split(seg_text, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 0))
+                    self.splitter
+                        .split(seg_text, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 0))
                 };
                 if let Err(e) = r {
                     err.get_or_insert(e);
@@ -587,7 +750,12 @@ impl BpeTokenizer {
     // ------------------------------------------------------------------ encoding
 
     /// Ids of `text`, appended to `out`.
-    pub fn encode_ids_into(&self, text: &str, pol: &SpecialPolicy, out: &mut Vec<u32>) -> Result<()> {
+    pub fn encode_ids_into(
+        &self,
+        text: &str,
+        pol: &SpecialPolicy,
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
         self.run(text, pol, &mut Ids(out))
     }
 
@@ -599,7 +767,10 @@ impl BpeTokenizer {
 
     /// Number of tokens of `text` without building the id list.
     pub fn count_tokens(&self, text: &str, pol: &SpecialPolicy) -> Result<usize> {
-        let mut c = Count { n: 0, scratch: Vec::new() };
+        let mut c = Count {
+            n: 0,
+            scratch: Vec::new(),
+        };
         self.run(text, pol, &mut c)?;
         Ok(c.n)
     }
@@ -645,7 +816,11 @@ impl BpeTokenizer {
     fn trim(&self, enc: &mut Encoding) {
         let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
         for (i, (id, off)) in enc.ids.iter().zip(enc.offsets.iter_mut()).enumerate() {
-            let tok = self.id_to_token.get(*id as usize).map(String::as_str).unwrap_or("");
+            let tok = self
+                .id_to_token
+                .get(*id as usize)
+                .map(String::as_str)
+                .unwrap_or("");
             let mut lead = tok.chars().take_while(is_space).count();
             let trail = tok.chars().rev().take_while(is_space).count();
             if lead > 0 {
@@ -661,12 +836,20 @@ impl BpeTokenizer {
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths.
-    pub fn encode_batch_flat<S: AsRef<str> + Sync>(&self, texts: &[S], pol: &SpecialPolicy) -> Result<(Vec<u32>, Vec<i64>)> {
+    pub fn encode_batch_flat<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        pol: &SpecialPolicy,
+    ) -> Result<(Vec<u32>, Vec<i64>)> {
         if texts.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
         let par = parallel_allowed();
-        let threads = if par { rayon::current_num_threads().max(1) } else { 1 };
+        let threads = if par {
+            rayon::current_num_threads().max(1)
+        } else {
+            1
+        };
         let chunk = texts.len().div_ceil(threads * 8).clamp(1, 4096);
         let work = |c: &[S]| -> Result<(Vec<u32>, Vec<i64>)> {
             let bytes: usize = c.iter().map(|t| t.as_ref().len()).sum();
@@ -679,8 +862,11 @@ impl BpeTokenizer {
             }
             Ok((ids, lens))
         };
-        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> =
-            if par { texts.par_chunks(chunk).map(work).collect() } else { texts.chunks(chunk).map(work).collect() };
+        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> = if par {
+            texts.par_chunks(chunk).map(work).collect()
+        } else {
+            texts.chunks(chunk).map(work).collect()
+        };
         let mut total = 0;
         let mut done = Vec::with_capacity(parts.len());
         for p in parts {
@@ -701,11 +887,21 @@ impl BpeTokenizer {
     }
 
     /// Encode many (text, optional pair) inputs in parallel.
-    pub fn encode_batch(&self, inputs: &[(String, Option<String>)], pol: &SpecialPolicy) -> Result<Vec<Encoding>> {
+    pub fn encode_batch(
+        &self,
+        inputs: &[(String, Option<String>)],
+        pol: &SpecialPolicy,
+    ) -> Result<Vec<Encoding>> {
         if parallel_allowed() {
-            inputs.par_iter().map(|(a, b)| self.encode(a, b.as_deref(), pol)).collect()
+            inputs
+                .par_iter()
+                .map(|(a, b)| self.encode(a, b.as_deref(), pol))
+                .collect()
         } else {
-            inputs.iter().map(|(a, b)| self.encode(a, b.as_deref(), pol)).collect()
+            inputs
+                .iter()
+                .map(|(a, b)| self.encode(a, b.as_deref(), pol))
+                .collect()
         }
     }
 
@@ -726,7 +922,9 @@ impl BpeTokenizer {
             } else if let Some(b) = self.model.token_bytes(id) {
                 out.extend_from_slice(b);
             } else {
-                return Err(Error::OutOfRange(format!("token id {id} is not in the vocabulary")));
+                return Err(Error::OutOfRange(format!(
+                    "token id {id} is not in the vocabulary"
+                )));
             }
         }
         Ok(out)
@@ -766,9 +964,15 @@ impl BpeTokenizer {
 
     /// token string -> id for every model and added token.
     pub fn vocab(&self) -> Vec<(String, u32)> {
-        let mut v: Vec<(String, u32)> = self.model.tokens().map(|(b, id)| (bytes_to_string(b), id)).collect();
+        let mut v: Vec<(String, u32)> = self
+            .model
+            .tokens()
+            .map(|(b, id)| (bytes_to_string(b), id))
+            .collect();
         for a in &self.added {
-            if self.model.token_bytes(a.id).is_none() || self.id_to_token[a.id as usize] != a.content {
+            if self.model.token_bytes(a.id).is_none()
+                || self.id_to_token[a.id as usize] != a.content
+            {
                 v.push((a.content.clone(), a.id));
             }
         }
@@ -776,7 +980,11 @@ impl BpeTokenizer {
     }
 
     pub fn vocab_size(&self) -> usize {
-        let extra = self.added.iter().filter(|a| self.model.token_bytes(a.id).is_none()).count();
+        let extra = self
+            .added
+            .iter()
+            .filter(|a| self.model.token_bytes(a.id).is_none())
+            .count();
         self.model.len() + extra
     }
 
@@ -792,11 +1000,19 @@ mod tests {
     fn toy() -> BpeTokenizer {
         // all 256 bytes, then a few tokens; ranks = ids
         let mut ranks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
-        for t in ["he", "ll", "hell", "hello", " w", " wo", "or", " wor", " world", "ld"] {
+        for t in [
+            "he", "ll", "hell", "hello", " w", " wo", "or", " wor", " world", "ld",
+        ] {
             let id = ranks.len() as u32;
             ranks.push((t.as_bytes().to_vec(), id));
         }
-        BpeTokenizer::from_ranks(ranks, "cl100k_base", vec![("<|endoftext|>".into(), 1000)], "toy").unwrap()
+        BpeTokenizer::from_ranks(
+            ranks,
+            "cl100k_base",
+            vec![("<|endoftext|>".into(), 1000)],
+            "toy",
+        )
+        .unwrap()
     }
 
     #[test]
@@ -818,7 +1034,9 @@ mod tests {
         let ids = t.encode_ids("<|endoftext|>", &plain).unwrap();
         assert!(ids.len() > 1 && !ids.contains(&1000));
         assert_eq!(t.decode(&ids, true).unwrap(), "<|endoftext|>");
-        assert!(t.policy(&SpecialSet::Named(vec!["<nope>".into()]), &SpecialSet::All).is_err());
+        assert!(t
+            .policy(&SpecialSet::Named(vec!["<nope>".into()]), &SpecialSet::All)
+            .is_err());
         assert!(t.decode(&[5000], true).is_err());
     }
 
@@ -843,7 +1061,10 @@ mod tests {
         let t2 = BpeTokenizer::from_hf_json(&v, "x.json").unwrap();
         let pol = t2.policy(&SpecialSet::none(), &SpecialSet::none()).unwrap();
         for s in ["hello world", "hell or", "  x\n\n"] {
-            assert_eq!(t.encode_ids(s, t.default_policy()).unwrap(), t2.encode_ids(s, &pol).unwrap());
+            assert_eq!(
+                t.encode_ids(s, t.default_policy()).unwrap(),
+                t2.encode_ids(s, &pol).unwrap()
+            );
         }
         let e = BpeTokenizer::from_hf_str("{\"model\": 3}", "bad.json").unwrap_err();
         assert!(e.to_string().starts_with("bad.json"));
@@ -857,7 +1078,10 @@ mod tests {
         assert_eq!(lens.iter().sum::<i64>() as usize, ids.len());
         let mut k = 0;
         for (s, &l) in texts.iter().zip(&lens) {
-            assert_eq!(&ids[k..k + l as usize], &t.encode_ids(s, t.default_policy()).unwrap()[..]);
+            assert_eq!(
+                &ids[k..k + l as usize],
+                &t.encode_ids(s, t.default_policy()).unwrap()[..]
+            );
             k += l as usize;
         }
     }

@@ -18,7 +18,9 @@ pub struct PyBpeTokenizer {
 
 /// `None` -> empty, `"all"` -> all, any iterable of str -> those.
 fn special_set(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<SpecialSet> {
-    let Some(obj) = obj else { return Ok(SpecialSet::none()) };
+    let Some(obj) = obj else {
+        return Ok(SpecialSet::none());
+    };
     if obj.is_none() {
         return Ok(SpecialSet::none());
     }
@@ -27,11 +29,15 @@ fn special_set(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<SpecialSe
         return if s == "all" {
             Ok(SpecialSet::All)
         } else {
-            Err(PyValueError::new_err(format!("{what} must be \"all\" or a collection of strings, not the string {s:?}")))
+            Err(PyValueError::new_err(format!(
+                "{what} must be \"all\" or a collection of strings, not the string {s:?}"
+            )))
         };
     }
     let mut names = Vec::new();
-    for item in obj.try_iter().map_err(|_| PyTypeError::new_err(format!("{what} must be \"all\" or a collection of strings")))? {
+    for item in obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be \"all\" or a collection of strings"))
+    })? {
         let item = item?;
         let s = item
             .cast::<PyString>()
@@ -44,7 +50,8 @@ fn special_set(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<SpecialSe
 fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
     ids.into_iter()
         .map(|i| {
-            u32::try_from(i).map_err(|_| Error::OutOfRange(format!("token id {i} is not in the vocabulary")))
+            u32::try_from(i)
+                .map_err(|_| Error::OutOfRange(format!("token id {i} is not in the vocabulary")))
         })
         .collect::<Result<Vec<u32>, Error>>()
         .py()
@@ -52,13 +59,23 @@ fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
 
 fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     let s = obj.cast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!("{what} must be str, not {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
+        PyTypeError::new_err(format!(
+            "{what} must be str, not {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
     })?;
     Ok(s.to_cow()?.into_owned())
 }
 
 impl PyBpeTokenizer {
-    fn policy(&self, allowed: Option<&Bound<'_, PyAny>>, disallowed: Option<&Bound<'_, PyAny>>) -> PyResult<SpecialPolicy> {
+    fn policy(
+        &self,
+        allowed: Option<&Bound<'_, PyAny>>,
+        disallowed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SpecialPolicy> {
         let a = special_set(allowed, "allowed_special")?;
         let d = match disallowed {
             None => SpecialSet::All,
@@ -81,23 +98,38 @@ impl PyBpeTokenizer {
     /// Load a `.tiktoken` file; `pattern` is a preset name or a regex.
     #[staticmethod]
     #[pyo3(signature = (path, pattern, special_tokens=None))]
-    fn from_tiktoken(py: Python<'_>, path: PathBuf, pattern: &str, special_tokens: Option<HashMap<String, u32>>) -> PyResult<Self> {
-        let mut specials: Vec<(String, u32)> = special_tokens.unwrap_or_default().into_iter().collect();
+    fn from_tiktoken(
+        py: Python<'_>,
+        path: PathBuf,
+        pattern: &str,
+        special_tokens: Option<HashMap<String, u32>>,
+    ) -> PyResult<Self> {
+        let mut specials: Vec<(String, u32)> =
+            special_tokens.unwrap_or_default().into_iter().collect();
         specials.sort_by_key(|(_, id)| *id);
         let pattern = pattern.to_string();
-        let inner = detached(py, move || BpeTokenizer::from_tiktoken_file(&path, &pattern, specials))?.py()?;
+        let inner = detached(py, move || {
+            BpeTokenizer::from_tiktoken_file(&path, &pattern, specials)
+        })?
+        .py()?;
         Ok(PyBpeTokenizer { inner })
     }
 
     #[staticmethod]
     fn from_gpt2_files(py: Python<'_>, vocab_json: PathBuf, merges_txt: PathBuf) -> PyResult<Self> {
-        let inner = detached(py, move || BpeTokenizer::from_gpt2_files(&vocab_json, &merges_txt))?.py()?;
+        let inner = detached(py, move || {
+            BpeTokenizer::from_gpt2_files(&vocab_json, &merges_txt)
+        })?
+        .py()?;
         Ok(PyBpeTokenizer { inner })
     }
 
     #[staticmethod]
     fn from_str(py: Python<'_>, json: String) -> PyResult<Self> {
-        let inner = detached(py, move || BpeTokenizer::from_hf_str(&json, "<tokenizer json string>"))?.py()?;
+        let inner = detached(py, move || {
+            BpeTokenizer::from_hf_str(&json, "<tokenizer json string>")
+        })?
+        .py()?;
         Ok(PyBpeTokenizer { inner })
     }
 
@@ -150,18 +182,25 @@ impl PyBpeTokenizer {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
         let mut items: Vec<(String, Option<String>)> = Vec::new();
-        for item in inputs.try_iter().map_err(|_| PyTypeError::new_err("inputs must be a list of str or (str, str)"))? {
+        for item in inputs
+            .try_iter()
+            .map_err(|_| PyTypeError::new_err("inputs must be a list of str or (str, str)"))?
+        {
             let item = item?;
             if item.cast::<PyString>().is_ok() {
                 items.push((text_arg(&item, "input")?, None));
             } else if item.cast::<PyTuple>().is_ok() || item.cast::<PyList>().is_ok() {
                 let a: Vec<Bound<'_, PyAny>> = item.extract()?;
                 if a.len() != 2 {
-                    return Err(PyValueError::new_err("a pair input must have exactly two strings"));
+                    return Err(PyValueError::new_err(
+                        "a pair input must have exactly two strings",
+                    ));
                 }
                 items.push((text_arg(&a[0], "input")?, Some(text_arg(&a[1], "pair")?)));
             } else {
-                return Err(PyTypeError::new_err("inputs must be a list of str or (str, str)"));
+                return Err(PyTypeError::new_err(
+                    "inputs must be a list of str or (str, str)",
+                ));
             }
         }
         let encs = detached(py, || self.inner.encode_batch(&items, &pol))?.py()?;
@@ -187,7 +226,10 @@ impl PyBpeTokenizer {
                 texts.push(text_arg(&item, "input")?);
             }
         } else {
-            for item in inputs.try_iter().map_err(|_| PyTypeError::new_err("inputs must be a list of str"))? {
+            for item in inputs
+                .try_iter()
+                .map_err(|_| PyTypeError::new_err("inputs must be a list of str"))?
+            {
                 texts.push(text_arg(&item?, "input")?);
             }
         }
@@ -216,7 +258,11 @@ impl PyBpeTokenizer {
     }
 
     /// The raw bytes of `ids` (special tokens included), for ids that end inside a character.
-    fn decode_bytes<'py>(&self, py: Python<'py>, ids: Vec<i64>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<i64>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         let ids = ids_arg(ids)?;
         let b = detached(py, || self.inner.decode_bytes(&ids, false))?.py()?;
         Ok(pyo3::types::PyBytes::new(py, &b))
@@ -235,7 +281,9 @@ impl PyBpeTokenizer {
     }
 
     fn id_to_token(&self, id: i64) -> Option<String> {
-        u32::try_from(id).ok().and_then(|i| self.inner.id_to_token(i).map(str::to_string))
+        u32::try_from(id)
+            .ok()
+            .and_then(|i| self.inner.id_to_token(i).map(str::to_string))
     }
 
     #[getter]
@@ -254,7 +302,11 @@ impl PyBpeTokenizer {
     }
 
     fn __repr__(&self) -> String {
-        format!("BpeTokenizer(vocab_size={}, pattern={:?})", self.inner.vocab_size(), self.inner.splitter.pattern())
+        format!(
+            "BpeTokenizer(vocab_size={}, pattern={:?})",
+            self.inner.vocab_size(),
+            self.inner.splitter.pattern()
+        )
     }
 }
 

@@ -14,18 +14,29 @@ pub fn parse(text: &str, label: &str) -> Result<Vec<(Vec<u8>, u32)>> {
         }
         let mut parts = line.split(' ');
         let (Some(tok), Some(rank), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(Error::malformed(label, format!("line {}: expected 'base64-token rank'", lineno + 1)));
+            return Err(Error::malformed(
+                label,
+                format!("line {}: expected 'base64-token rank'", lineno + 1),
+            ));
         };
-        let bytes = engine
-            .decode(tok)
-            .map_err(|e| Error::malformed(label, format!("line {}: bad base64 token {tok:?} ({e})", lineno + 1)))?;
+        let bytes = engine.decode(tok).map_err(|e| {
+            Error::malformed(
+                label,
+                format!("line {}: bad base64 token {tok:?} ({e})", lineno + 1),
+            )
+        })?;
         let rank: u32 = rank
             .parse()
             .ok()
             .filter(|&r: &u32| r < u32::MAX - 2)
-            .ok_or_else(|| Error::malformed(label, format!("line {}: bad rank {rank:?}", lineno + 1)))?;
+            .ok_or_else(|| {
+                Error::malformed(label, format!("line {}: bad rank {rank:?}", lineno + 1))
+            })?;
         if bytes.is_empty() {
-            return Err(Error::malformed(label, format!("line {}: empty token", lineno + 1)));
+            return Err(Error::malformed(
+                label,
+                format!("line {}: empty token", lineno + 1),
+            ));
         }
         out.push((bytes, rank));
     }

@@ -12,10 +12,9 @@
 //!    8 KB are cut into overlapping 4.5 KB windows that are stitched where both windows agree
 //!    (see [`BpeModel::merge_windowed`]), so a multi-megabyte piece costs time linear in its
 //!    length with a working set that stays in cache.
-use crate::error::{Error, Result};
 use rustc_hash::FxHashMap;
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 const NONE: u32 = u32::MAX;
 /// A byte that has no token of its own (possible only in HF vocabularies without the full alphabet).
@@ -90,7 +89,12 @@ pub struct BpeModel {
 
 impl BpeModel {
     fn build(vocab_list: Vec<(Vec<u8>, u32)>) -> std::result::Result<BpeModel, String> {
-        let max_id = vocab_list.iter().map(|(_, i)| *i).max().map(|m| m as usize + 1).unwrap_or(0);
+        let max_id = vocab_list
+            .iter()
+            .map(|(_, i)| *i)
+            .max()
+            .map(|m| m as usize + 1)
+            .unwrap_or(0);
         if max_id > (u32::MAX - 2) as usize {
             return Err("token id too large".into());
         }
@@ -104,8 +108,14 @@ impl BpeModel {
             if by_id[*id as usize].is_some() {
                 return Err(format!("id {id} is used by two tokens"));
             }
-            if vocab.insert(bytes.clone().into_boxed_slice(), *id).is_some() {
-                return Err(format!("token {:?} appears twice", String::from_utf8_lossy(bytes)));
+            if vocab
+                .insert(bytes.clone().into_boxed_slice(), *id)
+                .is_some()
+            {
+                return Err(format!(
+                    "token {:?} appears twice",
+                    String::from_utf8_lossy(bytes)
+                ));
             }
             by_id[*id as usize] = Some(bytes.as_slice());
         }
@@ -126,7 +136,11 @@ impl BpeModel {
                 *slot = id;
             }
         }
-        let short = vocab.iter().filter(|(k, _)| k.len() <= PACK).map(|(k, &v)| (pack(k), v)).collect();
+        let short = vocab
+            .iter()
+            .filter(|(k, _)| k.len() <= PACK)
+            .map(|(k, &v)| (pack(k), v))
+            .collect();
         static NEXT_UID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let uid = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(BpeModel {
@@ -183,16 +197,24 @@ impl BpeModel {
         let mut list = Vec::with_capacity(merges.len());
         for (rank, (a, b)) in merges.iter().enumerate() {
             let name = |x: &[u8]| crate::pretokenize::bytelevel::bytes_to_string(x);
-            let ia = *m.vocab.get(&a[..]).ok_or_else(|| format!("merge {rank}: token {:?} is not in the vocabulary", name(a)))?;
-            let ib = *m.vocab.get(&b[..]).ok_or_else(|| format!("merge {rank}: token {:?} is not in the vocabulary", name(b)))?;
+            let ia = *m.vocab.get(&a[..]).ok_or_else(|| {
+                format!("merge {rank}: token {:?} is not in the vocabulary", name(a))
+            })?;
+            let ib = *m.vocab.get(&b[..]).ok_or_else(|| {
+                format!("merge {rank}: token {:?} is not in the vocabulary", name(b))
+            })?;
             let mut ab = a.clone();
             ab.extend_from_slice(b);
-            let iab = *m
-                .vocab
-                .get(&ab[..])
-                .ok_or_else(|| format!("merge {rank}: merged token {:?} is not in the vocabulary", name(&ab)))?;
+            let iab = *m.vocab.get(&ab[..]).ok_or_else(|| {
+                format!(
+                    "merge {rank}: merged token {:?} is not in the vocabulary",
+                    name(&ab)
+                )
+            })?;
             // HF keeps the first occurrence of a duplicated merge.
-            pairs.entry(key(ia, ib)).or_insert(((rank as u64) << 32) | iab as u64);
+            pairs
+                .entry(key(ia, ib))
+                .or_insert(((rank as u64) << 32) | iab as u64);
             list.push((ia, ib));
         }
         m.pairs = pairs;
@@ -264,7 +286,9 @@ impl BpeModel {
         if a >= MISSING || b >= MISSING {
             return None;
         }
-        self.pairs.get(&key(a, b)).map(|&v| ((v >> 32) as u32, v as u32))
+        self.pairs
+            .get(&key(a, b))
+            .map(|&v| ((v >> 32) as u32, v as u32))
     }
 
     #[inline(always)]
@@ -315,7 +339,11 @@ impl BpeModel {
                 return self.merge_short(piece, out);
             };
             if c.0 != self.uid {
-                let empty = CacheEntry { key: 0, len: 0, ids: [0; CACHE_IDS] };
+                let empty = CacheEntry {
+                    key: 0,
+                    len: 0,
+                    ids: [0; CACHE_IDS],
+                };
                 c.1.clear();
                 c.1.resize(CACHE_SLOTS, empty);
                 c.0 = self.uid;
@@ -622,7 +650,11 @@ impl BpeModel {
         let mut sy: Vec<Sym> = piece
             .iter()
             .enumerate()
-            .map(|(k, &b)| Sym { id: self.byte_ids[b as usize], prev: (k as u32).wrapping_sub(1), next: k as u32 + 1 })
+            .map(|(k, &b)| Sym {
+                id: self.byte_ids[b as usize],
+                prev: (k as u32).wrapping_sub(1),
+                next: k as u32 + 1,
+            })
             .collect();
         sy[0].prev = NONE;
         sy[n - 1].next = NONE;
@@ -640,7 +672,9 @@ impl BpeModel {
         let mut stack: Vec<u32> = Vec::new();
         let mut list: Vec<u32> = Vec::new();
         while let Some(Reverse(r)) = bk.heap.pop() {
-            let Some(&bi) = bk.index.get(&r) else { continue };
+            let Some(&bi) = bk.index.get(&r) else {
+                continue;
+            };
             if bk.lists[bi as usize].is_empty() {
                 continue;
             }
@@ -663,11 +697,15 @@ impl BpeModel {
                     break;
                 };
                 let p = pos as usize;
-                let Sym { id: left, next: q, .. } = sy[p];
+                let Sym {
+                    id: left, next: q, ..
+                } = sy[p];
                 if left == NONE || q == NONE {
                     continue;
                 }
-                let Some((rank, new_id)) = self.pair(left, sy[q as usize].id) else { continue };
+                let Some((rank, new_id)) = self.pair(left, sy[q as usize].id) else {
+                    continue;
+                };
                 if rank != r {
                     continue;
                 }
@@ -703,7 +741,8 @@ impl BpeModel {
                     }
                 }
                 if lower {
-                    let rest: Vec<u32> = stack.drain(..).chain(list[idx..].iter().copied()).collect();
+                    let rest: Vec<u32> =
+                        stack.drain(..).chain(list[idx..].iter().copied()).collect();
                     for pos in rest {
                         bk.add(r, pos);
                     }
@@ -743,13 +782,6 @@ impl BpeModel {
     }
 }
 
-/// Turn a model-construction message into a `Malformed` error naming the file.
-pub fn malformed(path: &str) -> impl Fn(String) -> Error + '_ {
-    move |msg| Error::malformed(path, msg)
-}
-
-pub type BpeResult<T> = Result<T>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,8 +790,20 @@ mod tests {
     fn toy(ignore: bool) -> BpeModel {
         let mut vocab: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
         let merges: Vec<(&str, &str)> = vec![
-            ("a", "a"), ("b", "a"), ("aa", "aa"), ("a", "b"), ("ab", "a"), ("ba", "aa"), ("aaaa", "a"),
-            ("c", "c"), ("cc", "c"), ("b", "b"), ("bb", "aa"), ("a", "c"), ("ac", "b"), ("ccc", "ccc"),
+            ("a", "a"),
+            ("b", "a"),
+            ("aa", "aa"),
+            ("a", "b"),
+            ("ab", "a"),
+            ("ba", "aa"),
+            ("aaaa", "a"),
+            ("c", "c"),
+            ("cc", "c"),
+            ("b", "b"),
+            ("bb", "aa"),
+            ("a", "c"),
+            ("ac", "b"),
+            ("ccc", "ccc"),
         ];
         let mut list = Vec::new();
         for (a, b) in merges {
@@ -795,10 +839,20 @@ mod tests {
                 let mut got = Vec::new();
                 m.merge_long(&t, &mut got);
                 assert_eq!(got, want, "long, len {len}");
-                for (name, f) in [("heap", BpeModel::merge_heap as fn(&BpeModel, &[u8], u32, &mut Vec<(u32, u32)>)), ("buckets", BpeModel::merge_buckets)] {
+                for (name, f) in [
+                    (
+                        "heap",
+                        BpeModel::merge_heap as fn(&BpeModel, &[u8], u32, &mut Vec<(u32, u32)>),
+                    ),
+                    ("buckets", BpeModel::merge_buckets),
+                ] {
                     let mut toks = Vec::new();
                     f(&m, &t, 0, &mut toks);
-                    assert_eq!(toks.iter().map(|t| t.1).collect::<Vec<_>>(), want, "{name}, len {len}");
+                    assert_eq!(
+                        toks.iter().map(|t| t.1).collect::<Vec<_>>(),
+                        want,
+                        "{name}, len {len}"
+                    );
                 }
                 if len <= SHORT {
                     let mut got = Vec::new();
@@ -823,7 +877,12 @@ mod tests {
                 m.merge_global(&t, 0, &mut g);
                 if ok {
                     stitched += 1;
-                    assert_eq!(w, g, "len {len} alphabet {:?}", std::str::from_utf8(alphabet));
+                    assert_eq!(
+                        w,
+                        g,
+                        "len {len} alphabet {:?}",
+                        std::str::from_utf8(alphabet)
+                    );
                 }
             }
         }
@@ -841,7 +900,13 @@ mod tests {
             for m in [&m1, &m2] {
                 let mut got = Vec::new();
                 m.encode_piece(&t, &mut got);
-                let want = if m.ignore_merges { m.token_id(&t).map(|i| vec![i]).unwrap_or_else(|| m.merge_naive(&t)) } else { m.merge_naive(&t) };
+                let want = if m.ignore_merges {
+                    m.token_id(&t)
+                        .map(|i| vec![i])
+                        .unwrap_or_else(|| m.merge_naive(&t))
+                } else {
+                    m.merge_naive(&t)
+                };
                 assert_eq!(got, want);
             }
         }
@@ -860,7 +925,10 @@ mod tests {
         let mut got = Vec::new();
         m.merge_long(&t, &mut got);
         assert_eq!(got, m.merge_naive(&t));
-        for f in [BpeModel::merge_heap as fn(&BpeModel, &[u8], u32, &mut Vec<(u32, u32)>), BpeModel::merge_buckets] {
+        for f in [
+            BpeModel::merge_heap as fn(&BpeModel, &[u8], u32, &mut Vec<(u32, u32)>),
+            BpeModel::merge_buckets,
+        ] {
             let mut toks = Vec::new();
             f(&m, &t, 0, &mut toks);
             assert_eq!(toks.iter().map(|t| t.1).collect::<Vec<_>>(), got);
@@ -878,9 +946,18 @@ mod tests {
     fn whole_piece_lookup_only_when_allowed() {
         // merges: b+c first, then a+b; "abc" exists via (ab, c) but "a bc" never merges.
         let vocab: Vec<(Vec<u8>, u32)> = vec![
-            (b"a".to_vec(), 0), (b"b".to_vec(), 1), (b"c".to_vec(), 2), (b"bc".to_vec(), 3), (b"ab".to_vec(), 4), (b"abc".to_vec(), 5),
+            (b"a".to_vec(), 0),
+            (b"b".to_vec(), 1),
+            (b"c".to_vec(), 2),
+            (b"bc".to_vec(), 3),
+            (b"ab".to_vec(), 4),
+            (b"abc".to_vec(), 5),
         ];
-        let merges = vec![(b"b".to_vec(), b"c".to_vec()), (b"a".to_vec(), b"b".to_vec()), (b"ab".to_vec(), b"c".to_vec())];
+        let merges = vec![
+            (b"b".to_vec(), b"c".to_vec()),
+            (b"a".to_vec(), b"b".to_vec()),
+            (b"ab".to_vec(), b"c".to_vec()),
+        ];
         let m = BpeModel::from_merges(vocab.clone(), merges.clone(), false).unwrap();
         let mut out = Vec::new();
         m.encode_piece(b"abc", &mut out);
@@ -894,7 +971,13 @@ mod tests {
     #[test]
     fn bad_merges_are_errors() {
         let vocab: Vec<(Vec<u8>, u32)> = vec![(b"a".to_vec(), 0), (b"b".to_vec(), 1)];
-        assert!(BpeModel::from_merges(vocab.clone(), vec![(b"a".to_vec(), b"b".to_vec())], false).is_err());
-        assert!(BpeModel::from_merges(vec![(b"a".to_vec(), 0), (b"a".to_vec(), 1)], vec![], false).is_err());
+        assert!(
+            BpeModel::from_merges(vocab.clone(), vec![(b"a".to_vec(), b"b".to_vec())], false)
+                .is_err()
+        );
+        assert!(
+            BpeModel::from_merges(vec![(b"a".to_vec(), 0), (b"a".to_vec(), 1)], vec![], false)
+                .is_err()
+        );
     }
 }

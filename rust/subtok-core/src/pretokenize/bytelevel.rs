@@ -16,7 +16,9 @@ fn tables() -> &'static Tables {
         let mut to_byte = [u16::MAX; 0x200];
         let mut extra = 0u32;
         for b in 0..256u32 {
-            let printable = (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+            let printable = (0x21..=0x7E).contains(&b)
+                || (0xA1..=0xAC).contains(&b)
+                || (0xAE..=0xFF).contains(&b);
             let cp = if printable {
                 b
             } else {
@@ -94,7 +96,10 @@ mod tests {
         assert_eq!(byte_to_char(b' '), '\u{120}');
         assert_eq!(byte_to_char(b'\n'), '\u{10A}');
         assert_eq!(byte_to_char(b'a'), 'a');
-        assert_eq!(string_to_bytes(&bytes_to_string("héllo wörld".as_bytes())), "héllo wörld".as_bytes());
+        assert_eq!(
+            string_to_bytes(&bytes_to_string("héllo wörld".as_bytes())),
+            "héllo wörld".as_bytes()
+        );
         assert_eq!(char_to_byte('中'), None);
     }
 }

@@ -51,7 +51,11 @@ fn piece_end(s: &[u8], i: usize, cls: Cls) -> usize {
         return j;
     }
     // ' ?[^\s\p{L}\p{N}]++[\r\n]*+'
-    let p = if b == b' ' && i + 1 < n && cls.at(s, i + 1).0 & (L | N | WS) == 0 { i + 1 } else { i };
+    let p = if b == b' ' && i + 1 < n && cls.at(s, i + 1).0 & (L | N | WS) == 0 {
+        i + 1
+    } else {
+        i
+    };
     let (cp, lp) = if p == i { (c, l) } else { cls.at(s, p) };
     if cp & (L | N | WS) == 0 {
         let mut j = cls.run_not(s, p + lp, L | N | WS);

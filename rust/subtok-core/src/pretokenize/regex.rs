@@ -26,8 +26,13 @@ pub(crate) const NL: u8 = 32;
 
 fn classify(c: char) -> u8 {
     let cp = c as u32;
-    if matches!(cp, 0x09..=0x0D | 0x20 | 0x85 | 0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000) {
-        return if cp == 0x0A || cp == 0x0D { WS | NL } else { WS };
+    if matches!(cp, 0x09..=0x0D | 0x20 | 0x85 | 0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000)
+    {
+        return if cp == 0x0A || cp == 0x0D {
+            WS | NL
+        } else {
+            WS
+        };
     }
     match get_general_category(c) {
         G::UppercaseLetter | G::TitlecaseLetter => L | UP,
@@ -49,7 +54,9 @@ impl Cls {
     pub(crate) fn get() -> Cls {
         static BMP: OnceLock<Vec<u8>> = OnceLock::new();
         let bmp = BMP.get_or_init(|| {
-            (0u32..0x10000).map(|cp| char::from_u32(cp).map(classify).unwrap_or(0)).collect()
+            (0u32..0x10000)
+                .map(|cp| char::from_u32(cp).map(classify).unwrap_or(0))
+                .collect()
         });
         Cls { bmp }
     }
@@ -65,7 +72,9 @@ impl Cls {
             let cp = ((b0 as u32 & 0x1F) << 6) | (s[i + 1] as u32 & 0x3F);
             (self.bmp[cp as usize], 2)
         } else if b0 < 0xF0 {
-            let cp = ((b0 as u32 & 0x0F) << 12) | ((s[i + 1] as u32 & 0x3F) << 6) | (s[i + 2] as u32 & 0x3F);
+            let cp = ((b0 as u32 & 0x0F) << 12)
+                | ((s[i + 1] as u32 & 0x3F) << 6)
+                | (s[i + 2] as u32 & 0x3F);
             (self.bmp[cp as usize], 3)
         } else {
             let cp = ((b0 as u32 & 0x07) << 18)
@@ -176,9 +185,11 @@ pub(crate) fn contraction_cs(s: &[u8], j: usize) -> usize {
 }
 
 /// tiktoken's r50k/p50k pattern (GPT-2), current spelling.
-pub const GPT2_PATTERN: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+pub const GPT2_PATTERN: &str =
+    r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
 /// The original GPT-2 spelling (HF ByteLevel's `use_regex`); same matches.
-pub const GPT2_PATTERN_HF: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+pub const GPT2_PATTERN_HF: &str =
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 /// tiktoken's cl100k_base pattern.
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 /// tiktoken's o200k_base pattern.
@@ -206,7 +217,11 @@ pub enum Splitter {
     O200k,
     /// Any other pattern. `keep_gaps`: also emit the text between matches (HF `Split` with
     /// `Isolated` behaviour); tiktoken drops it.
-    Regex { pattern: String, regex: Box<fancy_regex::Regex>, keep_gaps: bool },
+    Regex {
+        pattern: String,
+        regex: Box<fancy_regex::Regex>,
+        keep_gaps: bool,
+    },
 }
 
 impl Splitter {
@@ -214,7 +229,9 @@ impl Splitter {
     /// or a regex. Known regexes get the hand-written splitter.
     pub fn from_pattern(pattern: &str, keep_gaps: bool) -> Result<Splitter> {
         Ok(match pattern {
-            "gpt2" | "r50k_base" | "p50k_base" | "p50k_edit" | GPT2_PATTERN | GPT2_PATTERN_HF => Splitter::Gpt2,
+            "gpt2" | "r50k_base" | "p50k_base" | "p50k_edit" | GPT2_PATTERN | GPT2_PATTERN_HF => {
+                Splitter::Gpt2
+            }
             "cl100k_base" | CL100K_PATTERN => Splitter::Cl100k,
             "o200k_base" | O200K_PATTERN => Splitter::O200k,
             _ => Splitter::regex(pattern, keep_gaps)?,
@@ -225,7 +242,11 @@ impl Splitter {
     pub fn regex(pattern: &str, keep_gaps: bool) -> Result<Splitter> {
         let regex = fancy_regex::Regex::new(pattern)
             .map_err(|e| Error::invalid(format!("invalid pre-tokenizer regex {pattern:?}: {e}")))?;
-        Ok(Splitter::Regex { pattern: pattern.to_string(), regex: Box::new(regex), keep_gaps })
+        Ok(Splitter::Regex {
+            pattern: pattern.to_string(),
+            regex: Box::new(regex),
+            keep_gaps,
+        })
     }
 
     /// The regex this splitter implements.
@@ -245,10 +266,13 @@ impl Splitter {
             Splitter::Gpt2 => super::gpt2::split(text, emit),
             Splitter::Cl100k => super::cl100k::split(text, emit),
             Splitter::O200k => super::o200k::split(text, emit),
-            Splitter::Regex { regex, keep_gaps, .. } => {
+            Splitter::Regex {
+                regex, keep_gaps, ..
+            } => {
                 let mut last = 0;
                 for m in regex.find_iter(text) {
-                    let m = m.map_err(|e| Error::invalid(format!("pre-tokenizer regex failed: {e}")))?;
+                    let m =
+                        m.map_err(|e| Error::invalid(format!("pre-tokenizer regex failed: {e}")))?;
                     if m.start() == m.end() {
                         continue;
                     }
@@ -310,10 +334,16 @@ pub(crate) mod tests {
     fn check(pattern: &str, fast: Splitter) {
         let slow = Splitter::regex(pattern, true).unwrap();
         for t in HARD {
-            assert_eq!(fast.pieces(t).unwrap(), slow.pieces(t).unwrap(), "pattern {pattern:?} text {t:?}");
+            assert_eq!(
+                fast.pieces(t).unwrap(),
+                slow.pieces(t).unwrap(),
+                "pattern {pattern:?} text {t:?}"
+            );
         }
         // pseudo-random strings from a nasty alphabet
-        let alphabet: Vec<char> = "aZ 1'\n\r\t!.é中👍\u{301}\u{a0}sStTlLdD/ǅʰ٣".chars().collect();
+        let alphabet: Vec<char> = "aZ 1'\n\r\t!.é中👍\u{301}\u{a0}sStTlLdD/ǅʰ٣"
+            .chars()
+            .collect();
         let mut x: u64 = 0x9E3779B97F4A7C15;
         for _ in 0..3000 {
             let mut t = String::new();
@@ -327,7 +357,11 @@ pub(crate) mod tests {
                 x ^= x << 17;
                 t.push(alphabet[(x % alphabet.len() as u64) as usize]);
             }
-            assert_eq!(fast.pieces(&t).unwrap(), slow.pieces(&t).unwrap(), "pattern {pattern:?} text {t:?}");
+            assert_eq!(
+                fast.pieces(&t).unwrap(),
+                slow.pieces(&t).unwrap(),
+                "pattern {pattern:?} text {t:?}"
+            );
         }
     }
 
@@ -349,9 +383,18 @@ pub(crate) mod tests {
 
     #[test]
     fn presets_and_bad_regex() {
-        assert!(matches!(Splitter::from_pattern("cl100k_base", false).unwrap(), Splitter::Cl100k));
-        assert!(matches!(Splitter::from_pattern(CL100K_PATTERN, false).unwrap(), Splitter::Cl100k));
-        assert!(matches!(Splitter::from_pattern("(?:a)", false).unwrap(), Splitter::Regex { .. }));
+        assert!(matches!(
+            Splitter::from_pattern("cl100k_base", false).unwrap(),
+            Splitter::Cl100k
+        ));
+        assert!(matches!(
+            Splitter::from_pattern(CL100K_PATTERN, false).unwrap(),
+            Splitter::Cl100k
+        ));
+        assert!(matches!(
+            Splitter::from_pattern("(?:a)", false).unwrap(),
+            Splitter::Regex { .. }
+        ));
         assert!(Splitter::from_pattern("(unclosed", false).is_err());
     }
 
