@@ -109,7 +109,8 @@ class Tokenizer:
         BPE only: ``allowed_special`` / ``disallowed_special`` follow tiktoken. By default a special
         token (e.g. ``<|endoftext|>``) found in the text raises ``ValueError``; ``allowed_special="all"``
         (or a set of tokens) encodes it as the special id; ``disallowed_special=()`` encodes it as
-        plain text."""
+        plain text. A ``str`` holding lone surrogates (not valid Unicode text) raises
+        ``UnicodeEncodeError``, a ``ValueError``."""
         if _is_bpe(self._impl):
             return self._impl.encode(sequence, pair, add_special_tokens, allowed_special, disallowed_special)
         return self._impl.encode(sequence, pair, add_special_tokens)
@@ -144,11 +145,15 @@ class Tokenizer:
 
     def count_tokens(self, text: str, *, allowed_special: SpecialArg = None, disallowed_special: SpecialArg = "all") -> int:
         """Number of tokens ``encode(text)`` gives, without building the id list (BPE only)."""
+        if not _is_bpe(self._impl):
+            raise TypeError("count_tokens is available for byte-level BPE tokenizers only")
         return self._impl.count_tokens(text, allowed_special, disallowed_special)
 
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
         """The raw bytes of ``ids`` (BPE only). Unlike :meth:`decode`, ids that end inside a UTF-8
         character are returned exactly instead of as U+FFFD."""
+        if not _is_bpe(self._impl):
+            raise TypeError("decode_bytes is available for byte-level BPE tokenizers only")
         return self._impl.decode_bytes(ids)
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
