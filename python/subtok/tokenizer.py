@@ -6,7 +6,7 @@ WordPiece (BERT) and byte-level BPE share this API, so code written against HF t
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -15,6 +15,11 @@ from subtok._core import Encoding
 
 PathLike = Union[str, "os.PathLike[str]"]
 InputSequence = Union[str, Tuple[str, str], List[str]]
+SpecialArg = Union[None, str, AbstractSet[str], Sequence[str]]
+
+
+def _is_bpe(impl: Any) -> bool:
+    return isinstance(impl, _core.BpeTokenizer)
 
 
 class Tokenizer:
@@ -66,6 +71,23 @@ class Tokenizer:
             _model_max_length_beside(path),
         )
 
+    @classmethod
+    def from_tiktoken(
+        cls, path: PathLike, pattern: str, special_tokens: Optional[Dict[str, int]] = None
+    ) -> "Tokenizer":
+        """Load a byte-level BPE from a ``.tiktoken`` file (``base64(token) rank`` per line).
+
+        ``pattern`` is a preset name (``"gpt2"``, ``"r50k_base"``, ``"p50k_base"``, ``"cl100k_base"``,
+        ``"o200k_base"``) or the pre-tokenizer regex itself; known patterns run a hand-written
+        splitter, any other regex a general engine with lookarounds and possessive quantifiers.
+        ``special_tokens`` maps e.g. ``"<|endoftext|>"`` to its id."""
+        return cls(_core.BpeTokenizer.from_tiktoken(os.fspath(path), pattern, special_tokens))
+
+    @classmethod
+    def from_gpt2_files(cls, vocab: PathLike, merges: PathLike) -> "Tokenizer":
+        """Load a GPT-2 style byte-level BPE from ``vocab.json`` + ``merges.txt``."""
+        return cls(_core.BpeTokenizer.from_gpt2_files(os.fspath(vocab), os.fspath(merges)))
+
     def save(self, path: PathLike, pretty: bool = True) -> None:
         """Write an HF ``tokenizer.json`` that HF tokenizers loads and encodes identically.
         The write is atomic: a failed save leaves any existing file untouched."""
@@ -76,19 +98,66 @@ class Tokenizer:
         return self._impl.to_str(pretty)
 
     # ------------------------------------------------------------------ encoding
-    def encode(self, sequence: str, pair: Optional[str] = None, add_special_tokens: bool = True) -> Encoding:
-        """Encode one text (or a text pair). Stored truncation and padding settings apply, as in HF."""
+    def encode(
+        self,
+        sequence: str,
+        pair: Optional[str] = None,
+        add_special_tokens: bool = True,
+        *,
+        allowed_special: SpecialArg = None,
+        disallowed_special: SpecialArg = "all",
+    ) -> Encoding:
+        """Encode one text (or a text pair). Stored truncation and padding settings apply, as in HF.
+
+        BPE only: ``allowed_special`` / ``disallowed_special`` follow tiktoken. By default a special
+        token (e.g. ``<|endoftext|>``) found in the text raises ``ValueError``; ``allowed_special="all"``
+        (or a set of tokens) encodes it as the special id; ``disallowed_special=()`` encodes it as
+        plain text. A ``str`` holding lone surrogates (not valid Unicode text) raises
+        ``UnicodeEncodeError``, a ``ValueError``."""
+        if _is_bpe(self._impl):
+            return self._impl.encode(sequence, pair, add_special_tokens, allowed_special, disallowed_special)
         return self._impl.encode(sequence, pair, add_special_tokens)
 
-    def encode_batch(self, inputs: Sequence[Union[str, Tuple[str, str]]], add_special_tokens: bool = True) -> List[Encoding]:
+    def encode_batch(
+        self,
+        inputs: Sequence[Union[str, Tuple[str, str]]],
+        add_special_tokens: bool = True,
+        *,
+        allowed_special: SpecialArg = None,
+        disallowed_special: SpecialArg = "all",
+    ) -> List[Encoding]:
         """Encode many texts or ``(text, pair)`` tuples in parallel (rayon; honours ``RAYON_NUM_THREADS``)."""
+        if _is_bpe(self._impl):
+            return self._impl.encode_batch(inputs, add_special_tokens, allowed_special, disallowed_special)
         return self._impl.encode_batch(inputs, add_special_tokens)
 
-    def encode_batch_flat(self, inputs: Sequence[str], add_special_tokens: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    def encode_batch_flat(
+        self,
+        inputs: Sequence[str],
+        add_special_tokens: bool = False,
+        *,
+        allowed_special: SpecialArg = None,
+        disallowed_special: SpecialArg = "all",
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """Encode many texts into one flat ``uint32`` id array plus an ``int64`` array of per-text lengths.
 
         No per-token Python objects are made. Stored truncation applies; padding never does."""
+        if _is_bpe(self._impl):
+            return self._impl.encode_batch_flat(inputs, add_special_tokens, allowed_special, disallowed_special)
         return self._impl.encode_batch_flat(inputs, add_special_tokens)
+
+    def count_tokens(self, text: str, *, allowed_special: SpecialArg = None, disallowed_special: SpecialArg = "all") -> int:
+        """Number of tokens ``encode(text)`` gives, without building the id list (BPE only)."""
+        if not _is_bpe(self._impl):
+            raise TypeError("count_tokens is available for byte-level BPE tokenizers only")
+        return self._impl.count_tokens(text, allowed_special, disallowed_special)
+
+    def decode_bytes(self, ids: Sequence[int]) -> bytes:
+        """The raw bytes of ``ids`` (BPE only). Unlike :meth:`decode`, ids that end inside a UTF-8
+        character are returned exactly instead of as U+FFFD."""
+        if not _is_bpe(self._impl):
+            raise TypeError("decode_bytes is available for byte-level BPE tokenizers only")
+        return self._impl.decode_bytes(ids)
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
         """Turn ids back into text (WordPiece joins ``##`` pieces; BPE decodes bytes)."""

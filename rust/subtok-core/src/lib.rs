@@ -3,6 +3,7 @@
 //! Data flows one way: text -> added-token split -> normalizer (with alignments)
 //! -> pre-tokenizer -> model (WordPiece | BPE) -> post-processor -> [`Encoding`].
 pub mod added_vocab;
+pub mod bpe_tokenizer;
 pub mod encoding;
 pub mod error;
 pub mod inputs;

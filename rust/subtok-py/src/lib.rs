@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod bpe;
 mod encoding;
 mod errors;
 mod pool;
@@ -27,5 +28,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tokenizer::load_tokenizer_file, m)?)?;
     m.add_function(wrap_pyfunction!(tokenizer::load_tokenizer_str, m)?)?;
     pretraining::register(m)?;
+    bpe::register(m)?;
     Ok(())
 }

@@ -447,9 +447,16 @@ fn load_json(py: Python<'_>, text: &str, label: &str) -> PyResult<Py<PyAny>> {
             let t = detached(py, || hf_json::wordpiece_from_json(&root, label))?.py()?;
             Ok(Py::new(py, PyWordPiece::new(t))?.into_any())
         }
+        "BPE" => {
+            let t = detached(py, || {
+                subtok_core::bpe_tokenizer::BpeTokenizer::from_hf_json(&root, label)
+            })?
+            .py()?;
+            Ok(Py::new(py, crate::bpe::PyBpeTokenizer { inner: t })?.into_any())
+        }
         other => Err(Error::malformed(
             label,
-            format!("model type {other:?} is not supported"),
+            format!("model type {other:?} is not supported (WordPiece and BPE are)"),
         ))
         .py(),
     }

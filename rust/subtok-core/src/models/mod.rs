@@ -1,3 +1,4 @@
 //! Subword models.
+pub mod bpe;
 pub mod wordpiece;
 pub use wordpiece::WordPiece;

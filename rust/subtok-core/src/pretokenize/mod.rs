@@ -1,2 +1,7 @@
-//! Pre-tokenizers: split normalized text into words.
+//! Pre-tokenizers: split (normalized) text into words or pieces.
 pub mod bert;
+pub mod bytelevel;
+pub mod cl100k;
+pub mod gpt2;
+pub mod o200k;
+pub mod regex;

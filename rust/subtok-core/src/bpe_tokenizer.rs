@@ -1,0 +1,1064 @@
+//! The byte-level BPE tokenizer: special/added tokens, pre-tokenizer ([`Splitter`]) and
+//! [`BpeModel`], loaded from `.tiktoken` files, GPT-2 `vocab.json` + `merges.txt`, or an HF
+//! `tokenizer.json`, and saved as an HF `tokenizer.json`.
+//!
+//! Special tokens follow tiktoken: a special token found in user text raises an error unless
+//! the caller allows it (`allowed_special`) or explicitly stops disallowing it
+//! (`disallowed_special`), in which case it is encoded as plain text. Non-special HF added tokens
+//! are always split out, as in HF tokenizers.
+use crate::encoding::Encoding;
+use crate::error::{Error, Result};
+use crate::models::bpe::BpeModel;
+use crate::pretokenize::bytelevel::{bytes_to_string, string_to_bytes};
+use crate::pretokenize::regex::Splitter;
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// An added token (tiktoken special token, or an HF `added_tokens` entry).
+#[derive(Debug, Clone)]
+pub struct AddedToken {
+    pub content: String,
+    pub id: u32,
+    /// `true`: subject to allowed/disallowed checks and skipped by `decode(skip_special_tokens)`.
+    pub special: bool,
+    /// The HF entry as loaded, re-emitted by [`BpeTokenizer::to_hf_json`].
+    pub hf: Option<Value>,
+}
+
+/// A choice of special tokens: all of them, or the named ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecialSet {
+    All,
+    Named(Vec<String>),
+}
+
+impl SpecialSet {
+    pub fn none() -> Self {
+        SpecialSet::Named(Vec::new())
+    }
+}
+
+/// Which added tokens are split out of the text (`active`) and which raise (`disallowed`).
+#[derive(Debug, Clone)]
+pub struct SpecialPolicy {
+    active: Vec<bool>,
+    disallowed: Vec<bool>,
+    any: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Tiktoken,
+    Hf,
+}
+
+#[derive(Debug, Clone)]
+pub struct BpeTokenizer {
+    pub model: BpeModel,
+    pub splitter: Splitter,
+    /// HF ByteLevel `add_prefix_space`.
+    pub add_prefix_space: bool,
+    /// The pre-tokenizer was HF ByteLevel with `use_regex` (GPT-2 pattern).
+    byte_level_regex: bool,
+    added: Vec<AddedToken>,
+    first_bytes: Vec<u8>,
+    id_to_token: Arc<Vec<String>>,
+    default_policy: SpecialPolicy,
+    origin: Origin,
+    post_processor: Value,
+    /// HF ByteLevel post-processor `trim_offsets` (and its `add_prefix_space`).
+    trim_offsets: bool,
+    trim_prefix_space: bool,
+}
+
+enum Seg {
+    Text(usize, usize),
+    Added(u32, usize, usize),
+}
+
+/// Receives the output of one encoding pass.
+trait Sink {
+    /// A pre-tokenized piece. `pos` maps piece byte positions to original byte positions:
+    /// original = `base + p.saturating_sub(shift)` where `p` is the position in the split string.
+    fn piece(&mut self, m: &BpeModel, piece: &[u8], p: usize, base: usize, shift: usize);
+    fn added(&mut self, id: u32, start: usize, end: usize);
+}
+
+struct Ids<'a>(&'a mut Vec<u32>);
+impl Sink for Ids<'_> {
+    #[inline]
+    fn piece(&mut self, m: &BpeModel, piece: &[u8], _: usize, _: usize, _: usize) {
+        m.encode_piece(piece, self.0);
+    }
+    fn added(&mut self, id: u32, _: usize, _: usize) {
+        self.0.push(id);
+    }
+}
+
+struct Count {
+    n: usize,
+    scratch: Vec<u32>,
+}
+impl Sink for Count {
+    #[inline]
+    fn piece(&mut self, m: &BpeModel, piece: &[u8], _: usize, _: usize, _: usize) {
+        self.n += m.count_piece(piece, &mut self.scratch);
+    }
+    fn added(&mut self, _: u32, _: usize, _: usize) {
+        self.n += 1;
+    }
+}
+
+/// Builds a full [`Encoding`] with character offsets.
+struct Full<'t> {
+    text: &'t [u8],
+    enc: Encoding,
+    tmp: Vec<u32>,
+    word: u32,
+    seq: u32,
+    /// cursor for byte -> char index conversion: chars starting in [0, cur_b)
+    cur_b: usize,
+    cur_c: usize,
+}
+
+impl Full<'_> {
+    /// Number of characters starting before byte `b` (monotone calls only).
+    fn chars_before(&mut self, b: usize) -> usize {
+        let b = b.min(self.text.len());
+        if b < self.cur_b {
+            // not monotone (cannot happen in order), recount
+            self.cur_b = 0;
+            self.cur_c = 0;
+        }
+        self.cur_c += self.text[self.cur_b..b]
+            .iter()
+            .filter(|&&x| (x as i8) >= -0x40)
+            .count();
+        self.cur_b = b;
+        self.cur_c
+    }
+
+    fn push(&mut self, id: u32, start_b: usize, end_b: usize, word: Option<u32>, special: bool) {
+        let start = if end_b > start_b {
+            self.chars_before(start_b + 1).saturating_sub(1)
+        } else {
+            self.chars_before(start_b)
+        };
+        let end = self.chars_before(end_b).max(start);
+        let e = &mut self.enc;
+        e.ids.push(id);
+        e.type_ids.push(self.seq);
+        e.offsets.push((start, end));
+        e.special_tokens_mask.push(special as u32);
+        e.attention_mask.push(1);
+        e.word_ids.push(word);
+        e.sequence_ids.push(Some(self.seq));
+    }
+}
+
+impl Sink for Full<'_> {
+    fn piece(&mut self, m: &BpeModel, piece: &[u8], p: usize, base: usize, shift: usize) {
+        self.tmp.clear();
+        m.encode_piece(piece, &mut self.tmp);
+        let mut pos = p;
+        let tmp = std::mem::take(&mut self.tmp);
+        for &id in &tmp {
+            let len = m.token_bytes(id).map_or(1, |b| b.len());
+            let a = base + pos.saturating_sub(shift);
+            let b = base + (pos + len).saturating_sub(shift);
+            self.push(id, a, b, Some(self.word), false);
+            pos += len;
+        }
+        self.tmp = tmp;
+        self.word += 1;
+    }
+    fn added(&mut self, id: u32, start: usize, end: usize) {
+        self.push(id, start, end, None, true);
+    }
+}
+
+fn special_err(tok: &str) -> Error {
+    Error::invalid(format!(
+        "Encountered text corresponding to disallowed special token {tok:?}.\n\
+         If you want this text to be encoded as a special token, pass it to `allowed_special`, \
+         e.g. `allowed_special={{{tok:?}, ...}}`.\n\
+         If you want this text to be encoded as normal text, disable the check for this token \
+         by passing `disallowed_special=(enc.special_tokens_set - {{{tok:?}}})`.\n\
+         To disable this check for all special tokens, pass `disallowed_special=()`."
+    ))
+}
+
+impl BpeTokenizer {
+    fn assemble(
+        model: BpeModel,
+        splitter: Splitter,
+        added: Vec<AddedToken>,
+        origin: Origin,
+        add_prefix_space: bool,
+        byte_level_regex: bool,
+        post_processor: Value,
+    ) -> Result<Self> {
+        let mut cap = model.id_capacity();
+        for a in &added {
+            cap = cap.max(a.id as usize + 1);
+        }
+        let mut table = vec![String::new(); cap];
+        for (bytes, id) in model.tokens() {
+            table[id as usize] = bytes_to_string(bytes);
+        }
+        for a in &added {
+            table[a.id as usize] = a.content.clone();
+        }
+        let mut first_bytes: Vec<u8> = added
+            .iter()
+            .filter_map(|a| a.content.as_bytes().first().copied())
+            .collect();
+        first_bytes.sort_unstable();
+        first_bytes.dedup();
+        let mut t = BpeTokenizer {
+            model,
+            splitter,
+            add_prefix_space,
+            byte_level_regex,
+            added,
+            first_bytes,
+            id_to_token: Arc::new(table),
+            default_policy: SpecialPolicy {
+                active: vec![],
+                disallowed: vec![],
+                any: false,
+            },
+            origin,
+            trim_offsets: post_processor
+                .get("trim_offsets")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                && post_processor.get("type").and_then(Value::as_str) == Some("ByteLevel"),
+            trim_prefix_space: post_processor
+                .get("add_prefix_space")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            post_processor,
+        };
+        t.default_policy = t.policy(&SpecialSet::none(), &SpecialSet::All)?;
+        Ok(t)
+    }
+
+    /// From tiktoken ranks, a pattern (preset name or regex) and special tokens.
+    pub fn from_ranks(
+        ranks: Vec<(Vec<u8>, u32)>,
+        pattern: &str,
+        specials: Vec<(String, u32)>,
+        label: &str,
+    ) -> Result<Self> {
+        let model = BpeModel::from_ranks(ranks).map_err(|m| Error::malformed(label, m))?;
+        let splitter = Splitter::from_pattern(pattern, false)?;
+        let mut added = Vec::new();
+        for (content, id) in specials {
+            if content.is_empty() {
+                return Err(Error::invalid("special tokens must not be empty"));
+            }
+            if model.token_bytes(id).is_some() {
+                return Err(Error::invalid(format!(
+                    "special token {content:?}: id {id} is already a regular token"
+                )));
+            }
+            if added.iter().any(|a: &AddedToken| a.id == id) {
+                return Err(Error::invalid(format!(
+                    "special token {content:?}: id {id} is used twice"
+                )));
+            }
+            added.push(AddedToken {
+                content,
+                id,
+                special: true,
+                hf: None,
+            });
+        }
+        Self::assemble(
+            model,
+            splitter,
+            added,
+            Origin::Tiktoken,
+            false,
+            false,
+            Value::Null,
+        )
+    }
+
+    /// Read a `.tiktoken` file.
+    pub fn from_tiktoken_file(
+        path: &Path,
+        pattern: &str,
+        specials: Vec<(String, u32)>,
+    ) -> Result<Self> {
+        let ranks = crate::io::tiktoken::read(path)?;
+        Self::from_ranks(ranks, pattern, specials, &path.display().to_string())
+    }
+
+    /// GPT-2 `vocab.json` + `merges.txt`: ByteLevel pre-tokenizer (GPT-2 regex, no prefix space),
+    /// merges applied in file order, like HF `ByteLevelBPETokenizer(vocab, merges)`.
+    pub fn from_gpt2_files(vocab: &Path, merges: &Path) -> Result<Self> {
+        let (v, m) = crate::io::gpt2_files::read(vocab, merges)?;
+        let label = format!("{} / {}", vocab.display(), merges.display());
+        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(&label, e))?;
+        Self::assemble(
+            model,
+            Splitter::Gpt2,
+            vec![],
+            Origin::Hf,
+            false,
+            true,
+            Value::Null,
+        )
+    }
+
+    /// From a parsed HF `tokenizer.json` with a BPE model; `label` names the file in errors.
+    pub fn from_hf_json(v: &Value, label: &str) -> Result<Self> {
+        let bad = |msg: String| Error::malformed(label, msg);
+        let model = v
+            .get("model")
+            .filter(|m| m.is_object())
+            .ok_or_else(|| bad("missing \"model\"".into()))?;
+        if model
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t != "BPE")
+        {
+            return Err(bad(format!("model type {} is not BPE", model["type"])));
+        }
+        let vocab = model
+            .get("vocab")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("model.vocab must be an object".into()))?;
+        let vocab = crate::io::gpt2_files::vocab_from_object(vocab, label)?;
+        let merges_v = model
+            .get("merges")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("model.merges must be a list".into()))?;
+        let mut merges = Vec::with_capacity(merges_v.len());
+        for (k, m) in merges_v.iter().enumerate() {
+            let pair = match m {
+                Value::String(s) => crate::io::gpt2_files::split_merge(s),
+                Value::Array(a) if a.len() == 2 => match (a[0].as_str(), a[1].as_str()) {
+                    (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => {
+                        Some((string_to_bytes(x), string_to_bytes(y)))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            merges.push(pair.ok_or_else(|| {
+                bad(format!(
+                    "model.merges[{k}]: expected \"a b\" or [\"a\", \"b\"], got {m}"
+                ))
+            })?);
+        }
+        for (field, ok_if) in [
+            ("continuing_subword_prefix", ""),
+            ("end_of_word_suffix", ""),
+        ] {
+            if let Some(s) = model.get(field).and_then(Value::as_str) {
+                if s != ok_if {
+                    return Err(bad(format!(
+                        "model.{field} is not supported for byte-level BPE"
+                    )));
+                }
+            }
+        }
+        if model.get("byte_fallback").and_then(Value::as_bool) == Some(true) {
+            return Err(bad(
+                "model.byte_fallback is not supported (only byte-level BPE)".into(),
+            ));
+        }
+        if model
+            .get("dropout")
+            .and_then(Value::as_f64)
+            .is_some_and(|d| d > 0.0)
+        {
+            return Err(bad("model.dropout is not supported".into()));
+        }
+        let ignore_merges = model
+            .get("ignore_merges")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut bpe = BpeModel::from_merges(vocab, merges, ignore_merges).map_err(bad)?;
+        if let Some(unk) = model.get("unk_token").and_then(Value::as_str) {
+            bpe.unk_id = bpe.token_id(&string_to_bytes(unk));
+        }
+
+        if !v.get("normalizer").is_none_or(Value::is_null) {
+            return Err(bad(format!(
+                "normalizer {} is not supported for BPE",
+                v["normalizer"]["type"]
+            )));
+        }
+        // pre-tokenizer: ByteLevel, or Split(regex) + ByteLevel(use_regex=false), or a Sequence of those
+        let mut splitter: Option<Splitter> = None;
+        let mut byte_level = false;
+        let mut add_prefix_space = false;
+        let mut byte_level_regex = false;
+        let pre = v.get("pre_tokenizer").cloned().unwrap_or(Value::Null);
+        let steps: Vec<Value> = match pre.get("type").and_then(Value::as_str) {
+            Some("Sequence") => pre
+                .get("pretokenizers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            Some(_) => vec![pre.clone()],
+            None => vec![],
+        };
+        for st in &steps {
+            match st.get("type").and_then(Value::as_str) {
+                Some("ByteLevel") => {
+                    byte_level = true;
+                    add_prefix_space = st
+                        .get("add_prefix_space")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    if st.get("use_regex").and_then(Value::as_bool).unwrap_or(true) {
+                        if splitter.is_some() {
+                            return Err(bad("pre_tokenizer: Split followed by ByteLevel(use_regex=true) is not supported".into()));
+                        }
+                        splitter = Some(Splitter::Gpt2);
+                        byte_level_regex = true;
+                    }
+                }
+                Some("Split") => {
+                    if splitter.is_some() || byte_level {
+                        return Err(bad(
+                            "pre_tokenizer: only one Split before ByteLevel is supported".into(),
+                        ));
+                    }
+                    let behavior = st.get("behavior").and_then(Value::as_str).unwrap_or("");
+                    let invert = st.get("invert").and_then(Value::as_bool).unwrap_or(false);
+                    if behavior != "Isolated" || invert {
+                        return Err(bad(format!("pre_tokenizer Split with behavior {behavior:?} / invert={invert} is not supported")));
+                    }
+                    let pat = st
+                        .get("pattern")
+                        .ok_or_else(|| bad("Split without pattern".into()))?;
+                    splitter = Some(if let Some(r) = pat.get("Regex").and_then(Value::as_str) {
+                        Splitter::from_pattern(r, true).map_err(|e| bad(e.to_string()))?
+                    } else if let Some(s) = pat.get("String").and_then(Value::as_str) {
+                        let esc = fancy_regex::escape(s);
+                        Splitter::regex(&esc, true).map_err(|e| bad(e.to_string()))?
+                    } else {
+                        return Err(bad(
+                            "Split pattern must be {\"Regex\": ...} or {\"String\": ...}".into(),
+                        ));
+                    });
+                }
+                other => {
+                    return Err(bad(format!(
+                        "pre_tokenizer {other:?} is not supported for BPE"
+                    )))
+                }
+            }
+        }
+        if !byte_level {
+            return Err(bad(
+                "only byte-level BPE is supported: the pre_tokenizer must include ByteLevel".into(),
+            ));
+        }
+        let splitter = match splitter {
+            Some(s) => s,
+            None => Splitter::regex(r"(?s).+", true)?,
+        };
+        let post = v.get("post_processor").cloned().unwrap_or(Value::Null);
+        match post.get("type").and_then(Value::as_str) {
+            None | Some("ByteLevel") => {}
+            Some(t) => {
+                return Err(bad(format!(
+                    "post_processor {t:?} is not supported for BPE yet"
+                )))
+            }
+        }
+        if let Some(d) = v
+            .get("decoder")
+            .and_then(|d| d.get("type"))
+            .and_then(Value::as_str)
+        {
+            if d != "ByteLevel" {
+                return Err(bad(format!("decoder {d:?} is not supported for BPE")));
+            }
+        }
+        let mut added = Vec::new();
+        if let Some(list) = v.get("added_tokens").and_then(Value::as_array) {
+            for (k, a) in list.iter().enumerate() {
+                let content = a
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+                let id = a
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .filter(|&i| i < (u32::MAX - 2) as u64);
+                let (Some(content), Some(id)) = (content, id) else {
+                    return Err(bad(format!(
+                        "added_tokens[{k}]: needs a non-empty \"content\" and an integer \"id\""
+                    )));
+                };
+                let special = a.get("special").and_then(Value::as_bool).unwrap_or(false);
+                added.push(AddedToken {
+                    content: content.to_string(),
+                    id: id as u32,
+                    special,
+                    hf: Some(a.clone()),
+                });
+            }
+        }
+        Self::assemble(
+            bpe,
+            splitter,
+            added,
+            Origin::Hf,
+            add_prefix_space,
+            byte_level_regex,
+            post,
+        )
+    }
+
+    /// Load an HF `tokenizer.json` file.
+    pub fn from_hf_file(path: &Path) -> Result<Self> {
+        let text = crate::error::read_to_string(path)?;
+        Self::from_hf_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_hf_str(text: &str, label: &str) -> Result<Self> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| Error::malformed(label, format!("invalid JSON ({e})")))?;
+        Self::from_hf_json(&v, label)
+    }
+
+    /// The HF `tokenizer.json` of this tokenizer.
+    pub fn to_hf_json(&self) -> Value {
+        let mut vocab = serde_json::Map::new();
+        for (bytes, id) in self.model.tokens() {
+            vocab.insert(bytes_to_string(bytes), json!(id));
+        }
+        let merges: Vec<Value> = self
+            .model
+            .merges()
+            .iter()
+            .map(|&(a, b)| json!([self.id_to_token[a as usize], self.id_to_token[b as usize]]))
+            .collect();
+        let added: Vec<Value> = self
+            .added
+            .iter()
+            .map(|a| {
+                a.hf.clone().unwrap_or_else(|| {
+                    json!({"id": a.id, "content": a.content, "single_word": false, "lstrip": false,
+                           "rstrip": false, "normalized": false, "special": a.special})
+                })
+            })
+            .collect();
+        let bl = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": self.add_prefix_space, "trim_offsets": true, "use_regex": use_regex});
+        let pre = if self.byte_level_regex
+            || (self.origin == Origin::Tiktoken && matches!(self.splitter, Splitter::Gpt2))
+        {
+            bl(true)
+        } else {
+            json!({"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": self.splitter.pattern()}, "behavior": "Isolated", "invert": false},
+                bl(false)
+            ]})
+        };
+        let unk = self
+            .model
+            .unk_id
+            .map(|u| Value::String(self.id_to_token[u as usize].clone()))
+            .unwrap_or(Value::Null);
+        json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": added,
+            "normalizer": null,
+            "pre_tokenizer": pre,
+            "post_processor": self.post_processor,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            "model": {
+                "type": "BPE", "dropout": null, "unk_token": unk, "continuing_subword_prefix": null,
+                "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                "ignore_merges": self.model.ignore_merges, "vocab": vocab, "merges": merges
+            }
+        })
+    }
+
+    pub fn to_hf_string(&self, pretty: bool) -> String {
+        let v = self.to_hf_json();
+        if pretty {
+            serde_json::to_string_pretty(&v)
+        } else {
+            serde_json::to_string(&v)
+        }
+        .unwrap_or_default()
+    }
+
+    /// Write the HF `tokenizer.json` atomically.
+    pub fn save(&self, path: &Path, pretty: bool) -> Result<()> {
+        crate::error::write_atomic(path, self.to_hf_string(pretty).as_bytes())
+    }
+
+    // ------------------------------------------------------------------ special tokens
+
+    /// tiktoken semantics: `allowed` tokens are encoded as specials; `disallowed` ones raise if
+    /// present (`All` = every special token not allowed); the rest are plain text.
+    pub fn policy(&self, allowed: &SpecialSet, disallowed: &SpecialSet) -> Result<SpecialPolicy> {
+        let n = self.added.len();
+        let pick = |set: &SpecialSet, what: &str| -> Result<Vec<bool>> {
+            match set {
+                SpecialSet::All => Ok(self.added.iter().map(|a| a.special).collect()),
+                SpecialSet::Named(names) => {
+                    let mut v = vec![false; n];
+                    for name in names {
+                        let k = self
+                            .added
+                            .iter()
+                            .position(|a| a.special && &a.content == name)
+                            .ok_or_else(|| {
+                                Error::invalid(format!(
+                                    "{what}: {name:?} is not a special token of this tokenizer"
+                                ))
+                            })?;
+                        v[k] = true;
+                    }
+                    Ok(v)
+                }
+            }
+        };
+        let allowed_v = pick(allowed, "allowed_special")?;
+        let mut dis = pick(disallowed, "disallowed_special")?;
+        let active: Vec<bool> = self
+            .added
+            .iter()
+            .zip(&allowed_v)
+            .map(|(a, &al)| !a.special || al)
+            .collect();
+        for k in 0..n {
+            if active[k] {
+                dis[k] = false;
+            }
+        }
+        let any = active.iter().chain(dis.iter()).any(|&b| b);
+        Ok(SpecialPolicy {
+            active,
+            disallowed: dis,
+            any,
+        })
+    }
+
+    /// The default policy: nothing allowed, every special token disallowed.
+    pub fn default_policy(&self) -> &SpecialPolicy {
+        &self.default_policy
+    }
+
+    #[inline]
+    fn next_candidate(&self, s: &[u8], from: usize) -> Option<usize> {
+        let hay = s.get(from..)?;
+        let f = &self.first_bytes;
+        let r = match f.len() {
+            0 => None,
+            1 => memchr::memchr(f[0], hay),
+            2 => memchr::memchr2(f[0], f[1], hay),
+            3 => memchr::memchr3(f[0], f[1], f[2], hay),
+            _ => hay.iter().position(|b| f.binary_search(b).is_ok()),
+        };
+        r.map(|k| k + from)
+    }
+
+    fn segments(&self, text: &str, pol: &SpecialPolicy, f: &mut impl FnMut(Seg)) -> Result<()> {
+        let s = text.as_bytes();
+        if !pol.any || self.added.is_empty() {
+            if !s.is_empty() {
+                f(Seg::Text(0, s.len()));
+            }
+            return Ok(());
+        }
+        let (mut last, mut p) = (0usize, 0usize);
+        while let Some(q) = self.next_candidate(s, p) {
+            let rest = &s[q..];
+            let mut best: Option<(usize, u32)> = None;
+            for (k, a) in self.added.iter().enumerate() {
+                let c = a.content.as_bytes();
+                if rest.starts_with(c) {
+                    if pol.disallowed[k] {
+                        return Err(special_err(&a.content));
+                    }
+                    if pol.active[k] && best.is_none_or(|(l, _)| c.len() > l) {
+                        best = Some((c.len(), a.id));
+                    }
+                }
+            }
+            match best {
+                Some((l, id)) => {
+                    if q > last {
+                        f(Seg::Text(last, q));
+                    }
+                    f(Seg::Added(id, q, q + l));
+                    last = q + l;
+                    p = q + l;
+                }
+                None => p = q + 1,
+            }
+        }
+        if last < s.len() {
+            f(Seg::Text(last, s.len()));
+        }
+        Ok(())
+    }
+
+    fn run<S: Sink>(&self, text: &str, pol: &SpecialPolicy, sink: &mut S) -> Result<()> {
+        let m = &self.model;
+        let mut err = None;
+        self.segments(text, pol, &mut |seg| match seg {
+            Seg::Added(id, a, b) => sink.added(id, a, b),
+            Seg::Text(a, b) => {
+                let seg_text = &text[a..b];
+                let r = if self.add_prefix_space && !seg_text.starts_with(' ') {
+                    let shifted = format!(" {seg_text}");
+                    let sb = shifted.as_bytes();
+                    self.splitter
+                        .split(&shifted, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 1))
+                } else {
+                    let sb = seg_text.as_bytes();
+                    self.splitter
+                        .split(seg_text, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 0))
+                };
+                if let Err(e) = r {
+                    err.get_or_insert(e);
+                }
+            }
+        })?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    // ------------------------------------------------------------------ encoding
+
+    /// Ids of `text`, appended to `out`.
+    pub fn encode_ids_into(
+        &self,
+        text: &str,
+        pol: &SpecialPolicy,
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        self.run(text, pol, &mut Ids(out))
+    }
+
+    pub fn encode_ids(&self, text: &str, pol: &SpecialPolicy) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.encode_ids_into(text, pol, &mut out)?;
+        Ok(out)
+    }
+
+    /// Number of tokens of `text` without building the id list.
+    pub fn count_tokens(&self, text: &str, pol: &SpecialPolicy) -> Result<usize> {
+        let mut c = Count {
+            n: 0,
+            scratch: Vec::new(),
+        };
+        self.run(text, pol, &mut c)?;
+        Ok(c.n)
+    }
+
+    /// A full [`Encoding`] (character offsets, word ids) of a text and optional pair
+    /// (concatenated, the pair with type id 1; BPE adds no special tokens of its own).
+    pub fn encode(&self, text: &str, pair: Option<&str>, pol: &SpecialPolicy) -> Result<Encoding> {
+        let mut enc = self.encode_one(text, 0, pol)?;
+        if let Some(p) = pair {
+            let e2 = self.encode_one(p, 1, pol)?;
+            enc.ids.extend(e2.ids);
+            enc.type_ids.extend(e2.type_ids);
+            enc.offsets.extend(e2.offsets);
+            enc.special_tokens_mask.extend(e2.special_tokens_mask);
+            enc.attention_mask.extend(e2.attention_mask);
+            enc.word_ids.extend(e2.word_ids);
+            enc.sequence_ids.extend(e2.sequence_ids);
+        }
+        Ok(enc)
+    }
+
+    fn encode_one(&self, text: &str, seq: u32, pol: &SpecialPolicy) -> Result<Encoding> {
+        let mut full = Full {
+            text: text.as_bytes(),
+            enc: Encoding::with_capacity(text.len() / 4 + 1),
+            tmp: Vec::new(),
+            word: 0,
+            seq,
+            cur_b: 0,
+            cur_c: 0,
+        };
+        self.run(text, pol, &mut full)?;
+        let mut enc = full.enc;
+        if self.trim_offsets {
+            self.trim(&mut enc);
+        }
+        Ok(enc)
+    }
+
+    /// HF ByteLevel post-processor with `trim_offsets`: offsets leave out the spaces a token
+    /// starts or ends with (except one leading space of the first token when a prefix space
+    /// was added).
+    fn trim(&self, enc: &mut Encoding) {
+        let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
+        for (i, (id, off)) in enc.ids.iter().zip(enc.offsets.iter_mut()).enumerate() {
+            let tok = self
+                .id_to_token
+                .get(*id as usize)
+                .map(String::as_str)
+                .unwrap_or("");
+            let mut lead = tok.chars().take_while(is_space).count();
+            let trail = tok.chars().rev().take_while(is_space).count();
+            if lead > 0 {
+                if (i == 0 || off.0 == 0) && self.trim_prefix_space && lead == 1 {
+                    lead = 0;
+                }
+                off.0 = (off.0 + lead).min(off.1);
+            }
+            if trail > 0 && off.1 >= trail {
+                off.1 = (off.1 - trail).max(off.0);
+            }
+        }
+    }
+
+    /// Encode many texts in parallel into one flat id buffer plus per-text lengths.
+    pub fn encode_batch_flat<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        pol: &SpecialPolicy,
+    ) -> Result<(Vec<u32>, Vec<i64>)> {
+        if texts.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = texts.len().div_ceil(threads * 8).clamp(1, 4096);
+        let work = |c: &[S]| -> Result<(Vec<u32>, Vec<i64>)> {
+            let bytes: usize = c.iter().map(|t| t.as_ref().len()).sum();
+            let mut ids = Vec::with_capacity(bytes / 4 + 16);
+            let mut lens = Vec::with_capacity(c.len());
+            for t in c {
+                let before = ids.len();
+                self.encode_ids_into(t.as_ref(), pol, &mut ids)?;
+                lens.push((ids.len() - before) as i64);
+            }
+            Ok((ids, lens))
+        };
+        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> = texts.par_chunks(chunk).map(work).collect();
+        let mut total = 0;
+        let mut done = Vec::with_capacity(parts.len());
+        for p in parts {
+            let p = p?;
+            total += p.0.len();
+            done.push(p);
+        }
+        if done.len() == 1 {
+            return Ok(done.pop().unwrap_or_default());
+        }
+        let mut ids = Vec::with_capacity(total);
+        let mut lens = Vec::with_capacity(texts.len());
+        for (i, l) in done {
+            ids.extend_from_slice(&i);
+            lens.extend_from_slice(&l);
+        }
+        Ok((ids, lens))
+    }
+
+    /// Encode many (text, optional pair) inputs in parallel.
+    pub fn encode_batch(
+        &self,
+        inputs: &[(String, Option<String>)],
+        pol: &SpecialPolicy,
+    ) -> Result<Vec<Encoding>> {
+        inputs
+            .par_iter()
+            .map(|(a, b)| self.encode(a, b.as_deref(), pol))
+            .collect()
+    }
+
+    // ------------------------------------------------------------------ decoding / vocabulary
+
+    fn added_by_id(&self, id: u32) -> Option<&AddedToken> {
+        self.added.iter().find(|a| a.id == id)
+    }
+
+    /// The bytes of `ids` concatenated (special tokens skipped if asked).
+    pub fn decode_bytes(&self, ids: &[u32], skip_special_tokens: bool) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            if let Some(a) = self.added_by_id(id) {
+                if !(skip_special_tokens && a.special) {
+                    out.extend_from_slice(a.content.as_bytes());
+                }
+            } else if let Some(b) = self.model.token_bytes(id) {
+                out.extend_from_slice(b);
+            } else {
+                return Err(Error::OutOfRange(format!(
+                    "token id {id} is not in the vocabulary"
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decoded text; invalid UTF-8 (ids ending inside a character) becomes U+FFFD, like
+    /// tiktoken's `decode(errors="replace")` and HF's ByteLevel decoder.
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        let b = self.decode_bytes(ids, skip_special_tokens)?;
+        Ok(match String::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// id -> token string (ByteLevel form for model tokens); "" for unused ids.
+    pub fn id_to_token_table(&self) -> Arc<Vec<String>> {
+        self.id_to_token.clone()
+    }
+
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        if self.added_by_id(id).is_some() || self.model.token_bytes(id).is_some() {
+            self.id_to_token.get(id as usize).map(String::as_str)
+        } else {
+            None
+        }
+    }
+
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        if let Some(a) = self.added.iter().find(|a| a.content == token) {
+            return Some(a.id);
+        }
+        let id = self.model.token_id(&string_to_bytes(token))?;
+        // only the canonical ByteLevel spelling names a model token
+        (self.id_to_token.get(id as usize).map(String::as_str) == Some(token)).then_some(id)
+    }
+
+    /// token string -> id for every model and added token.
+    pub fn vocab(&self) -> Vec<(String, u32)> {
+        let mut v: Vec<(String, u32)> = self
+            .model
+            .tokens()
+            .map(|(b, id)| (bytes_to_string(b), id))
+            .collect();
+        for a in &self.added {
+            if self.model.token_bytes(a.id).is_none()
+                || self.id_to_token[a.id as usize] != a.content
+            {
+                v.push((a.content.clone(), a.id));
+            }
+        }
+        v
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        let extra = self
+            .added
+            .iter()
+            .filter(|a| self.model.token_bytes(a.id).is_none())
+            .count();
+        self.model.len() + extra
+    }
+
+    pub fn added_tokens(&self) -> &[AddedToken] {
+        &self.added
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> BpeTokenizer {
+        // all 256 bytes, then a few tokens; ranks = ids
+        let mut ranks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        for t in [
+            "he", "ll", "hell", "hello", " w", " wo", "or", " wor", " world", "ld",
+        ] {
+            let id = ranks.len() as u32;
+            ranks.push((t.as_bytes().to_vec(), id));
+        }
+        BpeTokenizer::from_ranks(
+            ranks,
+            "cl100k_base",
+            vec![("<|endoftext|>".into(), 1000)],
+            "toy",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn encode_decode_and_specials() {
+        let t = toy();
+        let pol = t.default_policy().clone();
+        let ids = t.encode_ids("hello world", &pol).unwrap();
+        assert_eq!(t.decode(&ids, true).unwrap(), "hello world");
+        assert_eq!(ids.len(), 2);
+        assert_eq!(t.count_tokens("hello world", &pol).unwrap(), 2);
+        // disallowed by default
+        assert!(t.encode_ids("a<|endoftext|>b", &pol).is_err());
+        // allowed: one id
+        let all = t.policy(&SpecialSet::All, &SpecialSet::All).unwrap();
+        let ids = t.encode_ids("a<|endoftext|>b", &all).unwrap();
+        assert_eq!(ids, vec![b'a' as u32, 1000, b'b' as u32]);
+        // neither: plain text
+        let plain = t.policy(&SpecialSet::none(), &SpecialSet::none()).unwrap();
+        let ids = t.encode_ids("<|endoftext|>", &plain).unwrap();
+        assert!(ids.len() > 1 && !ids.contains(&1000));
+        assert_eq!(t.decode(&ids, true).unwrap(), "<|endoftext|>");
+        assert!(t
+            .policy(&SpecialSet::Named(vec!["<nope>".into()]), &SpecialSet::All)
+            .is_err());
+        assert!(t.decode(&[5000], true).is_err());
+    }
+
+    #[test]
+    fn offsets_are_char_offsets() {
+        let t = toy();
+        let pol = t.default_policy().clone();
+        let e = t.encode("é hello", None, &pol).unwrap();
+        // 'é' is two byte tokens, both covering char 0
+        assert_eq!(e.offsets[0], (0, 1));
+        assert_eq!(e.offsets[1], (0, 1));
+        // " hello" is not a token: " " then "hello"
+        assert_eq!(e.offsets[2..], [(1, 2), (2, 7)]);
+        let e = t.encode("hello", Some("hello"), &pol).unwrap();
+        assert_eq!(e.type_ids, vec![0, 1]);
+    }
+
+    #[test]
+    fn hf_json_round_trip() {
+        let t = toy();
+        let v = t.to_hf_json();
+        let t2 = BpeTokenizer::from_hf_json(&v, "x.json").unwrap();
+        let pol = t2.policy(&SpecialSet::none(), &SpecialSet::none()).unwrap();
+        for s in ["hello world", "hell or", "  x\n\n"] {
+            assert_eq!(
+                t.encode_ids(s, t.default_policy()).unwrap(),
+                t2.encode_ids(s, &pol).unwrap()
+            );
+        }
+        let e = BpeTokenizer::from_hf_str("{\"model\": 3}", "bad.json").unwrap_err();
+        assert!(e.to_string().starts_with("bad.json"));
+    }
+
+    #[test]
+    fn batch_flat() {
+        let t = toy();
+        let texts: Vec<String> = (0..1000).map(|i| format!("hello world {i}")).collect();
+        let (ids, lens) = t.encode_batch_flat(&texts, t.default_policy()).unwrap();
+        assert_eq!(lens.iter().sum::<i64>() as usize, ids.len());
+        let mut k = 0;
+        for (s, &l) in texts.iter().zip(&lens) {
+            assert_eq!(
+                &ids[k..k + l as usize],
+                &t.encode_ids(s, t.default_policy()).unwrap()[..]
+            );
+            k += l as usize;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! GPT-2 style `vocab.json` (token -> id, ByteLevel strings) + `merges.txt` ("a b" per line).
+use crate::error::{Error, Result};
+use crate::pretokenize::bytelevel::string_to_bytes;
+use std::path::Path;
+
+/// Parse `vocab.json` text into (token bytes, id).
+pub fn parse_vocab(text: &str, label: &str) -> Result<Vec<(Vec<u8>, u32)>> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::malformed(label, format!("invalid JSON ({e})")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::malformed(label, "expected a JSON object {token: id}"))?;
+    vocab_from_object(obj, label)
+}
+
+pub fn vocab_from_object(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    label: &str,
+) -> Result<Vec<(Vec<u8>, u32)>> {
+    let mut out = Vec::with_capacity(obj.len());
+    for (tok, id) in obj {
+        let id = id
+            .as_u64()
+            .filter(|&i| i < (u32::MAX - 2) as u64)
+            .ok_or_else(|| {
+                Error::malformed(
+                    label,
+                    format!("token {tok:?}: id must be a non-negative integer"),
+                )
+            })?;
+        out.push((string_to_bytes(tok), id as u32));
+    }
+    Ok(out)
+}
+
+/// Parse `merges.txt` text (an optional `#version` first line, then "left right" per line).
+pub fn parse_merges(text: &str, label: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (lineno, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if (lineno == 0 && line.starts_with("#version")) || line.is_empty() {
+            continue;
+        }
+        out.push(split_merge(line).ok_or_else(|| {
+            Error::malformed(
+                label,
+                format!(
+                    "line {}: expected two tokens separated by one space, got {line:?}",
+                    lineno + 1
+                ),
+            )
+        })?);
+    }
+    Ok(out)
+}
+
+/// "a b" -> (bytes of a, bytes of b)
+pub fn split_merge(line: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut it = line.split(' ');
+    match (it.next(), it.next(), it.next()) {
+        (Some(a), Some(b), None) if !a.is_empty() && !b.is_empty() => {
+            Some((string_to_bytes(a), string_to_bytes(b)))
+        }
+        _ => None,
+    }
+}
+
+pub fn read(vocab: &Path, merges: &Path) -> Result<(Vec<(Vec<u8>, u32)>, Vec<(Vec<u8>, Vec<u8>)>)> {
+    let v = parse_vocab(
+        &crate::error::read_to_string(vocab)?,
+        &vocab.display().to_string(),
+    )?;
+    let m = parse_merges(
+        &crate::error::read_to_string(merges)?,
+        &merges.display().to_string(),
+    )?;
+    Ok((v, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_files() {
+        let v = parse_vocab(r#"{"a": 0, "Ġ": 1, "Ġa": 2}"#, "v").unwrap();
+        assert!(v.contains(&(b" a".to_vec(), 2)));
+        let m = parse_merges("#version: 0.2\nĠ a\n", "m").unwrap();
+        assert_eq!(m, vec![(b" ".to_vec(), b"a".to_vec())]);
+        assert!(parse_merges("a b c\n", "merges.txt")
+            .unwrap_err()
+            .to_string()
+            .starts_with("merges.txt"));
+        assert!(parse_vocab("[1]", "vocab.json")
+            .unwrap_err()
+            .to_string()
+            .starts_with("vocab.json"));
+        assert!(parse_vocab(r#"{"a": -1}"#, "vocab.json").is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! `_core.BpeTokenizer`: byte-level BPE (tiktoken / GPT-2 / HF BPE files) over
+//! `subtok_core::bpe_tokenizer::BpeTokenizer`. Heavy work runs with the GIL released.
+use crate::encoding::PyEncoding;
+use crate::errors::{detached, IntoPy};
+use crate::pool;
+use numpy::PyArray1;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use subtok_core::bpe_tokenizer::{BpeTokenizer, SpecialPolicy, SpecialSet};
+use subtok_core::Error;
+
+#[pyclass(module = "subtok._core", name = "BpeTokenizer", frozen)]
+pub struct PyBpeTokenizer {
+    pub inner: BpeTokenizer,
+}
+
+/// `None` -> empty, `"all"` -> all, any iterable of str -> those.
+fn special_set(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<SpecialSet> {
+    let Some(obj) = obj else {
+        return Ok(SpecialSet::none());
+    };
+    if obj.is_none() {
+        return Ok(SpecialSet::none());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_cow()?;
+        return if s == "all" {
+            Ok(SpecialSet::All)
+        } else {
+            Err(PyValueError::new_err(format!(
+                "{what} must be \"all\" or a collection of strings, not the string {s:?}"
+            )))
+        };
+    }
+    let mut names = Vec::new();
+    for item in obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be \"all\" or a collection of strings"))
+    })? {
+        let item = item?;
+        let s = item
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("{what} must contain only strings")))?;
+        names.push(s.to_cow()?.into_owned());
+    }
+    Ok(SpecialSet::Named(names))
+}
+
+fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
+    ids.into_iter()
+        .map(|i| {
+            u32::try_from(i)
+                .map_err(|_| Error::OutOfRange(format!("token id {i} is not in the vocabulary")))
+        })
+        .collect::<Result<Vec<u32>, Error>>()
+        .py()
+}
+
+fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    let s = obj.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be str, not {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    Ok(s.to_cow()?.into_owned())
+}
+
+impl PyBpeTokenizer {
+    fn policy(
+        &self,
+        allowed: Option<&Bound<'_, PyAny>>,
+        disallowed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SpecialPolicy> {
+        let a = special_set(allowed, "allowed_special")?;
+        let d = match disallowed {
+            None => SpecialSet::All,
+            Some(d) if d.is_none() => SpecialSet::none(),
+            Some(d) => special_set(Some(d), "disallowed_special")?,
+        };
+        if a == SpecialSet::none() && d == SpecialSet::All {
+            return Ok(self.inner.default_policy().clone());
+        }
+        self.inner.policy(&a, &d).py()
+    }
+
+    fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
+        PyEncoding::new(e, self.inner.id_to_token_table(), None)
+    }
+}
+
+#[pymethods]
+impl PyBpeTokenizer {
+    /// Load a `.tiktoken` file; `pattern` is a preset name or a regex.
+    #[staticmethod]
+    #[pyo3(signature = (path, pattern, special_tokens=None))]
+    fn from_tiktoken(
+        py: Python<'_>,
+        path: PathBuf,
+        pattern: &str,
+        special_tokens: Option<HashMap<String, u32>>,
+    ) -> PyResult<Self> {
+        let mut specials: Vec<(String, u32)> =
+            special_tokens.unwrap_or_default().into_iter().collect();
+        specials.sort_by_key(|(_, id)| *id);
+        let pattern = pattern.to_string();
+        let inner = detached(py, move || {
+            BpeTokenizer::from_tiktoken_file(&path, &pattern, specials)
+        })?
+        .py()?;
+        Ok(PyBpeTokenizer { inner })
+    }
+
+    #[staticmethod]
+    fn from_gpt2_files(py: Python<'_>, vocab_json: PathBuf, merges_txt: PathBuf) -> PyResult<Self> {
+        let inner = detached(py, move || {
+            BpeTokenizer::from_gpt2_files(&vocab_json, &merges_txt)
+        })?
+        .py()?;
+        Ok(PyBpeTokenizer { inner })
+    }
+
+    #[staticmethod]
+    fn from_str(py: Python<'_>, json: String) -> PyResult<Self> {
+        let inner = detached(py, move || {
+            BpeTokenizer::from_hf_str(&json, "<tokenizer json string>")
+        })?
+        .py()?;
+        Ok(PyBpeTokenizer { inner })
+    }
+
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = detached(py, move || BpeTokenizer::from_hf_file(&path))?.py()?;
+        Ok(PyBpeTokenizer { inner })
+    }
+
+    #[pyo3(signature = (path, pretty=true))]
+    fn save(&self, py: Python<'_>, path: PathBuf, pretty: bool) -> PyResult<()> {
+        detached(py, || self.inner.save(&path, pretty))?.py()
+    }
+
+    #[pyo3(signature = (pretty=false))]
+    fn to_str(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
+        detached(py, || self.inner.to_hf_string(pretty))
+    }
+
+    #[pyo3(signature = (sequence, pair=None, add_special_tokens=true, allowed_special=None, disallowed_special=None))]
+    fn encode(
+        &self,
+        py: Python<'_>,
+        sequence: &Bound<'_, PyAny>,
+        pair: Option<&Bound<'_, PyAny>>,
+        add_special_tokens: bool,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyEncoding> {
+        let _ = add_special_tokens; // byte-level BPE adds no special tokens of its own
+        let pol = self.policy(allowed_special, disallowed_special)?;
+        let text = text_arg(sequence, "sequence")?;
+        let pair = match pair {
+            Some(p) if !p.is_none() => Some(text_arg(p, "pair")?),
+            _ => None,
+        };
+        let enc = detached(py, || self.inner.encode(&text, pair.as_deref(), &pol))?.py()?;
+        Ok(self.wrap(enc))
+    }
+
+    #[pyo3(signature = (inputs, add_special_tokens=true, allowed_special=None, disallowed_special=None))]
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        inputs: &Bound<'_, PyAny>,
+        add_special_tokens: bool,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<PyEncoding>> {
+        let _ = add_special_tokens;
+        let pol = self.policy(allowed_special, disallowed_special)?;
+        let mut items: Vec<(String, Option<String>)> = Vec::new();
+        for item in inputs
+            .try_iter()
+            .map_err(|_| PyTypeError::new_err("inputs must be a list of str or (str, str)"))?
+        {
+            let item = item?;
+            if item.cast::<PyString>().is_ok() {
+                items.push((text_arg(&item, "input")?, None));
+            } else if item.cast::<PyTuple>().is_ok() || item.cast::<PyList>().is_ok() {
+                let a: Vec<Bound<'_, PyAny>> = item.extract()?;
+                if a.len() != 2 {
+                    return Err(PyValueError::new_err(
+                        "a pair input must have exactly two strings",
+                    ));
+                }
+                items.push((text_arg(&a[0], "input")?, Some(text_arg(&a[1], "pair")?)));
+            } else {
+                return Err(PyTypeError::new_err(
+                    "inputs must be a list of str or (str, str)",
+                ));
+            }
+        }
+        let encs = detached(py, || {
+            pool::install(|| self.inner.encode_batch(&items, &pol))
+        })?
+        .py()?;
+        Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
+    }
+
+    /// (uint32 ids, int64 lengths) for many texts; parallel, GIL released.
+    #[pyo3(signature = (inputs, add_special_tokens=false, allowed_special=None, disallowed_special=None))]
+    fn encode_batch_flat<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyAny>,
+        add_special_tokens: bool,
+        allowed_special: Option<&Bound<'py, PyAny>>,
+        disallowed_special: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+        let _ = add_special_tokens;
+        let pol = self.policy(allowed_special, disallowed_special)?;
+        let mut texts: Vec<String> = Vec::new();
+        if let Ok(list) = inputs.cast::<PyList>() {
+            texts.reserve(list.len());
+            for item in list.iter() {
+                texts.push(text_arg(&item, "input")?);
+            }
+        } else {
+            for item in inputs
+                .try_iter()
+                .map_err(|_| PyTypeError::new_err("inputs must be a list of str"))?
+            {
+                texts.push(text_arg(&item?, "input")?);
+            }
+        }
+        let (ids, lens) = detached(py, || {
+            pool::install(|| self.inner.encode_batch_flat(&texts, &pol))
+        })?
+        .py()?;
+        Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, lens)))
+    }
+
+    /// Number of tokens `encode` would produce, without building the id list.
+    #[pyo3(signature = (text, allowed_special=None, disallowed_special=None))]
+    fn count_tokens(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let pol = self.policy(allowed_special, disallowed_special)?;
+        let text = text_arg(text, "text")?;
+        detached(py, || self.inner.count_tokens(&text, &pol))?.py()
+    }
+
+    #[pyo3(signature = (ids, skip_special_tokens=true))]
+    fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
+        let ids = ids_arg(ids)?;
+        detached(py, || self.inner.decode(&ids, skip_special_tokens))?.py()
+    }
+
+    /// The raw bytes of `ids` (special tokens included), for ids that end inside a character.
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<i64>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let ids = ids_arg(ids)?;
+        let b = detached(py, || self.inner.decode_bytes(&ids, false))?.py()?;
+        Ok(pyo3::types::PyBytes::new(py, &b))
+    }
+
+    fn get_vocab<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (tok, id) in self.inner.vocab() {
+            d.set_item(tok, id)?;
+        }
+        Ok(d)
+    }
+
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    fn id_to_token(&self, id: i64) -> Option<String> {
+        u32::try_from(id)
+            .ok()
+            .and_then(|i| self.inner.id_to_token(i).map(str::to_string))
+    }
+
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+
+    /// The special tokens as {content: id}.
+    #[getter]
+    fn special_tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for a in self.inner.added_tokens().iter().filter(|a| a.special) {
+            d.set_item(&a.content, a.id)?;
+        }
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "BpeTokenizer(vocab_size={}, pattern={:?})",
+            self.inner.vocab_size(),
+            self.inner.splitter.pattern()
+        )
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBpeTokenizer>()?;
+    Ok(())
+}
