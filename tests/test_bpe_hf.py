@@ -201,3 +201,40 @@ def test_trim_offsets_like_hf(trained, prefix):
     for t, h in zip(sample, hf.encode_batch(sample, add_special_tokens=False)):
         s = tok.encode(t)
         assert (s.ids, s.offsets) == (h.ids, h.offsets), t[:60]
+
+
+@pytest.mark.parametrize("strategy", ["longest_first", "only_first", "only_second"])
+def test_stored_truncation_and_padding_match_hf(trained, tmp_path, strategy):
+    """Truncation (with overflow windows) and padding stored in a BPE tokenizer.json, or set with
+    enable_truncation/enable_padding, behave as in HF, and survive save()."""
+    hf = HFTokenizer.from_file(str(trained / "tokenizer.json"))
+    hf.enable_truncation(12, stride=3, strategy=strategy)
+    hf.enable_padding(pad_id=0, pad_token="<|endoftext|>", pad_to_multiple_of=8)
+    stored = tmp_path / "stored.json"
+    hf.save(str(stored))
+    tok = Tokenizer.from_file(stored)
+    assert tok.truncation == {"max_length": 12, "stride": 3, "strategy": strategy, "direction": "right"}
+    lines = _train_lines()[:120]
+    pairs = list(zip(lines[::2], lines[1::2]))
+    for a, b in pairs:
+        try:
+            want = hf.encode(a, b)
+        except BaseException:  # HF errors (or panics) when the strategy cannot be met
+            with pytest.raises(ValueError):
+                tok.encode(a, b)
+            continue
+        got = tok.encode(a, b)
+        assert (got.ids, got.type_ids, got.attention_mask, got.offsets) == (want.ids, want.type_ids, want.attention_mask, want.offsets)
+        assert [o.ids for o in got.overflowing] == [o.ids for o in want.overflowing]
+    if strategy != "only_second":
+        for g, w in zip(tok.encode_batch(lines), hf.encode_batch(lines)):
+            assert (g.ids, g.attention_mask, g.special_tokens_mask) == (w.ids, w.attention_mask, w.special_tokens_mask)
+        ids, lens = tok.encode_batch_flat(lines)
+        assert lens.max() <= 12
+    tok.save(tmp_path / "again.json")
+    again = HFTokenizer.from_file(str(tmp_path / "again.json"))
+    assert again.truncation == hf.truncation and again.padding == hf.padding
+    tok.no_truncation()
+    tok.no_padding()
+    assert tok.truncation is None and tok.padding is None
+    assert tok.encode(lines[0]).ids == hf_ids(HFTokenizer.from_file(str(trained / "tokenizer.json")), [lines[0]])[0]

@@ -9,6 +9,9 @@
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
+use crate::postprocess::{
+    pad_encodings, truncate_encodings, Direction, PaddingParams, Piece, Template, TruncationParams,
+};
 use crate::pretokenize::bytelevel::{bytes_to_string, string_to_bytes};
 use crate::pretokenize::regex::Splitter;
 use rayon::prelude::*;
@@ -71,6 +74,10 @@ pub struct BpeTokenizer {
     /// HF ByteLevel post-processor `trim_offsets` (and its `add_prefix_space`).
     trim_offsets: bool,
     trim_prefix_space: bool,
+    /// Stored truncation and padding (HF semantics; BPE adds no special tokens, so the whole
+    /// `max_length` is the budget).
+    pub truncation: Option<TruncationParams>,
+    pub padding: Option<PaddingParams>,
 }
 
 enum Seg {
@@ -241,6 +248,8 @@ impl BpeTokenizer {
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
             post_processor,
+            truncation: None,
+            padding: None,
         };
         t.default_policy = t.policy(&SpecialSet::none(), &SpecialSet::All)?;
         Ok(t)
@@ -510,7 +519,7 @@ impl BpeTokenizer {
                 });
             }
         }
-        Self::assemble(
+        let mut t = Self::assemble(
             bpe,
             splitter,
             added,
@@ -518,7 +527,11 @@ impl BpeTokenizer {
             add_prefix_space,
             byte_level_regex,
             post,
-        )
+        )?;
+        let cx = crate::io::hf_json::Ctx { label };
+        t.truncation = crate::io::hf_json::parse_truncation(&cx, v.get("truncation"))?;
+        t.padding = crate::io::hf_json::parse_padding(&cx, v.get("padding"))?;
+        Ok(t)
     }
 
     /// Load an HF `tokenizer.json` file.
@@ -573,8 +586,8 @@ impl BpeTokenizer {
             .unwrap_or(Value::Null);
         json!({
             "version": "1.0",
-            "truncation": null,
-            "padding": null,
+            "truncation": crate::io::hf_json::truncation_json(&self.truncation),
+            "padding": crate::io::hf_json::padding_json(&self.padding),
             "added_tokens": added,
             "normalizer": null,
             "pre_tokenizer": pre,
@@ -769,19 +782,35 @@ impl BpeTokenizer {
 
     /// A full [`Encoding`] (character offsets, word ids) of a text and optional pair
     /// (concatenated, the pair with type id 1; BPE adds no special tokens of its own).
+    /// Stored truncation applies (with overflow windows) and, for this one encoding, padding.
     pub fn encode(&self, text: &str, pair: Option<&str>, pol: &SpecialPolicy) -> Result<Encoding> {
-        let mut enc = self.encode_one(text, 0, pol)?;
-        if let Some(p) = pair {
-            let e2 = self.encode_one(p, 1, pol)?;
-            enc.ids.extend(e2.ids);
-            enc.type_ids.extend(e2.type_ids);
-            enc.offsets.extend(e2.offsets);
-            enc.special_tokens_mask.extend(e2.special_tokens_mask);
-            enc.attention_mask.extend(e2.attention_mask);
-            enc.word_ids.extend(e2.word_ids);
-            enc.sequence_ids.extend(e2.sequence_ids);
+        let mut enc = self.encode_unpadded(text, pair, pol)?;
+        if let Some(p) = &self.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
         }
         Ok(enc)
+    }
+
+    fn encode_unpadded(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+        pol: &SpecialPolicy,
+    ) -> Result<Encoding> {
+        let mut a = self.encode_one(text, 0, pol)?;
+        let mut b = pair.map(|p| self.encode_one(p, 1, pol)).transpose()?;
+        if let Some(t) = &self.truncation {
+            truncate_encodings(&mut a, b.as_mut(), t)?;
+        }
+        // No post-processor template: A, then B with its own type id 1.
+        let plain = Template {
+            single: vec![Piece::Sequence { seq: 0, type_id: 0 }],
+            pair: vec![
+                Piece::Sequence { seq: 0, type_id: 0 },
+                Piece::Sequence { seq: 1, type_id: 1 },
+            ],
+        };
+        Ok(plain.apply(a, b, false))
     }
 
     fn encode_one(&self, text: &str, seq: u32, pol: &SpecialPolicy) -> Result<Encoding> {
@@ -845,6 +874,17 @@ impl BpeTokenizer {
             for t in c {
                 let before = ids.len();
                 self.encode_ids_into(t.as_ref(), pol, &mut ids)?;
+                if let Some(tr) = &self.truncation {
+                    let n = ids.len() - before;
+                    if n > tr.max_length {
+                        match tr.direction {
+                            Direction::Right => ids.truncate(before + tr.max_length),
+                            Direction::Left => {
+                                ids.drain(before..before + (n - tr.max_length));
+                            }
+                        }
+                    }
+                }
                 lens.push((ids.len() - before) as i64);
             }
             Ok((ids, lens))
@@ -875,10 +915,14 @@ impl BpeTokenizer {
         inputs: &[(String, Option<String>)],
         pol: &SpecialPolicy,
     ) -> Result<Vec<Encoding>> {
-        inputs
+        let mut encs = inputs
             .par_iter()
-            .map(|(a, b)| self.encode(a, b.as_deref(), pol))
-            .collect()
+            .map(|(a, b)| self.encode_unpadded(a, b.as_deref(), pol))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = &self.padding {
+            pad_encodings(&mut encs, p);
+        }
+        Ok(encs)
     }
 
     // ------------------------------------------------------------------ decoding / vocabulary

@@ -3,6 +3,7 @@
 use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
+use crate::tokenizer::{make_padding, make_truncation, padding_dict, truncation_dict};
 use numpy::PyArray1;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use subtok_core::bpe_tokenizer::{BpeTokenizer, SpecialPolicy, SpecialSet};
 use subtok_core::Error;
 
-#[pyclass(module = "subtok._core", name = "BpeTokenizer", frozen)]
+#[pyclass(module = "subtok._core", name = "BpeTokenizer")]
 pub struct PyBpeTokenizer {
     pub inner: BpeTokenizer,
 }
@@ -90,7 +91,12 @@ impl PyBpeTokenizer {
     }
 
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
-        PyEncoding::new(e, self.inner.id_to_token_table(), None)
+        let pad = self
+            .inner
+            .padding
+            .as_ref()
+            .map(|p| std::sync::Arc::from(p.pad_token.as_str()));
+        PyEncoding::new(e, self.inner.id_to_token_table(), pad)
     }
 }
 
@@ -306,6 +312,55 @@ impl PyBpeTokenizer {
             d.set_item(&a.content, a.id)?;
         }
         Ok(d)
+    }
+
+    #[pyo3(signature = (max_length, stride=0, strategy="longest_first", direction="right"))]
+    fn enable_truncation(
+        &mut self,
+        max_length: usize,
+        stride: usize,
+        strategy: &str,
+        direction: &str,
+    ) -> PyResult<()> {
+        self.inner.truncation = Some(make_truncation(max_length, stride, strategy, direction)?);
+        Ok(())
+    }
+    fn no_truncation(&mut self) {
+        self.inner.truncation = None;
+    }
+    #[getter]
+    fn truncation<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        truncation_dict(py, &self.inner.truncation)
+    }
+    #[pyo3(signature = (direction="right", pad_id=0, pad_type_id=0, pad_token="[PAD]", length=None, pad_to_multiple_of=None))]
+    fn enable_padding(
+        &mut self,
+        direction: &str,
+        pad_id: u32,
+        pad_type_id: u32,
+        pad_token: &str,
+        length: Option<usize>,
+        pad_to_multiple_of: Option<usize>,
+    ) -> PyResult<()> {
+        self.inner.padding = Some(make_padding(
+            direction,
+            pad_id,
+            pad_type_id,
+            pad_token,
+            length,
+            pad_to_multiple_of,
+        )?);
+        Ok(())
+    }
+    fn no_padding(&mut self) {
+        self.inner.padding = None;
+    }
+    #[getter]
+    fn padding<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        padding_dict(py, &self.inner.padding)
+    }
+    fn num_special_tokens_to_add(&self, _is_pair: bool) -> usize {
+        0
     }
 
     fn __repr__(&self) -> String {
