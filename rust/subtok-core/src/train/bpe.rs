@@ -1,0 +1,498 @@
+//! The merge engine shared by BPE and WordPiece training, and byte-level BPE setup.
+//!
+//! Data: the unique words as symbol-id vectors with their `u64` counts, exact pair counts,
+//! a pair -> words index (a superset: a word may no longer hold the pair; it is checked
+//! when the pair is merged), and a lazy max-heap of candidate entries. An entry carries
+//! the values its score was computed from; on pop it is compared with the current values
+//! and re-pushed if stale, so the heap never needs random-access updates. When the heap
+//! holds many stale entries it is rebuilt from the live pair counts.
+//!
+//! Merging a pair rewrites only the words that contain it (in parallel when there are
+//! many), and updates pair counts by the exact difference between each word's old and
+//! new pairs. Ties follow the rule in [`super`]: score, then count, then smallest
+//! `(left id, right id)`; with the count score this is HF `BpeTrainer`'s rule.
+use super::counts::{FxMap, FxSet};
+use super::progress::Progress;
+use super::{Score, TrainConfig, Trained};
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+#[inline]
+fn key(a: u32, b: u32) -> u64 {
+    ((a as u64) << 32) | b as u64
+}
+#[inline]
+fn unkey(k: u64) -> (u32, u32) {
+    ((k >> 32) as u32, k as u32)
+}
+
+/// A heap entry: the pair and the values its score was computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    count: u64,
+    fa: u64,
+    fb: u64,
+    pair: u64,
+}
+
+impl Entry {
+    /// count/(fa·fb) compared exactly (u128 cross products; f64 if those overflow).
+    fn score_cmp(&self, o: &Self) -> Ordering {
+        if self.fa == 1 && self.fb == 1 && o.fa == 1 && o.fb == 1 {
+            return self.count.cmp(&o.count);
+        }
+        let da = self.fa as u128 * self.fb as u128;
+        let db = o.fa as u128 * o.fb as u128;
+        match ((self.count as u128).checked_mul(db), (o.count as u128).checked_mul(da)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => {
+                let x = self.count as f64 / (self.fa as f64 * self.fb as f64);
+                let y = o.count as f64 / (o.fa as f64 * o.fb as f64);
+                x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+            }
+        }
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.score_cmp(o).then(self.count.cmp(&o.count)).then(o.pair.cmp(&self.pair))
+    }
+}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// Merge the leftmost non-overlapping occurrences of `(a, b)` into `n`; `None` if absent.
+#[inline]
+fn merge_word(w: &[u32], a: u32, b: u32, n: u32) -> Option<Vec<u32>> {
+    let first = w.windows(2).position(|p| p[0] == a && p[1] == b)?;
+    let mut out = Vec::with_capacity(w.len() - 1);
+    out.extend_from_slice(&w[..first]);
+    let mut i = first;
+    while i < w.len() {
+        if i + 1 < w.len() && w[i] == a && w[i + 1] == b {
+            out.push(n);
+            i += 2;
+        } else {
+            out.push(w[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Input to the merge loop.
+pub(crate) struct MergeEngine {
+    words: Vec<Vec<u32>>,
+    counts: Vec<u64>,
+    vocab: Vec<String>,
+    ids: FxMap<String, u32>,
+    /// WordPiece: the continuation prefix, dropped from the right part of a merge.
+    prefix: Option<String>,
+    likelihood: bool,
+    min_frequency: u64,
+    pair_counts: FxMap<u64, u64>,
+    pair_words: FxMap<u64, Vec<u32>>,
+    tok_freq: Vec<u64>,
+    partners: Vec<FxSet<u64>>,
+    heap: BinaryHeap<Entry>,
+    merges: Vec<(u32, u32)>,
+    delta: FxMap<u64, i128>,
+    new_pos: FxMap<u64, Vec<u32>>,
+}
+
+const PAR_MIN_WORDS: usize = 4096;
+
+impl MergeEngine {
+    /// `vocab` holds the specials and the alphabet; `words` are symbol ids into it.
+    pub(crate) fn new(
+        vocab: Vec<String>,
+        words: Vec<Vec<u32>>,
+        counts: Vec<u64>,
+        prefix: Option<String>,
+        score: Score,
+        min_frequency: u64,
+    ) -> Self {
+        let ids = vocab.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+        let likelihood = score == Score::Likelihood;
+        MergeEngine {
+            tok_freq: if likelihood { vec![0; vocab.len()] } else { Vec::new() },
+            partners: if likelihood { vec![FxSet::default(); vocab.len()] } else { Vec::new() },
+            words,
+            counts,
+            vocab,
+            ids,
+            prefix,
+            likelihood,
+            min_frequency: min_frequency.max(1),
+            pair_counts: FxMap::default(),
+            pair_words: FxMap::default(),
+            heap: BinaryHeap::new(),
+            merges: Vec::new(),
+            delta: FxMap::default(),
+            new_pos: FxMap::default(),
+        }
+    }
+
+    fn entry(&self, k: u64) -> Option<Entry> {
+        let count = *self.pair_counts.get(&k)?;
+        if count < self.min_frequency {
+            return None;
+        }
+        let (a, b) = unkey(k);
+        let (fa, fb) = if self.likelihood {
+            (self.tok_freq[a as usize].max(1), self.tok_freq[b as usize].max(1))
+        } else {
+            (1, 1)
+        };
+        Some(Entry { count, fa, fb, pair: k })
+    }
+
+    fn add_partner(&mut self, k: u64) {
+        if self.likelihood {
+            let (a, b) = unkey(k);
+            self.partners[a as usize].insert(k);
+            self.partners[b as usize].insert(k);
+        }
+    }
+    fn drop_partner(&mut self, k: u64) {
+        if self.likelihood {
+            let (a, b) = unkey(k);
+            self.partners[a as usize].remove(&k);
+            self.partners[b as usize].remove(&k);
+        }
+    }
+
+    fn count_pairs(&mut self, progress: &dyn Progress) {
+        progress.start("count pairs", self.words.len() as u64);
+        if self.likelihood {
+            for (w, &c) in self.words.iter().zip(&self.counts) {
+                for &s in w {
+                    let f = &mut self.tok_freq[s as usize];
+                    *f = f.saturating_add(c);
+                }
+            }
+        }
+        // Words of one symbol never take part in a merge.
+        let mut keep_w = Vec::with_capacity(self.words.len());
+        let mut keep_c = Vec::with_capacity(self.words.len());
+        for (w, c) in std::mem::take(&mut self.words).into_iter().zip(std::mem::take(&mut self.counts)) {
+            if w.len() >= 2 {
+                keep_w.push(w);
+                keep_c.push(c);
+            }
+        }
+        self.words = keep_w;
+        self.counts = keep_c;
+        // Per-chunk maps in parallel, merged in chunk order (deterministic).
+        let chunk = (self.words.len() / (rayon::current_num_threads() * 4)).max(1024);
+        let parts: Vec<(FxMap<u64, u64>, FxMap<u64, Vec<u32>>)> = self
+            .words
+            .par_chunks(chunk)
+            .enumerate()
+            .map(|(ci, ws)| {
+                let mut pc: FxMap<u64, u64> = FxMap::default();
+                let mut pw: FxMap<u64, Vec<u32>> = FxMap::default();
+                for (j, w) in ws.iter().enumerate() {
+                    let wi = (ci * chunk + j) as u32;
+                    let c = self.counts[wi as usize];
+                    for p in w.windows(2) {
+                        let k = key(p[0], p[1]);
+                        let e = pc.entry(k).or_insert(0);
+                        *e = e.saturating_add(c);
+                        let v = pw.entry(k).or_default();
+                        if v.last() != Some(&wi) {
+                            v.push(wi);
+                        }
+                    }
+                }
+                (pc, pw)
+            })
+            .collect();
+        for (pc, pw) in parts {
+            if self.pair_counts.is_empty() {
+                self.pair_counts = pc;
+                self.pair_words = pw;
+                continue;
+            }
+            for (k, c) in pc {
+                let e = self.pair_counts.entry(k).or_insert(0);
+                *e = e.saturating_add(c);
+            }
+            for (k, v) in pw {
+                self.pair_words.entry(k).or_default().extend(v);
+            }
+        }
+        let keys: Vec<u64> = self.pair_counts.keys().copied().collect();
+        for &k in &keys {
+            self.add_partner(k);
+        }
+        self.rebuild_heap();
+        progress.update(self.words.len() as u64);
+        progress.finish();
+    }
+
+    fn rebuild_heap(&mut self) {
+        let entries: Vec<Entry> = self.pair_counts.keys().filter_map(|&k| self.entry(k)).collect();
+        self.heap = BinaryHeap::from(entries);
+    }
+
+    /// The string of the token made by merging `a` and `b`.
+    fn merged_string(&self, a: u32, b: u32) -> String {
+        let sa = &self.vocab[a as usize];
+        let sb = &self.vocab[b as usize];
+        let tail = match &self.prefix {
+            Some(p) => sb.strip_prefix(p.as_str()).unwrap_or(sb),
+            None => sb,
+        };
+        let mut s = String::with_capacity(sa.len() + tail.len());
+        s.push_str(sa);
+        s.push_str(tail);
+        s
+    }
+
+    /// Run merges until the vocabulary has `vocab_size` tokens or no pair qualifies.
+    pub(crate) fn run(mut self, vocab_size: usize, progress: &dyn Progress) -> Result<(Vec<String>, Vec<(u32, u32)>)> {
+        self.count_pairs(progress);
+        let start_len = self.vocab.len();
+        progress.start("merge", vocab_size.saturating_sub(start_len) as u64);
+        let mut steps = 0u64;
+        while self.vocab.len() < vocab_size {
+            let Some(top) = self.heap.pop() else { break };
+            let Some(cur) = self.entry(top.pair) else { continue };
+            if cur != top {
+                self.heap.push(cur);
+                continue;
+            }
+            let (a, b) = unkey(top.pair);
+            let s = self.merged_string(a, b);
+            let n = match self.ids.get(&s) {
+                Some(&id) => id,
+                None => {
+                    let id = self.vocab.len() as u32;
+                    self.ids.insert(s.clone(), id);
+                    self.vocab.push(s);
+                    if self.likelihood {
+                        self.tok_freq.push(0);
+                        self.partners.push(FxSet::default());
+                    }
+                    id
+                }
+            };
+            self.merges.push((a, b));
+            self.apply(a, b, n);
+            steps += 1;
+            if steps % 64 == 0 {
+                progress.update((self.vocab.len() - start_len) as u64);
+                if progress.should_stop() {
+                    return Err(Error::invalid("training interrupted"));
+                }
+            }
+            if self.heap.len() > 4 * self.pair_counts.len() + 65536 {
+                self.rebuild_heap();
+            }
+        }
+        progress.update((self.vocab.len() - start_len) as u64);
+        progress.finish();
+        Ok((self.vocab, self.merges))
+    }
+
+    fn apply(&mut self, a: u32, b: u32, n: u32) {
+        let k_ab = key(a, b);
+        let mut pos = self.pair_words.remove(&k_ab).unwrap_or_default();
+        pos.sort_unstable();
+        pos.dedup();
+        let words = &self.words;
+        let results: Vec<(u32, Vec<u32>)> = if pos.len() >= PAR_MIN_WORDS {
+            pos.par_iter().filter_map(|&w| merge_word(&words[w as usize], a, b, n).map(|nw| (w, nw))).collect()
+        } else {
+            pos.iter().filter_map(|&w| merge_word(&words[w as usize], a, b, n).map(|nw| (w, nw))).collect()
+        };
+        let mut occ: u128 = 0;
+        for (w, nw) in results {
+            let c = self.counts[w as usize];
+            let old = std::mem::replace(&mut self.words[w as usize], nw);
+            let new = &self.words[w as usize];
+            occ += (old.len() - new.len()) as u128 * c as u128;
+            for p in old.windows(2) {
+                *self.delta.entry(key(p[0], p[1])).or_insert(0) -= c as i128;
+            }
+            for p in new.windows(2) {
+                let k = key(p[0], p[1]);
+                *self.delta.entry(k).or_insert(0) += c as i128;
+                if p[0] == n || p[1] == n {
+                    let v = self.new_pos.entry(k).or_default();
+                    if v.last() != Some(&w) {
+                        v.push(w);
+                    }
+                }
+            }
+        }
+        if self.likelihood {
+            let occ = u64::try_from(occ).unwrap_or(u64::MAX);
+            let tf = &mut self.tok_freq;
+            tf[a as usize] = tf[a as usize].saturating_sub(occ);
+            tf[b as usize] = tf[b as usize].saturating_sub(occ);
+            tf[n as usize] = tf[n as usize].saturating_add(occ);
+        }
+        let mut push: Vec<u64> = Vec::new();
+        let delta = std::mem::take(&mut self.delta);
+        let mut delta_vec: Vec<(u64, i128)> = delta.into_iter().filter(|(_, d)| *d != 0).collect();
+        delta_vec.sort_unstable_by_key(|x| x.0);
+        for &(k, d) in &delta_vec {
+            let old = self.pair_counts.get(&k).copied().unwrap_or(0);
+            let new = (old as i128 + d).clamp(0, u64::MAX as i128) as u64;
+            if new == 0 {
+                self.pair_counts.remove(&k);
+                self.pair_words.remove(&k);
+                self.drop_partner(k);
+            } else {
+                self.pair_counts.insert(k, new);
+                if old == 0 {
+                    self.add_partner(k);
+                }
+                if d > 0 {
+                    push.push(k);
+                }
+            }
+        }
+        self.delta = FxMap::default();
+        for (k, v) in self.new_pos.drain() {
+            if self.pair_counts.contains_key(&k) {
+                self.pair_words.entry(k).or_default().extend(v);
+            }
+        }
+        if self.likelihood {
+            // freq(a) and freq(b) fell, so every pair with a or b now scores higher.
+            for t in [a, b] {
+                push.extend(self.partners[t as usize].iter().copied());
+            }
+        }
+        for k in push {
+            if let Some(e) = self.entry(k) {
+                self.heap.push(e);
+            }
+        }
+    }
+}
+
+/// GPT-2's byte -> printable char table (bytes 33-126, 161-172, 174-255 map to themselves,
+/// the rest to U+0100 upwards in order).
+pub fn bytes_to_unicode() -> [char; 256] {
+    let mut out = ['\0'; 256];
+    let mut n = 0u32;
+    for b in 0..256u32 {
+        let keep = (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        let c = if keep {
+            b
+        } else {
+            n += 1;
+            255 + n
+        };
+        out[b as usize] = char::from_u32(c).unwrap_or('\0');
+    }
+    out
+}
+
+/// Byte-level BPE: specials, the 256 byte symbols sorted by code point, then merges.
+pub(crate) fn train_byte_level<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
+    let specials = cfg.specials();
+    let n_special = specials.len();
+    let mut vocab = specials;
+    let table = bytes_to_unicode();
+    let mut by_char: Vec<(char, u8)> = table.iter().enumerate().map(|(b, &c)| (c, b as u8)).collect();
+    by_char.sort_unstable();
+    let mut byte_id = [0u32; 256];
+    for (c, b) in by_char {
+        let s = c.to_string();
+        byte_id[b as usize] = match vocab.iter().position(|v| *v == s) {
+            Some(i) => i as u32,
+            None => {
+                vocab.push(s);
+                (vocab.len() - 1) as u32
+            }
+        };
+    }
+    if cfg.vocab_size < vocab.len() {
+        return Err(Error::invalid(format!(
+            "vocab_size {} is smaller than the {} special tokens plus the 256-symbol byte alphabet",
+            cfg.vocab_size, n_special
+        )));
+    }
+    let (ws, cs): (Vec<Vec<u32>>, Vec<u64>) = words
+        .iter()
+        .filter(|(w, c)| *c > 0 && !w.as_ref().is_empty())
+        .map(|(w, c)| (w.as_ref().bytes().map(|b| byte_id[b as usize]).collect(), *c))
+        .unzip();
+    let engine = MergeEngine::new(vocab, ws, cs, None, cfg.score, cfg.min_frequency);
+    let (vocab, merges) = engine.run(cfg.vocab_size, progress)?;
+    Ok(Trained { config: cfg.clone(), vocab, merges, n_special })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{train, ModelKind, NoProgress, TrainConfig};
+    use super::*;
+
+    #[test]
+    fn byte_table_is_gpt2() {
+        let t = bytes_to_unicode();
+        assert_eq!(t[b'a' as usize], 'a');
+        assert_eq!(t[b' ' as usize], '\u{120}');
+        assert_eq!(t[b'\n' as usize], '\u{10a}');
+        assert_eq!(t[0], '\u{100}');
+    }
+
+    #[test]
+    fn merge_word_is_leftmost_non_overlapping() {
+        assert_eq!(merge_word(&[1, 1, 1], 1, 1, 9), Some(vec![9, 1]));
+        assert_eq!(merge_word(&[1, 1, 1, 1], 1, 1, 9), Some(vec![9, 9]));
+        assert_eq!(merge_word(&[1, 2], 2, 1, 9), None);
+    }
+
+    fn small_cfg(vocab: usize) -> TrainConfig {
+        let mut c = TrainConfig::new(ModelKind::Bpe);
+        c.vocab_size = vocab;
+        c.min_frequency = 1;
+        c
+    }
+
+    #[test]
+    fn bpe_merges_most_frequent_then_smallest_ids() {
+        // "ab" x5, "cd" x5 (tie: smaller ids "a","b" first), "ef" x1.
+        let words = vec![("ab", 5u64), ("cd", 5), ("ef", 1)];
+        let t = train(&words, &small_cfg(256 + 3), &NoProgress).unwrap();
+        assert_eq!(&t.vocab[256..], ["ab", "cd", "ef"]);
+        let t = train(&words, &small_cfg(256 + 1), &NoProgress).unwrap();
+        assert_eq!(&t.vocab[256..], ["ab"]);
+    }
+
+    #[test]
+    fn pair_counts_stay_exact_with_repeats() {
+        // "aaaa": (a,a) merges twice per word -> "aa aa", then (aa,aa).
+        let words = vec![("aaaa", 3u64)];
+        let t = train(&words, &small_cfg(256 + 2), &NoProgress).unwrap();
+        assert_eq!(&t.vocab[256..], ["aa", "aaaa"]);
+    }
+
+    #[test]
+    fn min_frequency_stops_training() {
+        let words = vec![("ab", 1u64)];
+        let mut c = small_cfg(300);
+        c.min_frequency = 2;
+        let t = train(&words, &c, &NoProgress).unwrap();
+        assert_eq!(t.vocab.len(), 256);
+    }
+
+    #[test]
+    fn bad_input() {
+        let words: Vec<(&str, u64)> = vec![];
+        assert!(train(&words, &small_cfg(300), &NoProgress).is_err());
+        assert!(train(&[("ab", 2u64)], &small_cfg(100), &NoProgress).is_err());
+    }
+}
