@@ -6,5 +6,6 @@
 from __future__ import annotations
 
 from subtok._core import TokenizerFileError, __version__
+from subtok.training import export_vocab_files, train
 
-__all__ = ["TokenizerFileError", "__version__"]
+__all__ = ["TokenizerFileError", "__version__", "train", "export_vocab_files"]

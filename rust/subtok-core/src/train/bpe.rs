@@ -68,14 +68,25 @@ impl PartialOrd for Entry {
 }
 
 /// Merge the leftmost non-overlapping occurrences of `(a, b)` into `n`; `None` if absent.
+/// Appends to `ch` the pair occurrences that disappear (-1) and appear (+1), computed
+/// left to right on the partly merged word so that runs like `a b a b` come out exact.
 #[inline]
-fn merge_word(w: &[u32], a: u32, b: u32, n: u32) -> Option<Vec<u32>> {
+fn merge_word(w: &[u32], a: u32, b: u32, n: u32, ch: &mut Vec<(u64, i8)>) -> Option<Vec<u32>> {
     let first = w.windows(2).position(|p| p[0] == a && p[1] == b)?;
     let mut out = Vec::with_capacity(w.len() - 1);
     out.extend_from_slice(&w[..first]);
     let mut i = first;
     while i < w.len() {
         if i + 1 < w.len() && w[i] == a && w[i + 1] == b {
+            ch.push((key(a, b), -1));
+            if let Some(&p) = out.last() {
+                ch.push((key(p, a), -1));
+                ch.push((key(p, n), 1));
+            }
+            if let Some(&x) = w.get(i + 2) {
+                ch.push((key(b, x), -1));
+                ch.push((key(n, x), 1));
+            }
             out.push(n);
             i += 2;
         } else {
@@ -102,11 +113,10 @@ pub(crate) struct MergeEngine {
     partners: Vec<FxSet<u64>>,
     heap: BinaryHeap<Entry>,
     merges: Vec<(u32, u32)>,
-    delta: FxMap<u64, i128>,
-    new_pos: FxMap<u64, Vec<u32>>,
+    changes: Vec<(u32, u64, i8)>,
 }
 
-const PAR_MIN_WORDS: usize = 4096;
+const PAR_MIN_WORDS: usize = 16384;
 
 impl MergeEngine {
     /// `vocab` holds the specials and the alphabet; `words` are symbol ids into it.
@@ -134,8 +144,7 @@ impl MergeEngine {
             pair_words: FxMap::default(),
             heap: BinaryHeap::new(),
             merges: Vec::new(),
-            delta: FxMap::default(),
-            new_pos: FxMap::default(),
+            changes: Vec::new(),
         }
     }
 
@@ -307,30 +316,73 @@ impl MergeEngine {
         let mut pos = self.pair_words.remove(&k_ab).unwrap_or_default();
         pos.sort_unstable();
         pos.dedup();
-        let words = &self.words;
-        let results: Vec<(u32, Vec<u32>)> = if pos.len() >= PAR_MIN_WORDS {
-            pos.par_iter().filter_map(|&w| merge_word(&words[w as usize], a, b, n).map(|nw| (w, nw))).collect()
-        } else {
-            pos.iter().filter_map(|&w| merge_word(&words[w as usize], a, b, n).map(|nw| (w, nw))).collect()
-        };
-        let mut occ: u128 = 0;
-        for (w, nw) in results {
-            let c = self.counts[w as usize];
-            let old = std::mem::replace(&mut self.words[w as usize], nw);
-            let new = &self.words[w as usize];
-            occ += (old.len() - new.len()) as u128 * c as u128;
-            for p in old.windows(2) {
-                *self.delta.entry(key(p[0], p[1])).or_insert(0) -= c as i128;
+        // (word index, pair key, +1 | -1) for every pair occurrence that changes.
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.clear();
+        if pos.len() >= PAR_MIN_WORDS {
+            let words = &self.words;
+            let results: Vec<(u32, Vec<u32>, Vec<(u64, i8)>)> = pos
+                .par_iter()
+                .filter_map(|&w| {
+                    let mut ch = Vec::new();
+                    merge_word(&words[w as usize], a, b, n, &mut ch).map(|nw| (w, nw, ch))
+                })
+                .collect();
+            for (w, nw, ch) in results {
+                self.words[w as usize] = nw;
+                changes.extend(ch.into_iter().map(|(k, d)| (w, k, d)));
             }
-            for p in new.windows(2) {
-                let k = key(p[0], p[1]);
-                *self.delta.entry(k).or_insert(0) += c as i128;
-                if p[0] == n || p[1] == n {
-                    let v = self.new_pos.entry(k).or_default();
-                    if v.last() != Some(&w) {
-                        v.push(w);
+        } else {
+            let mut ch = Vec::new();
+            for &w in &pos {
+                ch.clear();
+                if let Some(nw) = merge_word(&self.words[w as usize], a, b, n, &mut ch) {
+                    self.words[w as usize] = nw;
+                    changes.extend(ch.iter().map(|&(k, d)| (w, k, d)));
+                }
+            }
+        }
+        let mut occ: u128 = 0;
+        let mut push: Vec<u64> = Vec::new();
+        let mut dec: Vec<u64> = Vec::new();
+        for &(w, k, d) in &changes {
+            let c = self.counts[w as usize];
+            if d > 0 {
+                let e = self.pair_counts.entry(k).or_insert(0);
+                let was = *e;
+                *e = e.saturating_add(c);
+                if was == 0 {
+                    if self.likelihood {
+                        let (x, y) = unkey(k);
+                        self.partners[x as usize].insert(k);
+                        self.partners[y as usize].insert(k);
                     }
                 }
+                let v = self.pair_words.entry(k).or_default();
+                if v.last() != Some(&w) {
+                    v.push(w);
+                }
+                push.push(k);
+            } else {
+                if k == k_ab {
+                    occ += c as u128;
+                }
+                if let Some(e) = self.pair_counts.get_mut(&k) {
+                    *e = e.saturating_sub(c);
+                    if *e == 0 {
+                        dec.push(k);
+                    }
+                }
+            }
+        }
+        self.changes = changes;
+        for k in dec {
+            if self.pair_counts.get(&k) == Some(&0) {
+                self.pair_counts.remove(&k);
+                if k != k_ab {
+                    self.pair_words.remove(&k);
+                }
+                self.drop_partner(k);
             }
         }
         if self.likelihood {
@@ -339,40 +391,13 @@ impl MergeEngine {
             tf[a as usize] = tf[a as usize].saturating_sub(occ);
             tf[b as usize] = tf[b as usize].saturating_sub(occ);
             tf[n as usize] = tf[n as usize].saturating_add(occ);
-        }
-        let mut push: Vec<u64> = Vec::new();
-        let delta = std::mem::take(&mut self.delta);
-        let mut delta_vec: Vec<(u64, i128)> = delta.into_iter().filter(|(_, d)| *d != 0).collect();
-        delta_vec.sort_unstable_by_key(|x| x.0);
-        for &(k, d) in &delta_vec {
-            let old = self.pair_counts.get(&k).copied().unwrap_or(0);
-            let new = (old as i128 + d).clamp(0, u64::MAX as i128) as u64;
-            if new == 0 {
-                self.pair_counts.remove(&k);
-                self.pair_words.remove(&k);
-                self.drop_partner(k);
-            } else {
-                self.pair_counts.insert(k, new);
-                if old == 0 {
-                    self.add_partner(k);
-                }
-                if d > 0 {
-                    push.push(k);
-                }
-            }
-        }
-        self.delta = FxMap::default();
-        for (k, v) in self.new_pos.drain() {
-            if self.pair_counts.contains_key(&k) {
-                self.pair_words.entry(k).or_default().extend(v);
-            }
-        }
-        if self.likelihood {
             // freq(a) and freq(b) fell, so every pair with a or b now scores higher.
             for t in [a, b] {
                 push.extend(self.partners[t as usize].iter().copied());
             }
         }
+        push.sort_unstable();
+        push.dedup();
         for k in push {
             if let Some(e) = self.entry(k) {
                 self.heap.push(e);
@@ -450,9 +475,19 @@ mod tests {
 
     #[test]
     fn merge_word_is_leftmost_non_overlapping() {
-        assert_eq!(merge_word(&[1, 1, 1], 1, 1, 9), Some(vec![9, 1]));
-        assert_eq!(merge_word(&[1, 1, 1, 1], 1, 1, 9), Some(vec![9, 9]));
-        assert_eq!(merge_word(&[1, 2], 2, 1, 9), None);
+        let mut ch = Vec::new();
+        assert_eq!(merge_word(&[1, 1, 1], 1, 1, 9, &mut ch), Some(vec![9, 1]));
+        assert_eq!(merge_word(&[1, 1, 1, 1], 1, 1, 9, &mut ch), Some(vec![9, 9]));
+        assert_eq!(merge_word(&[1, 2], 2, 1, 9, &mut ch), None);
+        // Net changes of "a b a b" -> "n n": (a,b) -2, (b,a) -1, (n,n) +1, (n,a) 0.
+        let mut ch = Vec::new();
+        merge_word(&[1, 2, 1, 2], 1, 2, 9, &mut ch);
+        let mut net = std::collections::BTreeMap::new();
+        for (k, d) in ch {
+            *net.entry(unkey(k)).or_insert(0i32) += d as i32;
+        }
+        net.retain(|_, v| *v != 0);
+        assert_eq!(net.into_iter().collect::<Vec<_>>(), vec![((1, 2), -2), ((2, 1), -1), ((9, 9), 1)]);
     }
 
     fn small_cfg(vocab: usize) -> TrainConfig {
