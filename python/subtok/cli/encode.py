@@ -55,12 +55,12 @@ def _write_text(rows: Iterable[str], out: TextIO) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format == "npy" and not args.output:
+        raise ValueError("--format npy needs -o OUT.npy")
     import numpy as np
 
     from subtok.tokenizer import Tokenizer
 
-    if args.format == "npy" and not args.output:
-        raise ValueError("--format npy needs -o OUT.npy")
     tok = Tokenizer.from_file(args.tokenizer)
     lines = _lines(args)
     if args.format == "npy":
