@@ -114,6 +114,10 @@ pub(crate) struct MergeEngine {
     heap: BinaryHeap<Entry>,
     merges: Vec<(u32, u32)>,
     changes: Vec<(u32, u64, i8)>,
+    /// Merges touching at least this many words rewrite them in parallel.
+    par_min: usize,
+    /// Rebuild the heap when it holds more than 4x live pairs plus this many entries.
+    rebuild_slack: usize,
 }
 
 const PAR_MIN_WORDS: usize = 16384;
@@ -145,6 +149,8 @@ impl MergeEngine {
             heap: BinaryHeap::new(),
             merges: Vec::new(),
             changes: Vec::new(),
+            par_min: PAR_MIN_WORDS,
+            rebuild_slack: 65536,
         }
     }
 
@@ -302,7 +308,7 @@ impl MergeEngine {
                     return Err(Error::invalid("training interrupted"));
                 }
             }
-            if self.heap.len() > 4 * self.pair_counts.len() + 65536 {
+            if self.heap.len() > 4 * self.pair_counts.len() + self.rebuild_slack {
                 self.rebuild_heap();
             }
         }
@@ -319,7 +325,9 @@ impl MergeEngine {
         // (word index, pair key, +1 | -1) for every pair occurrence that changes.
         let mut changes = std::mem::take(&mut self.changes);
         changes.clear();
-        if pos.len() >= PAR_MIN_WORDS {
+        // Weighted number of merged occurrences (each consumes one `a` and one `b`).
+        let mut occ: u128 = 0;
+        if pos.len() >= self.par_min {
             let words = &self.words;
             let results: Vec<(u32, Vec<u32>, Vec<(u64, i8)>)> = pos
                 .par_iter()
@@ -329,6 +337,8 @@ impl MergeEngine {
                 })
                 .collect();
             for (w, nw, ch) in results {
+                let merged = self.words[w as usize].len() - nw.len();
+                occ += merged as u128 * self.counts[w as usize] as u128;
                 self.words[w as usize] = nw;
                 changes.extend(ch.into_iter().map(|(k, d)| (w, k, d)));
             }
@@ -337,12 +347,13 @@ impl MergeEngine {
             for &w in &pos {
                 ch.clear();
                 if let Some(nw) = merge_word(&self.words[w as usize], a, b, n, &mut ch) {
+                    let merged = self.words[w as usize].len() - nw.len();
+                    occ += merged as u128 * self.counts[w as usize] as u128;
                     self.words[w as usize] = nw;
                     changes.extend(ch.iter().map(|&(k, d)| (w, k, d)));
                 }
             }
         }
-        let mut occ: u128 = 0;
         let mut push: Vec<u64> = Vec::new();
         let mut dec: Vec<u64> = Vec::new();
         for &(w, k, d) in &changes {
@@ -364,9 +375,6 @@ impl MergeEngine {
                 }
                 push.push(k);
             } else {
-                if k == k_ab {
-                    occ += c as u128;
-                }
                 if let Some(e) = self.pair_counts.get_mut(&k) {
                     *e = e.saturating_sub(c);
                     if *e == 0 {
@@ -530,4 +538,116 @@ mod tests {
         assert!(train(&words, &small_cfg(300), &NoProgress).is_err());
         assert!(train(&[("ab", 2u64)], &small_cfg(100), &NoProgress).is_err());
     }
+
+    /// Naive trainer: recount everything each step. Same tie rule, no shared bookkeeping.
+    fn naive(
+        vocab0: &[String],
+        words0: &[Vec<u32>],
+        counts: &[u64],
+        prefix: Option<&str>,
+        likelihood: bool,
+        min_f: u64,
+        vocab_size: usize,
+    ) -> Vec<String> {
+        let mut vocab = vocab0.to_vec();
+        let mut words = words0.to_vec();
+        while vocab.len() < vocab_size {
+            let mut pc: std::collections::BTreeMap<(u32, u32), u64> = Default::default();
+            let mut tf = vec![0u64; vocab.len()];
+            for (w, &c) in words.iter().zip(counts) {
+                for &s in w {
+                    tf[s as usize] += c;
+                }
+                for p in w.windows(2) {
+                    *pc.entry((p[0], p[1])).or_default() += c;
+                }
+            }
+            let mut best: Option<Entry> = None;
+            for (&(a, b), &c) in &pc {
+                if c < min_f.max(1) {
+                    continue;
+                }
+                let (fa, fb) = if likelihood { (tf[a as usize], tf[b as usize]) } else { (1, 1) };
+                let e = Entry { count: c, fa, fb, pair: key(a, b) };
+                if best.map_or(true, |x| e > x) {
+                    best = Some(e);
+                }
+            }
+            let Some(e) = best else { break };
+            let (a, b) = unkey(e.pair);
+            let sb = &vocab[b as usize];
+            let tail = match prefix {
+                Some(p) => sb.strip_prefix(p).unwrap_or(sb),
+                None => sb,
+            };
+            let s = format!("{}{}", vocab[a as usize], tail);
+            let n = match vocab.iter().position(|v| *v == s) {
+                Some(i) => i as u32,
+                None => {
+                    vocab.push(s);
+                    (vocab.len() - 1) as u32
+                }
+            };
+            for w in words.iter_mut() {
+                let mut ch = Vec::new();
+                if let Some(nw) = merge_word(w, a, b, n, &mut ch) {
+                    *w = nw;
+                }
+            }
+        }
+        vocab
+    }
+
+    #[test]
+    fn engine_equals_naive_on_random_corpora() {
+        // xorshift: deterministic pseudo-random corpora over tiny alphabets, so repeats,
+        // overlapping runs and tokens reachable by two different merges are all common.
+        let mut state = 0x2545F4914F6CDD1Du64;
+        let mut rnd = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for case in 0..600 {
+            let n_alpha = 2 + rnd(3) as usize;
+            let wp = case % 2 == 1;
+            let mut vocab: Vec<String> = (0..n_alpha).map(|i| ((b'a' + i as u8) as char).to_string()).collect();
+            if wp {
+                for i in 0..n_alpha {
+                    vocab.push(format!("##{}", (b'a' + i as u8) as char));
+                }
+            }
+            let n_words = 1 + rnd(40) as usize;
+            let mut words = Vec::new();
+            let mut counts = Vec::new();
+            for _ in 0..n_words {
+                let len = 1 + rnd(9) as usize;
+                let w: Vec<u32> = (0..len)
+                    .map(|i| {
+                        let c = rnd(n_alpha as u64) as u32;
+                        if wp && i > 0 { c + n_alpha as u32 } else { c }
+                    })
+                    .collect();
+                words.push(w);
+                counts.push(1 + rnd(6));
+            }
+            let likelihood = case % 4 >= 2;
+            let min_f = 1 + rnd(3);
+            let target = vocab.len() + 1 + rnd(30) as usize;
+            let prefix = if wp { Some("##") } else { None };
+            let want = naive(&vocab, &words, &counts, prefix, likelihood, min_f, target);
+            let score = if likelihood { Score::Likelihood } else { Score::Count };
+            let mut eng = MergeEngine::new(vocab.clone(), words.clone(), counts.clone(), prefix.map(String::from), score, min_f);
+            if case % 3 == 0 {
+                eng.par_min = 1; // exercise the parallel rewrite path too
+            }
+            if case % 5 == 0 {
+                eng.rebuild_slack = 0; // and frequent heap rebuilds
+            }
+            let (got, _) = eng.run(target, &super::super::NoProgress).unwrap();
+            assert_eq!(got, want, "case {case}: likelihood={likelihood} wp={wp} min_f={min_f}");
+        }
+    }
 }
+
