@@ -28,6 +28,23 @@ CORPORA = ("shakespeare.txt", "wikitext2-test.txt", "udhr-multilingual.txt")
 GPT2_PAT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 # ---------------------------------------------------------------------------------------- workers
+def _peak_rss_mb() -> Optional[float]:
+    """This process's own high-water RSS (VmHWM is per address space, so unlike ru_maxrss it
+    does not inherit the parent's peak across fork+exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _report(seconds: float) -> None:
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": _peak_rss_mb()}))
+
+
 # Each worker trains once on `train_file`, writes its artifact into `out_dir` and prints
 # {"seconds": wall time of the training call}.
 
@@ -39,7 +56,7 @@ def _w_subtok(model: str, score: str, train_file: str, out_dir: str, vocab: int)
     text = train_json([train_file], model=model, score=score, vocab_size=vocab, show_progress=False)
     dt = time.perf_counter() - t
     save_json(text, os.path.join(out_dir, "tokenizer.json"))
-    print(json.dumps({"seconds": dt}))
+    _report(dt)
 
 
 def _w_hf_bpe(train_file: str, out_dir: str, vocab: int) -> None:
@@ -50,7 +67,7 @@ def _w_hf_bpe(train_file: str, out_dir: str, vocab: int) -> None:
     tok.train([train_file], vocab_size=vocab, min_frequency=2, show_progress=False)
     dt = time.perf_counter() - t
     tok._tokenizer.save(os.path.join(out_dir, "tokenizer.json"))
-    print(json.dumps({"seconds": dt}))
+    _report(dt)
 
 
 def _w_hf_wordpiece(train_file: str, out_dir: str, vocab: int) -> None:
@@ -61,7 +78,7 @@ def _w_hf_wordpiece(train_file: str, out_dir: str, vocab: int) -> None:
     tok.train([train_file], vocab_size=vocab, min_frequency=2, show_progress=False)
     dt = time.perf_counter() - t
     tok._tokenizer.save(os.path.join(out_dir, "tokenizer.json"))
-    print(json.dumps({"seconds": dt}))
+    _report(dt)
 
 
 def _w_spm(train_file: str, out_dir: str, vocab: int) -> None:
@@ -74,7 +91,7 @@ def _w_spm(train_file: str, out_dir: str, vocab: int) -> None:
         character_coverage=1.0, num_threads=threads, hard_vocab_limit=False, minloglevel=2,
         max_sentence_length=1 << 16, input_sentence_size=0, shuffle_input_sentence=False,
     )
-    print(json.dumps({"seconds": time.perf_counter() - t}))
+    _report(time.perf_counter() - t)
 
 
 def _w_bpeasy(train_file: str, out_dir: str, vocab: int) -> None:
@@ -91,7 +108,7 @@ def _w_bpeasy(train_file: str, out_dir: str, vocab: int) -> None:
     dt = time.perf_counter() - t
     with open(os.path.join(out_dir, "bpeasy.json"), "w") as f:
         json.dump({base64.b64encode(k).decode(): v for k, v in ranks.items()}, f)
-    print(json.dumps({"seconds": dt}))
+    _report(dt)
 
 
 def _w_noop(which: str) -> None:
@@ -99,7 +116,7 @@ def _w_noop(which: str) -> None:
         import subtok.training  # noqa: F401
     else:
         import tokenizers  # noqa: F401
-    print(json.dumps({"seconds": 0.0}))
+    _report(0.0)
 
 
 WORKERS = {
@@ -145,7 +162,8 @@ def run_worker(name: str, train_file: str, out_dir: str, vocab: int, threads: Op
     if p.returncode != 0:
         raise RuntimeError(f"{name} failed: {err.decode()[-2000:]}")
     r = json.loads(out.decode().strip().splitlines()[-1])
-    r.update(process_s=wall, cpu_s=ru.ru_utime + ru.ru_stime, rss_mb=ru.ru_maxrss / 1024)
+    peak = r.pop("peak_rss_mb", None)
+    r.update(process_s=wall, cpu_s=ru.ru_utime + ru.ru_stime, rss_mb=peak if peak is not None else ru.ru_maxrss / 1024)
     return r
 
 

@@ -266,3 +266,32 @@ def test_default_corpus_trains() -> None:
     assert sum(map(len, texts)) > 100_000
     j = train_json(texts, model="wordpiece", vocab_size=1200, show_progress=False)
     assert len(_vocab(j)) == 1200
+
+
+_INTERRUPTIBLE = """
+import sys
+from subtok.training import train_json
+print("ready", flush=True)
+while True:
+    train_json(sys.argv[1:], model="wordpiece", vocab_size=200000, min_frequency=1, show_progress=False)
+"""
+
+
+def test_ctrl_c_interrupts_training(shared_dir: Path) -> None:
+    import signal
+    import time
+
+    files = [str(shared_dir / "corpora" / n) for n in CORPORA]
+    p = subprocess.Popen([sys.executable, "-c", _INTERRUPTIBLE, *files], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode != 0
+    assert "KeyboardInterrupt" in err
+    assert "PanicException" not in err and "internal error" not in err

@@ -122,6 +122,11 @@ pub(crate) struct MergeEngine {
 
 const PAR_MIN_WORDS: usize = 16384;
 
+type PairMaps = (FxMap<u64, u64>, FxMap<u64, Vec<u32>>);
+type Rewrite = (u32, Vec<u32>, Vec<(u64, i8)>);
+/// The final vocabulary and the merges (id pairs) in learned order.
+pub(crate) type MergeResult = (Vec<String>, Vec<(u32, u32)>);
+
 impl MergeEngine {
     /// `vocab` holds the specials and the alphabet; `words` are symbol ids into it.
     pub(crate) fn new(
@@ -206,7 +211,7 @@ impl MergeEngine {
         self.counts = keep_c;
         // Per-chunk maps in parallel, merged in chunk order (deterministic).
         let chunk = (self.words.len() / (rayon::current_num_threads() * 4)).max(1024);
-        let parts: Vec<(FxMap<u64, u64>, FxMap<u64, Vec<u32>>)> = self
+        let parts: Vec<PairMaps> = self
             .words
             .par_chunks(chunk)
             .enumerate()
@@ -272,7 +277,7 @@ impl MergeEngine {
     }
 
     /// Run merges until the vocabulary has `vocab_size` tokens or no pair qualifies.
-    pub(crate) fn run(mut self, vocab_size: usize, progress: &dyn Progress) -> Result<(Vec<String>, Vec<(u32, u32)>)> {
+    pub(crate) fn run(mut self, vocab_size: usize, progress: &dyn Progress) -> Result<MergeResult> {
         self.count_pairs(progress);
         let start_len = self.vocab.len();
         progress.start("merge", vocab_size.saturating_sub(start_len) as u64);
@@ -302,7 +307,7 @@ impl MergeEngine {
             self.merges.push((a, b));
             self.apply(a, b, n);
             steps += 1;
-            if steps % 64 == 0 {
+            if steps.is_multiple_of(64) {
                 progress.update((self.vocab.len() - start_len) as u64);
                 if progress.should_stop() {
                     return Err(Error::invalid("training interrupted"));
@@ -329,7 +334,7 @@ impl MergeEngine {
         let mut occ: u128 = 0;
         if pos.len() >= self.par_min {
             let words = &self.words;
-            let results: Vec<(u32, Vec<u32>, Vec<(u64, i8)>)> = pos
+            let results: Vec<Rewrite> = pos
                 .par_iter()
                 .filter_map(|&w| {
                     let mut ch = Vec::new();
@@ -362,12 +367,10 @@ impl MergeEngine {
                 let e = self.pair_counts.entry(k).or_insert(0);
                 let was = *e;
                 *e = e.saturating_add(c);
-                if was == 0 {
-                    if self.likelihood {
-                        let (x, y) = unkey(k);
-                        self.partners[x as usize].insert(k);
-                        self.partners[y as usize].insert(k);
-                    }
+                if was == 0 && self.likelihood {
+                    let (x, y) = unkey(k);
+                    self.partners[x as usize].insert(k);
+                    self.partners[y as usize].insert(k);
                 }
                 let v = self.pair_words.entry(k).or_default();
                 if v.last() != Some(&w) {

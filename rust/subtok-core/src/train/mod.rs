@@ -115,7 +115,7 @@ impl TrainConfig {
                     self.pre_tokenizer.name()
                 )));
             }
-            if !self.special_tokens.iter().any(|s| *s == self.unk_token) {
+            if !self.special_tokens.contains(&self.unk_token) {
                 return Err(Error::invalid(format!(
                     "wordpiece needs its unk_token {:?} among the special tokens",
                     self.unk_token

@@ -96,7 +96,7 @@ impl Progress for StderrBar {
     fn update(&self, done: u64) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.done = st.done.max(done);
-        let due = st.last_draw.map_or(true, |t| t.elapsed() >= self.interval);
+        let due = st.last_draw.is_none_or(|t| t.elapsed() >= self.interval);
         if due {
             Self::draw(&st, false);
             st.last_draw = Some(Instant::now());
