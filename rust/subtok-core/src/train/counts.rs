@@ -62,7 +62,10 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The product's high bits are well mixed, its low bits are not (they depend only on
+        // the key's low bits, e.g. the right id of a pair key); hashbrown indexes buckets with
+        // the low bits, so rotate the mixed bits down.
+        self.hash.rotate_left(26)
     }
 }
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
