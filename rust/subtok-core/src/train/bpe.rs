@@ -97,6 +97,41 @@ fn merge_word(w: &[u32], a: u32, b: u32, n: u32, ch: &mut Vec<(u64, i8)>) -> Opt
     Some(out)
 }
 
+/// In-place variant of [`merge_word`]: returns the number of merges (0 = word unchanged).
+#[inline]
+fn merge_word_in_place(w: &mut Vec<u32>, a: u32, b: u32, n: u32, ch: &mut Vec<(u64, i8)>) -> usize {
+    let Some(first) = w.windows(2).position(|p| p[0] == a && p[1] == b) else { return 0 };
+    let len = w.len();
+    let mut out = first; // write cursor; w[..out] is the merged prefix
+    let mut i = first;
+    let mut merged = 0;
+    while i < len {
+        if i + 1 < len && w[i] == a && w[i + 1] == b {
+            ch.push((key(a, b), -1));
+            if out > 0 {
+                let p = w[out - 1];
+                ch.push((key(p, a), -1));
+                ch.push((key(p, n), 1));
+            }
+            if i + 2 < len {
+                let x = w[i + 2];
+                ch.push((key(b, x), -1));
+                ch.push((key(n, x), 1));
+            }
+            w[out] = n;
+            out += 1;
+            i += 2;
+            merged += 1;
+        } else {
+            w[out] = w[i];
+            out += 1;
+            i += 1;
+        }
+    }
+    w.truncate(out);
+    merged
+}
+
 /// Input to the merge loop.
 pub(crate) struct MergeEngine {
     words: Vec<Vec<u32>>,
@@ -114,6 +149,8 @@ pub(crate) struct MergeEngine {
     heap: BinaryHeap<Entry>,
     merges: Vec<(u32, u32)>,
     changes: Vec<(u32, u64, i8)>,
+    push_buf: Vec<u64>,
+    dec_buf: Vec<u64>,
     /// Merges touching at least this many words rewrite them in parallel.
     par_min: usize,
     /// Rebuild the heap when it holds more than 4x live pairs plus this many entries.
@@ -154,6 +191,8 @@ impl MergeEngine {
             heap: BinaryHeap::new(),
             merges: Vec::new(),
             changes: Vec::new(),
+            push_buf: Vec::new(),
+            dec_buf: Vec::new(),
             par_min: PAR_MIN_WORDS,
             rebuild_slack: 65536,
         }
@@ -351,16 +390,17 @@ impl MergeEngine {
             let mut ch = Vec::new();
             for &w in &pos {
                 ch.clear();
-                if let Some(nw) = merge_word(&self.words[w as usize], a, b, n, &mut ch) {
-                    let merged = self.words[w as usize].len() - nw.len();
+                let merged = merge_word_in_place(&mut self.words[w as usize], a, b, n, &mut ch);
+                if merged > 0 {
                     occ += merged as u128 * self.counts[w as usize] as u128;
-                    self.words[w as usize] = nw;
                     changes.extend(ch.iter().map(|&(k, d)| (w, k, d)));
                 }
             }
         }
-        let mut push: Vec<u64> = Vec::new();
-        let mut dec: Vec<u64> = Vec::new();
+        let mut push = std::mem::take(&mut self.push_buf);
+        let mut dec = std::mem::take(&mut self.dec_buf);
+        push.clear();
+        dec.clear();
         for &(w, k, d) in &changes {
             let c = self.counts[w as usize];
             if d > 0 {
@@ -387,7 +427,7 @@ impl MergeEngine {
             }
         }
         self.changes = changes;
-        for k in dec {
+        for &k in &dec {
             if self.pair_counts.get(&k) == Some(&0) {
                 self.pair_counts.remove(&k);
                 if k != k_ab {
@@ -409,11 +449,13 @@ impl MergeEngine {
         }
         push.sort_unstable();
         push.dedup();
-        for k in push {
+        for &k in &push {
             if let Some(e) = self.entry(k) {
                 self.heap.push(e);
             }
         }
+        self.push_buf = push;
+        self.dec_buf = dec;
     }
 }
 
@@ -482,6 +524,22 @@ mod tests {
         assert_eq!(t[b' ' as usize], '\u{120}');
         assert_eq!(t[b'\n' as usize], '\u{10a}');
         assert_eq!(t[0], '\u{100}');
+    }
+
+    #[test]
+    fn in_place_merge_equals_copying_merge() {
+        let cases: [&[u32]; 6] = [&[1, 2, 1, 2], &[1, 1, 1], &[1, 1, 1, 1], &[3, 1, 2, 3, 1, 2, 2], &[2, 1], &[1]];
+        for w in cases {
+            for (a, b) in [(1, 2), (1, 1), (2, 3), (2, 1)] {
+                let (mut c1, mut c2) = (Vec::new(), Vec::new());
+                let copy = merge_word(w, a, b, 9, &mut c1);
+                let mut v = w.to_vec();
+                let m = merge_word_in_place(&mut v, a, b, 9, &mut c2);
+                assert_eq!(copy.clone().unwrap_or_else(|| w.to_vec()), v);
+                assert_eq!(m, w.len() - v.len());
+                assert_eq!(c1, c2);
+            }
+        }
     }
 
     #[test]
