@@ -59,9 +59,51 @@ def test_word_count_mapping_is_verbatim() -> None:
 def test_returns_tokenizer_when_available(corpus_file: Path) -> None:
     if not hasattr(subtok._core, "load_tokenizer_str"):
         pytest.skip("subtok.Tokenizer loader not merged yet")
-    tok = subtok.train([str(corpus_file)], model="wordpiece", vocab_size=500, show_progress=False)
-    assert isinstance(tok, subtok.Tokenizer)
-    assert tok.get_vocab_size() if hasattr(tok, "get_vocab_size") else tok.vocab_size == 500
+    from subtok.tokenizer import Tokenizer
+    from tokenizers import Tokenizer as HFTokenizer
+
+    for model in ("wordpiece", "bpe"):
+        tok = subtok.train([str(corpus_file)], model=model, vocab_size=500, show_progress=False)
+        assert isinstance(tok, Tokenizer)
+        assert tok.vocab_size == 500
+        hf = HFTokenizer.from_str(train_json([str(corpus_file)], model=model, vocab_size=500, show_progress=False))
+        text = corpus_file.read_text(encoding="utf-8")[:3000]
+        assert tok.encode(text).ids == hf.encode(text).ids
+
+
+def test_counts_are_u64() -> None:
+    # Counts beyond 2**32 (and sums beyond 2**63) must neither wrap nor lose order.
+    wc = {"ab": 2**40, "cd": 2**40 + 1, "ef": 3}
+    v = _vocab(train_json(wc, model="bpe", vocab_size=258, min_frequency=1, show_progress=False))
+    assert v[256:] == ["cd", "ab"]
+    wc = {"xy": 2**63, "xyz": 2**63 - 1, "q": 5}
+    v = _vocab(train_json(wc, model="bpe", vocab_size=257, min_frequency=1, show_progress=False))
+    assert v[256:] == ["xy"]
+
+
+_RSS = """
+import sys
+from subtok.training import train_json
+train_json([sys.argv[1]], model="bpe", vocab_size=5000, show_progress=False)
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_memory_follows_unique_words_not_corpus_size(shared_dir: Path, tmp_path: Path) -> None:
+    text = "".join((shared_dir / "corpora" / n).read_text(encoding="utf-8") for n in CORPORA)
+    one, ten = tmp_path / "x1.txt", tmp_path / "x10.txt"
+    one.write_text(text, encoding="utf-8")
+    ten.write_text(text * 10, encoding="utf-8")
+    peak = []
+    for f in (one, ten):
+        p = subprocess.run([sys.executable, "-c", _RSS, str(f)], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        peak.append(int(p.stdout.split()[-1]) / 1024)
+    # 34 MB of text on top of 3.4 MB: files are streamed, so the peak barely moves.
+    assert peak[1] < peak[0] + 15, peak
 
 
 # ---------------------------------------------------------------- bad input

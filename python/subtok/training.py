@@ -11,6 +11,13 @@ highest score, then highest pair count, then the smallest ``(left id, right id)`
 
 Vocabulary order: special tokens, the alphabet (by code point; WordPiece: plain characters,
 then ``##`` continuations), then merged tokens in the order they were learned.
+
+Choosing a WordPiece score: ``"likelihood"`` is the real WordPiece criterion
+freq(ab)/(freq(a)·freq(b)). It prefers pairs whose parts rarely occur apart, so with a small
+``min_frequency`` it spends much of the vocabulary spelling out mid-frequency words and leaves
+short frequent words split (on the shared corpora at 30k: 2.2x the tokens of count-based
+training on held-out text with ``min_frequency=2``, +9% with ``min_frequency=10``).
+``"count"`` is BPE with ``##`` (HF's ``WordPieceTrainer``) and compresses best.
 """
 from __future__ import annotations
 
