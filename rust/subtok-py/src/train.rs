@@ -58,7 +58,7 @@ impl PyProgress {
         }
         let (stage, done, total) = {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let due = force || st.last.map_or(true, |t| t.elapsed() >= CALLBACK_INTERVAL);
+            let due = force || st.last.is_none_or(|t| t.elapsed() >= CALLBACK_INTERVAL);
             if !due {
                 return;
             }
