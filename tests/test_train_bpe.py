@@ -105,7 +105,8 @@ def test_whitespace_and_bert_pretokenizers_match_hf(shared_dir: Path) -> None:
 def test_bert_normalizer_matches_hf(shared_dir: Path) -> None:
     from tokenizers.normalizers import BertNormalizer
 
-    lines = _corpus_lines(shared_dir, 3000) + ["Héllo\u200b ΟΔΟΣ\t中文\x00x\ufffd İstanbul Ǆ ﬁ", "\ue000a\u0085b"]
+    lines = _corpus_lines(shared_dir, 3000) + ["Héllo\u200b ΟΔΟΣ\t中文\x00x\ufffd İstanbul Ǆ ﬁ", "\ue000a\u0085b",
+                                                  "a\u2028b\u2029c\u000bd\u000ce\u1680f\u3000g\u00a0h\u180ei"]
     for lower in (True, False):
         hf = BertNormalizer(lowercase=lower)
         for line in lines:

@@ -121,6 +121,16 @@ def test_wordpiece_json_pipeline(shakespeare: List[str]) -> None:
     assert j["post_processor"]["special_tokens"]["[CLS]"]["ids"] == [2]
 
 
+def test_bert_word_counting_matches_hf_on_odd_whitespace() -> None:
+    # Words must be cut exactly where HF's BERT normalizer + pre-tokenizer cut them.
+    text = "x\u2028y\u000bz\u0085w \u00a0Ab\u3000cd\u180eef \u200bgh 中文ij"
+    wc = hf_bert_word_counts([text] * 3)
+    j = json.loads(train_json([text] * 3, model="wordpiece", vocab_size=10_000, min_frequency=1,
+                              limit_alphabet=10_000, show_progress=False))
+    merged = {t for t in j["model"]["vocab"] if not t.startswith("##") and not t.startswith("[")}
+    assert {w for w in wc} <= merged
+
+
 def test_cased_wordpiece_keeps_case() -> None:
     v = _vocab(train_json(["Hello Hello World World"], model="wordpiece", vocab_size=60, lowercase=False, show_progress=False))
     assert "H" in v and "h" not in v

@@ -98,7 +98,7 @@ impl CountConfig {
             // a space, so we count raw whitespace-free chunks now and normalize + split
             // each unique chunk once in `finish`.
             Normalizer::Bert { .. } => {
-                for chunk in text.split(pretok::is_bert_whitespace) {
+                for chunk in text.split(pretok::is_bert_separator) {
                     if !chunk.is_empty() {
                         bump(map, chunk, 1);
                     }

@@ -14,7 +14,10 @@
 //!
 //! NOTE(merge): the encoder's pre-tokenizers (`pretokenize/*.rs`) implement the same rules with
 //! offsets; these exist so the trainer could be written in parallel and may be deduped.
-use unicode_general_category::{get_general_category as gc, GeneralCategory as G};
+//!
+//! Character classes come from the same tables HF tokenizers uses (`unicode_categories`,
+//! `unicode-normalization-alignments`), so rare code points are classified as HF does.
+use unicode_categories::UnicodeCategories;
 
 /// `\p{L}`.
 #[inline]
@@ -22,10 +25,7 @@ pub fn is_letter(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphabetic();
     }
-    matches!(
-        gc(c),
-        G::UppercaseLetter | G::LowercaseLetter | G::TitlecaseLetter | G::ModifierLetter | G::OtherLetter
-    )
+    c.is_letter()
 }
 
 /// `\p{N}`.
@@ -34,7 +34,7 @@ pub fn is_number(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_digit();
     }
-    matches!(gc(c), G::DecimalNumber | G::LetterNumber | G::OtherNumber)
+    c.is_number()
 }
 
 /// `\s` (the Unicode White_Space property).
@@ -53,20 +53,7 @@ pub fn is_word_char(c: char) -> bool {
     if c == '\u{200C}' || c == '\u{200D}' {
         return true;
     }
-    matches!(
-        gc(c),
-        G::UppercaseLetter
-            | G::LowercaseLetter
-            | G::TitlecaseLetter
-            | G::ModifierLetter
-            | G::OtherLetter
-            | G::NonspacingMark
-            | G::SpacingMark
-            | G::EnclosingMark
-            | G::DecimalNumber
-            | G::LetterNumber
-            | G::ConnectorPunctuation
-    )
+    c.is_letter() || c.is_mark() || c.is_number_decimal_digit() || c.is_number_letter() || c.is_punctuation_connector()
 }
 
 /// BERT punctuation: ASCII 33-47, 58-64, 91-96, 123-126, or any Unicode `P*` category.
@@ -75,16 +62,7 @@ pub fn is_bert_punct(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_punctuation();
     }
-    matches!(
-        gc(c),
-        G::ConnectorPunctuation
-            | G::DashPunctuation
-            | G::OpenPunctuation
-            | G::ClosePunctuation
-            | G::InitialPunctuation
-            | G::FinalPunctuation
-            | G::OtherPunctuation
-    )
+    c.is_punctuation()
 }
 
 #[inline]
@@ -260,10 +238,11 @@ pub fn bert(s: &str, f: &mut impl FnMut(&str)) {
     }
 }
 
-/// Whitespace as the BERT normalizer sees it: `\t \n \r` or category Zs.
+/// Whitespace as HF's BertNormalizer sees it: `\t \n \r` or the White_Space property
+/// (tested after [`is_bert_removed`], so e.g. U+000B and U+0085 are deleted, not spaces).
 #[inline]
 pub fn is_bert_whitespace(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r') || (!c.is_ascii() && gc(c) == G::SpaceSeparator)
+    matches!(c, ' ' | '\t' | '\n' | '\r') || (!c.is_ascii() && c.is_whitespace())
 }
 
 /// Characters the BERT normalizer deletes: NUL, U+FFFD, and Cc|Cf|Co except `\t\n\r`.
@@ -272,7 +251,13 @@ pub fn is_bert_removed(c: char) -> bool {
     if c.is_ascii() {
         return (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}';
     }
-    c == '\u{FFFD}' || matches!(gc(c), G::Control | G::Format | G::PrivateUse)
+    c == '\u{FFFD}' || c.is_other()
+}
+
+/// A character the BERT normalizer turns into a space (so it always separates words).
+#[inline]
+pub fn is_bert_separator(c: char) -> bool {
+    is_bert_whitespace(c) && !is_bert_removed(c)
 }
 
 /// The CJK ranges HF's BertNormalizer pads with spaces (including its 2B920 start, spec §7.2).
@@ -302,8 +287,8 @@ pub fn bert_normalize(s: &str, lowercase: bool, out: &mut String) {
         } else if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
         } else {
-            unicode_normalization::char::decompose_canonical(c, |d| {
-                if gc(d) != G::NonspacingMark {
+            unicode_normalization_alignments::char::decompose_canonical(c, |d| {
+                if !d.is_mark_nonspacing() {
                     out.extend(d.to_lowercase());
                 }
             });
