@@ -97,16 +97,22 @@ def test_hf_encodes_wordpiece_as_reference_predicts(trained: Dict[str, str], sam
     assert n_unk < len(sample) * 0.05  # the alphabet covers the corpus
 
 
-def test_subtok_encodes_like_hf(trained: Dict[str, str], lines: List[str]) -> None:
+@pytest.mark.parametrize("name", ["bpe", "bpe-cl100k", "wordpiece", "wordpiece-count"])
+def test_subtok_encodes_like_hf(trained: Dict[str, str], lines: List[str], name: str) -> None:
     if not hasattr(subtok, "Tokenizer") or not hasattr(_core, "load_tokenizer_str"):
         pytest.skip("subtok.Tokenizer (lead's branch) not merged yet")
     from tokenizers import Tokenizer as HFTokenizer
 
-    for name, text in trained.items():
-        hf = HFTokenizer.from_str(text)
+    text = trained[name]
+    try:
         mine = subtok.Tokenizer.from_str(text)
-        want = [e.ids for e in hf.encode_batch(lines)]
-        got = [e.ids for e in mine.encode_batch(lines)]
-        bad = [i for i, (a, b) in enumerate(zip(want, got)) if a != b]
-        assert not bad, (name, lines[bad[0]], want[bad[0]], got[bad[0]])
-        assert len(got) == len(want)
+    except ValueError as e:
+        if "not supported" in str(e):
+            pytest.skip(f"subtok cannot load this model yet: {e}")
+        raise
+    hf = HFTokenizer.from_str(text)
+    want = [e.ids for e in hf.encode_batch(lines)]
+    got = [e.ids for e in mine.encode_batch(lines)]
+    assert len(got) == len(want)
+    bad = [i for i, (a, b) in enumerate(zip(want, got)) if a != b]
+    assert not bad, (len(bad), lines[bad[0]], want[bad[0]], got[bad[0]])
