@@ -1,7 +1,8 @@
 //! `_core.Trainer` and helpers: tokenizer training (see `subtok_core::train`).
 //! Counting and merging run with the GIL released; progress reaches Python through a
 //! callback called at most ~5 times a second (plus once at each stage's start and end),
-//! or a Rust-side stderr bar when Python says stderr is a terminal. Ctrl-C is honoured.
+//! or a Rust-side stderr bar when Python says stderr is a terminal. Ctrl-C is honoured: the
+//! work runs on a helper thread while the calling thread polls for signals.
 use crate::errors::{detached, IntoPy};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -23,7 +24,7 @@ struct CbState {
     last: Option<Instant>,
 }
 
-/// Forwards core progress to a Python callable and/or a stderr bar; polls Ctrl-C.
+/// Forwards core progress to a Python callable and/or a stderr bar, and carries the stop flag.
 struct PyProgress {
     cb: Option<Py<PyAny>>,
     bar: Option<StderrBar>,
@@ -51,7 +52,7 @@ impl PyProgress {
         }
     }
 
-    /// Call back into Python (callback and signal check) if due, or if `force`.
+    /// Call the Python callback if due, or if `force`.
     fn tick(&self, force: bool) {
         if self.stop.load(Ordering::Relaxed) {
             return;
@@ -65,17 +66,13 @@ impl PyProgress {
             st.last = Some(Instant::now());
             (st.stage.clone(), st.done, st.total)
         };
-        Python::attach(|py| {
-            if let Err(e) = py.check_signals() {
-                self.fail(e);
-                return;
-            }
-            if let Some(cb) = &self.cb {
+        if let Some(cb) = &self.cb {
+            Python::attach(|py| {
                 if let Err(e) = cb.call1(py, (stage, done, total)) {
                     self.fail(e);
                 }
-            }
-        });
+            });
+        }
     }
 
     fn into_result<T>(self, r: subtok_core::Result<T>) -> PyResult<T> {
@@ -116,6 +113,42 @@ impl Progress for PyProgress {
     fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+}
+
+/// Where the core's rayon work runs. NOTE(merge): on main this is `crate::pool::install(f)`
+/// (the fork-safe pool); on this branch the global rayon pool.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    f()
+}
+
+/// Run `f` (in the pool) on a helper thread while the calling thread - Python's main thread -
+/// polls for Ctrl-C every 50 ms; a pending signal stops training at the next check and its
+/// exception (e.g. `KeyboardInterrupt`) is raised. Panics propagate to [`detached`].
+fn run_interruptible<T: Send>(prog: &PyProgress, f: impl FnOnce() -> T + Send) -> T {
+    use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    std::thread::scope(|s| {
+        let (tx, rx) = channel();
+        s.spawn(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(|| in_pool(f))));
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(v)) => return v,
+                Ok(Err(p)) => resume_unwind(p),
+                Err(RecvTimeoutError::Timeout) => {
+                    if !prog.should_stop() {
+                        Python::attach(|py| {
+                            if let Err(e) = py.check_signals() {
+                                prog.fail(e);
+                            }
+                        });
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!("training thread vanished"),
+            }
+        }
+    })
 }
 
 fn parse_model(s: &str) -> PyResult<ModelKind> {
@@ -202,9 +235,11 @@ impl PyTrainer {
         let prog = PyProgress::new(progress, stderr_bar);
         let counter = &mut self.counter;
         let r = detached(py, || {
-            let r = counter.add_files(&paths, &prog);
-            prog.finish();
-            r
+            run_interruptible(&prog, || {
+                let r = counter.add_files(&paths, &prog);
+                prog.finish();
+                r
+            })
         })?;
         prog.into_result(r)
     }
@@ -212,7 +247,7 @@ impl PyTrainer {
     /// Count a batch of texts; each text is one sequence.
     fn feed_texts(&mut self, py: Python<'_>, texts: Vec<String>) -> PyResult<()> {
         let counter = &mut self.counter;
-        detached(py, || counter.add_texts(&texts))
+        detached(py, || in_pool(|| counter.add_texts(&texts)))
     }
 
     /// Add ready `{word: count}` pairs, used verbatim.
@@ -240,7 +275,9 @@ impl PyTrainer {
     fn train(&self, py: Python<'_>, progress: Option<Py<PyAny>>, stderr_bar: bool, pretty: bool) -> PyResult<String> {
         let prog = PyProgress::new(progress, stderr_bar);
         let (cfg, counter) = (&self.cfg, &self.counter);
-        let r = detached(py, || core_train::train_counter(counter, cfg, &prog).map(|t| t.to_json_string(pretty)))?;
+        let r = detached(py, || {
+            run_interruptible(&prog, || core_train::train_counter(counter, cfg, &prog).map(|t| t.to_json_string(pretty)))
+        })?;
         prog.into_result(r)
     }
 }
