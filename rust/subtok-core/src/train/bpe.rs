@@ -153,7 +153,7 @@ pub(crate) struct MergeEngine {
     dec_buf: Vec<u64>,
     /// Merges touching at least this many words rewrite them in parallel.
     par_min: usize,
-    /// Rebuild the heap when it holds more than 4x live pairs plus this many entries.
+    /// Rebuild the heap when it holds more than 2x live pairs plus this many entries.
     rebuild_slack: usize,
 }
 
@@ -194,7 +194,7 @@ impl MergeEngine {
             push_buf: Vec::new(),
             dec_buf: Vec::new(),
             par_min: PAR_MIN_WORDS,
-            rebuild_slack: 65536,
+            rebuild_slack: 16384,
         }
     }
 
@@ -249,7 +249,9 @@ impl MergeEngine {
         self.words = keep_w;
         self.counts = keep_c;
         // Per-chunk maps in parallel, merged in chunk order (deterministic).
-        let chunk = (self.words.len() / (rayon::current_num_threads() * 4)).max(1024);
+        // One chunk per thread: every chunk map is alive until the merge, so more chunks
+        // would only raise the memory peak.
+        let chunk = self.words.len().div_ceil(rayon::current_num_threads()).max(4096);
         let parts: Vec<PairMaps> = self
             .words
             .par_chunks(chunk)
@@ -297,8 +299,11 @@ impl MergeEngine {
     }
 
     fn rebuild_heap(&mut self) {
-        let entries: Vec<Entry> = self.pair_counts.keys().filter_map(|&k| self.entry(k)).collect();
-        self.heap = BinaryHeap::from(entries);
+        // Reuse the heap's buffer: no second copy alive at the peak.
+        let mut v = std::mem::take(&mut self.heap).into_vec();
+        v.clear();
+        v.extend(self.pair_counts.keys().filter_map(|&k| self.entry(k)));
+        self.heap = BinaryHeap::from(v);
     }
 
     /// The string of the token made by merging `a` and `b`.
@@ -352,7 +357,7 @@ impl MergeEngine {
                     return Err(Error::invalid("training interrupted"));
                 }
             }
-            if self.heap.len() > 4 * self.pair_counts.len() + self.rebuild_slack {
+            if self.heap.len() > 2 * self.pair_counts.len() + self.rebuild_slack {
                 self.rebuild_heap();
             }
         }
