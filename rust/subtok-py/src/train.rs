@@ -272,9 +272,11 @@ impl PyTrainer {
 
     /// Train on everything fed so far; returns the HF `tokenizer.json` text.
     #[pyo3(signature = (progress=None, stderr_bar=false, pretty=true))]
-    fn train(&self, py: Python<'_>, progress: Option<Py<PyAny>>, stderr_bar: bool, pretty: bool) -> PyResult<String> {
+    /// Consumes the counts: the trainer is empty afterwards.
+    fn train(&mut self, py: Python<'_>, progress: Option<Py<PyAny>>, stderr_bar: bool, pretty: bool) -> PyResult<String> {
         let prog = PyProgress::new(progress, stderr_bar);
-        let (cfg, counter) = (&self.cfg, &self.counter);
+        let counter = std::mem::replace(&mut self.counter, WordCounter::new(self.cfg.count_config()));
+        let cfg = &self.cfg;
         let r = detached(py, || {
             run_interruptible(&prog, || core_train::train_counter(counter, cfg, &prog).map(|t| t.to_json_string(pretty)))
         })?;

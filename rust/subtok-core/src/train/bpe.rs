@@ -483,7 +483,7 @@ pub fn bytes_to_unicode() -> [char; 256] {
 }
 
 /// Byte-level BPE: specials, the 256 byte symbols sorted by code point, then merges.
-pub(crate) fn train_byte_level<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
+pub(crate) fn train_byte_level<S: AsRef<str>>(words: Vec<(S, u64)>, cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
     let specials = cfg.specials();
     let n_special = specials.len();
     let mut vocab = specials;
@@ -508,9 +508,9 @@ pub(crate) fn train_byte_level<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainCon
         )));
     }
     let (ws, cs): (Vec<Vec<u32>>, Vec<u64>) = words
-        .iter()
+        .into_iter()
         .filter(|(w, c)| *c > 0 && !w.as_ref().is_empty())
-        .map(|(w, c)| (w.as_ref().bytes().map(|b| byte_id[b as usize]).collect(), *c))
+        .map(|(w, c)| (w.as_ref().bytes().map(|b| byte_id[b as usize]).collect(), c))
         .unzip();
     let engine = MergeEngine::new(vocab, ws, cs, None, cfg.score, cfg.min_frequency);
     let (vocab, merges) = engine.run(cfg.vocab_size, progress)?;

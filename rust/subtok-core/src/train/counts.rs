@@ -276,6 +276,15 @@ impl WordCounter {
         }
         m
     }
+
+    /// Like [`word_counts`](Self::word_counts) but consumes the counter (no copy).
+    pub fn into_word_counts(self) -> FxMap<String, u64> {
+        let mut m = self.cfg.finish(self.raw);
+        for (k, v) in self.verbatim {
+            bump(&mut m, &k, v);
+        }
+        m
+    }
 }
 
 /// Reads a file as UTF-8 chunks of about [`CHUNK`] bytes that end at a line end.

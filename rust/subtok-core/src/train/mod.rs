@@ -163,6 +163,11 @@ pub struct Trained {
 
 /// Train on word counts (e.g. from [`WordCounter::word_counts`]).
 pub fn train<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
+    train_words(words.iter().map(|(w, c)| (w.as_ref(), *c)).collect(), cfg, progress)
+}
+
+/// Train on owned word counts; each word's text is freed as soon as it is turned into symbols.
+pub fn train_words<W: AsRef<str>>(words: Vec<(W, u64)>, cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
     cfg.validate()?;
     if words.iter().all(|(w, c)| *c == 0 || w.as_ref().is_empty()) {
         return Err(Error::invalid("empty corpus: no words to train on"));
@@ -173,9 +178,9 @@ pub fn train<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConfig, progress: &dy
     }
 }
 
-/// Count and train in one call: convenience for Rust users and tests.
-pub fn train_counter(counter: &WordCounter, cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
+/// Train on everything a counter gathered, consuming it (no copy of the counts).
+pub fn train_counter(counter: WordCounter, cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
     cfg.validate()?;
-    let words: Vec<(String, u64)> = counter.word_counts().into_iter().collect();
-    train(&words, cfg, progress)
+    let words: Vec<(String, u64)> = counter.into_word_counts().into_iter().collect();
+    train_words(words, cfg, progress)
 }

@@ -21,11 +21,11 @@ use super::progress::Progress;
 use super::{TrainConfig, Trained};
 use crate::error::{Error, Result};
 
-pub(crate) fn train_wordpiece<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
+pub(crate) fn train_wordpiece<S: AsRef<str>>(words: Vec<(S, u64)>, cfg: &TrainConfig, progress: &dyn Progress) -> Result<Trained> {
     let prefix = cfg.continuing_subword_prefix.clone();
     // Character frequencies (weighted by word counts).
     let mut char_freq: FxMap<char, u128> = FxMap::default();
-    for (w, c) in words {
+    for (w, c) in &words {
         for ch in w.as_ref().chars() {
             *char_freq.entry(ch).or_insert(0) += *c as u128;
         }
@@ -57,7 +57,7 @@ pub(crate) fn train_wordpiece<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConf
     }
     // Which kept characters occur after the first position of some word.
     let mut cont_seen: FxMap<char, ()> = FxMap::default();
-    for (w, c) in words {
+    for (w, c) in &words {
         if *c == 0 {
             continue;
         }
@@ -88,7 +88,7 @@ pub(crate) fn train_wordpiece<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConf
     let mut ws = Vec::with_capacity(words.len());
     let mut cs = Vec::with_capacity(words.len());
     for (w, c) in words {
-        if *c == 0 {
+        if c == 0 {
             continue;
         }
         let mut sym = Vec::new();
@@ -100,7 +100,7 @@ pub(crate) fn train_wordpiece<S: AsRef<str>>(words: &[(S, u64)], cfg: &TrainConf
         }
         if !sym.is_empty() {
             ws.push(sym);
-            cs.push(*c);
+            cs.push(c);
         }
     }
     let engine = MergeEngine::new(vocab, ws, cs, Some(prefix), cfg.score, cfg.min_frequency);
