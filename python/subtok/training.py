@@ -37,6 +37,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 Corpus = Union[PathLike, Sequence[PathLike], Iterable[Union[str, Sequence[str]]], Mapping[str, int]]
 
 _BATCH_CHARS = 1 << 20
+_FILE_SUFFIXES = (".txt", ".text", ".json", ".jsonl", ".csv", ".tsv", ".md", ".raw", ".tokens")
 
 
 def default_corpus() -> List[str]:
@@ -66,6 +67,10 @@ def _classify(corpus: Any, files: Optional[bool]) -> str:
             # A list of str is a list of files if any entry names an existing file and none
             # holds a line break (HF's `train(files)` habit); otherwise it is a list of texts.
             if any("\n" not in x and os.path.isfile(x) for x in corpus):
+                return "files"
+            # Names that look like text files (no whitespace, a text-file suffix) are files too,
+            # so a mistyped path raises FileNotFoundError instead of being trained on as text.
+            if all(not any(c.isspace() for c in x) and x.lower().endswith(_FILE_SUFFIXES) for x in corpus):
                 return "files"
     return "texts"
 
@@ -164,7 +169,8 @@ def train(
         corpus: a file path, a list of file paths, any iterable of str (or of lists of str;
             each str is one sequence), or a mapping ``{word: count}`` whose words are used
             verbatim (no normalization or splitting). A list of str counts as file paths when
-            one of them is an existing file; pass ``files=True/False`` to decide explicitly.
+            one of them is an existing file, or when all look like text-file names (no
+            whitespace, a suffix such as ``.txt``); pass ``files=True/False`` to decide explicitly.
             Files are streamed and counted in parallel, line by line; memory follows the
             number of unique words.
         model: ``"bpe"`` (byte-level BPE, GPT-2 split; saved as HF ``ByteLevelBPETokenizer``
