@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from subtok._core import Encoding, TokenizerFileError, __version__
 from subtok.tokenizer import Tokenizer
+from subtok.training import export_vocab_files, train
 
-__all__ = ["Encoding", "Tokenizer", "TokenizerFileError", "__version__"]
+__all__ = ["Encoding", "Tokenizer", "TokenizerFileError", "__version__", "export_vocab_files", "train"]

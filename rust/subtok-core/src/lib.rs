@@ -14,6 +14,7 @@ pub mod postprocess;
 pub mod pretokenize;
 pub mod pretraining;
 pub mod tokenizer;
+pub mod train;
 
 pub use encoding::{CompactEncoding, Encoding};
 pub use error::{Error, Result};

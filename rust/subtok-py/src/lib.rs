@@ -14,6 +14,7 @@ mod errors;
 mod pool;
 mod pretraining;
 mod tokenizer;
+mod train;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -29,5 +30,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tokenizer::load_tokenizer_str, m)?)?;
     pretraining::register(m)?;
     bpe::register(m)?;
+    train::register(m)?;
     Ok(())
 }
