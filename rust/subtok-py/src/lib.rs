@@ -3,11 +3,6 @@
 //! errors through `errors.rs`; batch work runs in the fork-safe pool of `pool.rs`.
 use pyo3::prelude::*;
 
-/// Encoding allocates many small vectors per text; mimalloc's thread-local free lists make that
-/// (and freeing them from Python later) far cheaper than glibc malloc.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod bpe;
 mod encoding;
 mod errors;
