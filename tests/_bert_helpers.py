@@ -157,3 +157,72 @@ def read_reference_tensors(folder: Path) -> Dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
     return load_file(str(folder / "model.safetensors"))
+
+
+# ------------------------------------------------------------------ tokenizers for the task tests
+class HFTokenizer:
+    """The subtok.Tokenizer contract implemented with HF tokenizers/transformers (test-only oracle).
+
+    Lets the task helpers be tested before/independently of subtok's own tokenizer.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import tokenizers
+        from transformers import BertTokenizerFast
+
+        self.fast = BertTokenizerFast.from_pretrained(str(folder))
+        self.raw = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.raw.no_padding()
+        self.raw.no_truncation()
+        self.pad_token_id = self.fast.pad_token_id
+        self.cls_token_id = self.fast.cls_token_id
+        self.sep_token_id = self.fast.sep_token_id
+        self.mask_token_id = self.fast.mask_token_id
+        self.unk_token_id = self.fast.unk_token_id
+
+    def __call__(self, text, text_pair=None, **kw):
+        return dict(self.fast(text, text_pair, return_tensors="np", **kw))
+
+    def encode(self, text, pair=None, add_special_tokens=True):
+        return self.raw.encode(text, pair, add_special_tokens=add_special_tokens)
+
+    def encode_batch(self, texts, add_special_tokens=True):
+        return self.raw.encode_batch(texts, add_special_tokens=add_special_tokens)
+
+    def decode(self, ids, skip_special_tokens=True):
+        return self.raw.decode(ids, skip_special_tokens=skip_special_tokens)
+
+    def id_to_token(self, i):
+        return self.raw.id_to_token(i)
+
+    def token_to_id(self, t):
+        return self.raw.token_to_id(t)
+
+    def no_padding(self):
+        self.raw.no_padding()
+
+    def enable_truncation(self, max_length, **kw):
+        self.raw.enable_truncation(max_length, **kw)
+
+
+def subtok_tokenizer(folder: Path):
+    """subtok's own tokenizer for ``folder`` (None until the tokenizer is part of the package)."""
+    import subtok
+
+    if not hasattr(subtok, "Tokenizer"):
+        return None
+    tok = subtok.Tokenizer.from_file(folder / "tokenizer.json")
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def tokenizer_for(kind: str, folder: Path):
+    import pytest
+
+    if kind == "hf":
+        return HFTokenizer(folder)
+    tok = subtok_tokenizer(folder)
+    if tok is None:
+        pytest.skip("subtok.Tokenizer is not available in this build yet")
+    return tok
