@@ -85,6 +85,8 @@ class StateDict:
             if not np.issubdtype(arr.dtype, np.floating):
                 raise ValueError(f"{self.source}: weight {name!r} has non-float dtype {arr.dtype}")
             arr = arr.astype(np.float32)
+        if not arr.flags.aligned or not arr.flags.c_contiguous:
+            arr = np.array(arr)  # e.g. a zip member at an odd offset: copy once
         return arr
 
     def finish(self, ignore_prefixes: Iterable[str] = ()) -> None:

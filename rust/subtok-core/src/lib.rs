@@ -4,6 +4,7 @@
 //! -> pre-tokenizer -> model (WordPiece | BPE) -> post-processor -> [`Encoding`].
 pub mod encoding;
 pub mod error;
+pub mod kernels;
 
 pub use encoding::Encoding;
 pub use error::{Error, Result};
