@@ -3,7 +3,7 @@
 //!
 //! All kernels work in place on row-major buffers and validate their shapes, returning
 //! `Error::InvalidArgument` instead of panicking. The inner loops are plain arithmetic so LLVM
-//! vectorizes them; on x86-64 an AVX2+FMA copy of each loop is selected at run time.
+//! vectorizes them; on x86-64 an AVX-512 or AVX2+FMA copy of each loop is selected at run time.
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -85,6 +85,50 @@ fn bias_gelu_body(x: &mut [f32], bias: &[f32]) {
     }
 }
 
+/// Lanes of the manual reductions: strict IEEE order stops LLVM from vectorizing a plain
+/// `sum += x` loop, so reductions keep LANES independent partial results.
+const LANES: usize = 16;
+
+#[inline(always)]
+fn row_max(row: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a = if *v > *a { *v } else { *a };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for v in acc.iter().chain(chunks.remainder()) {
+        m = if *v > m { *v } else { m };
+    }
+    m
+}
+
+#[inline(always)]
+fn row_sum(row: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += *v;
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+#[inline(always)]
+fn row_sum_sq(row: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += *v * *v;
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().map(|v| v * v).sum::<f32>()
+}
+
 #[inline(always)]
 fn softmax_body(rows: &mut [f32], tk: usize, mask: Option<&[f32]>) {
     for row in rows.chunks_exact_mut(tk) {
@@ -93,17 +137,11 @@ fn softmax_body(rows: &mut [f32], tk: usize, mask: Option<&[f32]>) {
                 *v += *b;
             }
         }
-        let mut mx = f32::NEG_INFINITY;
-        for v in row.iter() {
-            mx = mx.max(*v);
-        }
-        let mut sum = 0.0f32;
+        let mx = row_max(row);
         for v in row.iter_mut() {
-            let e = exp_f32(*v - mx);
-            *v = e;
-            sum += e;
+            *v = exp_f32(*v - mx);
         }
-        let inv = 1.0 / sum;
+        let inv = 1.0 / row_sum(row);
         for v in row.iter_mut() {
             *v *= inv;
         }
@@ -132,17 +170,11 @@ fn layernorm_body(
                 *v += *rr;
             }
         }
-        let mut s = 0.0f32;
-        for v in row.iter() {
-            s += *v;
-        }
-        let mean = s * inv_h;
-        let mut ss = 0.0f32;
+        let mean = row_sum(row) * inv_h;
         for v in row.iter_mut() {
             *v -= mean;
-            ss += *v * *v;
         }
-        let rstd = 1.0 / (ss * inv_h + eps).sqrt();
+        let rstd = 1.0 / (row_sum_sq(row) * inv_h + eps).sqrt();
         for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
             *v = *v * rstd * *g + *b;
         }
@@ -155,9 +187,18 @@ macro_rules! multiversion {
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn fast512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn fast($($arg: $ty),*) {
                     $body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports the features `fast512` was compiled for.
+                    unsafe { fast512($($arg),*) };
+                    return;
                 }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU supports the features `fast` was compiled for.
