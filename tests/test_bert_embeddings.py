@@ -42,6 +42,18 @@ def test_tokenization_reproduces_reference_ids(encoder, reference):
         assert seq == ref["single.input_ids"][i, :n].tolist()
 
 
+def test_pair_batch_reproduces_reference(encoder, reference):
+    ref, sents = reference
+    a = [p[0] for p in sents["pairs"]]
+    b = [p[1] for p in sents["pairs"]]
+    batch = encoder.tokenizer(a, b, padding=True, truncation=True, max_length=128)
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        np.testing.assert_array_equal(np.asarray(batch[key]), ref[f"pair.{key}"])
+    out = encoder.model(batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"])
+    valid = ref["pair.attention_mask"].astype(bool)
+    assert np.abs(out.last_hidden_state[valid] - ref["pair.last_hidden_state"][valid]).max() <= 1e-4
+
+
 def test_embeddings_match_reference(encoder, reference):
     ref, sents = reference
     emb = encoder.encode(sents["sentences"], batch_size=4)

@@ -14,7 +14,17 @@ import pytest
 
 from _bert_helpers import TINY, minilm_path, tokenizer_for
 from subtok.bert import BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
-from subtok.tasks import LinearProbe, answer, best_span, classify, classify_pairs, fill_mask, tag_tokens
+from subtok.tasks import (
+    LinearProbe,
+    answer,
+    best_span,
+    classify,
+    classify_pairs,
+    fill_mask,
+    mlm_labels_from_positions,
+    pretraining_loss,
+    tag_tokens,
+)
 
 pytestmark = [
     pytest.mark.skipif(not TINY.is_dir(), reason="shared fixtures not found"),
@@ -237,3 +247,33 @@ def test_linear_probe_bad_input():
         LinearProbe().fit(np.zeros((3, 2)), ["a", "b"])
     with pytest.raises(ValueError):
         LinearProbe().predict(np.zeros((1, 2)))
+
+
+# ------------------------------------------------------------------ pretraining objective
+def test_pretraining_loss_on_google_layout_batch():
+    e = dict(np.load(TINY / "expected.npz"))
+    model = BertForPreTraining.from_pretrained(TINY / "pretraining")
+    positions = np.array([[1, 3, 0], [2, 5, 7], [4, 0, 0], [1, 2, 3]])
+    weights = np.array([[1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1]], dtype=np.float32)
+    mlm_ids = np.array([[5, 6, 0], [7, 8, 9], [10, 0, 0], [11, 12, 13]])
+    batch = {
+        "input_ids": e["input_ids"], "token_type_ids": e["token_type_ids"], "attention_mask": e["attention_mask"],
+        "masked_lm_positions": positions, "masked_lm_ids": mlm_ids, "masked_lm_weights": weights,
+        "next_sentence_labels": np.array([[0], [1], [1], [0]]),
+    }
+    out = pretraining_loss(model, batch)
+    # independent: average -log p over the 9 weighted predictions, using the PyTorch logits
+    lp = e["pretraining.mlm_logits"].astype(np.float64)
+    lp = lp - lp.max(-1, keepdims=True)
+    lp = lp - np.log(np.exp(lp).sum(-1, keepdims=True))
+    terms = [-lp[b, positions[b, j], mlm_ids[b, j]] for b in range(4) for j in range(3) if weights[b, j]]
+    assert out.mlm_loss == pytest.approx(np.mean(terms), abs=1e-4)
+    ns = e["pretraining.nsp_logits"].astype(np.float64)
+    ns = ns - ns.max(-1, keepdims=True)
+    ns = ns - np.log(np.exp(ns).sum(-1, keepdims=True))
+    assert out.nsp_loss == pytest.approx(-np.mean([ns[0, 0], ns[1, 1], ns[2, 1], ns[3, 0]]), abs=1e-4)
+    assert out.loss == pytest.approx(out.mlm_loss + out.nsp_loss)
+    labels = mlm_labels_from_positions(e["input_ids"], positions, mlm_ids, weights)
+    assert (labels != -100).sum() == 9 and labels[0, 0] == -100 and labels[0, 1] == 5
+    with pytest.raises(ValueError):
+        mlm_labels_from_positions(e["input_ids"], positions + 20, mlm_ids, weights)

@@ -6,6 +6,8 @@
 * :func:`fill_mask` - top-k candidates for each ``[MASK]``.
 * :class:`LinearProbe` - a softmax classifier trained in NumPy on frozen features
   (e.g. :class:`subtok.SentenceEncoder` embeddings).
+* :func:`pretraining_loss` - MLM + NSP losses of a :class:`~subtok.bert.BertForPreTraining` on a batch
+  in the ``create_pretraining_data`` layout (``masked_lm_positions``/``ids``/``weights``).
 
 The tokenizer is a :class:`subtok.Tokenizer` (or anything with the same API: ``tok(...)`` returning
 numpy arrays like ``BertTokenizerFast(..., return_tensors="np")``, and ``tok.encode(text)`` returning
@@ -363,3 +365,51 @@ class LinearProbe:
         if len(y) != len(pred):
             raise ValueError("X and y have different lengths")
         return float(np.mean([p == t for p, t in zip(pred, y)])) if y else float("nan")
+
+
+# ---------------------------------------------------------------------------------- pretraining
+def mlm_labels_from_positions(
+    input_ids: np.ndarray, masked_lm_positions: np.ndarray, masked_lm_ids: np.ndarray,
+    masked_lm_weights: Optional[np.ndarray] = None,
+) -> np.ndarray:
+    """Google-style ``masked_lm_positions/ids/weights`` (B, P) -> transformers-style labels (B, T).
+
+    Positions with weight 0 (padding of the prediction list) are ignored; every other position of
+    the result is -100.
+    """
+    ids = np.asarray(input_ids)
+    pos = np.asarray(masked_lm_positions, dtype=np.int64)
+    lab = np.asarray(masked_lm_ids, dtype=np.int64)
+    if ids.ndim != 2 or pos.shape != lab.shape or pos.ndim != 2 or pos.shape[0] != ids.shape[0]:
+        raise ValueError(
+            f"expected input_ids (B, T) and masked_lm_positions/ids (B, P); got {ids.shape}, {pos.shape}, {lab.shape}"
+        )
+    w = np.ones(pos.shape, dtype=bool) if masked_lm_weights is None else np.asarray(masked_lm_weights) > 0
+    if w.shape != pos.shape:
+        raise ValueError(f"masked_lm_weights shape {w.shape} differs from masked_lm_positions {pos.shape}")
+    if np.any(w & ((pos < 0) | (pos >= ids.shape[1]))):
+        raise ValueError("masked_lm_positions outside the sequence")
+    labels = np.full(ids.shape, -100, dtype=np.int64)
+    rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], pos.shape)
+    labels[rows[w], pos[w]] = lab[w]
+    return labels
+
+
+def pretraining_loss(model: Any, batch: Any) -> Any:
+    """Run a :class:`~subtok.bert.BertForPreTraining` on a pretraining batch and return its output.
+
+    ``batch`` holds ``input_ids``, ``token_type_ids``, ``attention_mask``, ``masked_lm_positions``,
+    ``masked_lm_ids``, ``masked_lm_weights`` and ``next_sentence_labels`` (1 = random next), as
+    ``subtok.pretraining.create_pretraining_data`` returns them. The output carries ``mlm_loss``,
+    ``nsp_loss`` and their sum ``loss``.
+    """
+    labels = mlm_labels_from_positions(
+        batch["input_ids"], batch["masked_lm_positions"], batch["masked_lm_ids"], batch.get("masked_lm_weights")
+    )
+    return model(
+        np.asarray(batch["input_ids"]),
+        attention_mask=np.asarray(batch["attention_mask"]),
+        token_type_ids=np.asarray(batch["token_type_ids"]),
+        labels=labels,
+        next_sentence_label=np.asarray(batch["next_sentence_labels"]).reshape(-1),
+    )
