@@ -256,3 +256,27 @@ def test_minilm_hidden_states_and_embeddings(part):
 
     emb = l2_normalize_(mean_pool(out.last_hidden_state, mask))
     np.testing.assert_allclose(emb, ref[f"{part}.sentence_embedding"], atol=1e-5, rtol=0)
+
+
+def test_packed_and_padded_paths_agree(expected, monkeypatch):
+    model = BertModel.from_pretrained(TINY / "pretraining")
+    ids, mask, tt = _inputs(expected)
+    mask = mask.copy()
+    mask[0, 3] = 0  # a hole in the middle, not just right padding
+    packed = model(ids, mask, tt)
+    monkeypatch.setattr(model, "skip_padding", False)
+    padded = model(ids, mask, tt)
+    valid = mask.astype(bool)
+    assert np.abs(packed.last_hidden_state[valid] - padded.last_hidden_state[valid]).max() < 2e-6
+    assert not packed.last_hidden_state[~valid].any()  # masked positions are zeros when packed
+    np.testing.assert_allclose(packed.pooler_output, padded.pooler_output, atol=2e-6)
+    # rows padded to different lengths, including equal lengths at non-adjacent rows
+    m2 = np.ones((4, 16), dtype=np.int64)
+    for r, n in enumerate([5, 9, 5, 16]):
+        m2[r, n:] = 0
+    monkeypatch.setattr(model, "skip_padding", True)
+    a = model(ids, m2, tt).last_hidden_state
+    monkeypatch.setattr(model, "skip_padding", False)
+    b = model(ids, m2, tt).last_hidden_state
+    v2 = m2.astype(bool)
+    assert np.abs(a[v2] - b[v2]).max() < 2e-6

@@ -287,13 +287,44 @@ class BertModel:
         return h
 
     def encode(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """The encoder stack on validated (B, T) int64 inputs; returns (B, T, H) float32."""
+        """The encoder stack on validated (B, T) int64 inputs; returns (B, T, H) float32.
+
+        When a sizeable share of the batch is padding (and :attr:`skip_padding` is true), only the
+        unmasked tokens are computed: they are packed into one (N_valid, H) matrix for the dense
+        layers and attend within their own sequence. Their values equal the padded computation's
+        (masked keys get exactly zero weight either way); the hidden states of masked positions are
+        then returned as zeros instead of the meaningless values a padded run produces.
+        """
+        valid = mask.astype(bool)
+        B, T = ids.shape
+        n_valid = int(valid.sum())
+        if (
+            self.skip_padding
+            and n_valid < self.pack_threshold * B * T
+            and bool(valid.any(axis=1).all())
+        ):
+            return self._encode_packed(ids, valid, tt, pos)
+        return self._encode_padded(ids, mask, tt, pos)
+
+    #: compute only unmasked tokens when padding is at least (1 - pack_threshold) of the batch
+    skip_padding: bool = True
+    pack_threshold: float = 0.9
+
+    def _layer_tail(self, L: _Layer, h: np.ndarray, ctx2d: np.ndarray, attn: np.ndarray, inter: np.ndarray) -> None:
+        """Attention output projection + LayerNorm, then the feed-forward block; result in ``h``."""
+        c = self.config
+        np.matmul(ctx2d, L.w_o, out=attn)
+        ops.add_layernorm_(attn, h, L.b_o, L.ln1_g, L.ln1_b, c.layer_norm_eps)
+        np.matmul(attn, L.w_i, out=inter)
+        ops.add_bias_gelu_(inter, L.b_i, c.hidden_act)
+        np.matmul(inter, L.w_out, out=h)
+        ops.add_layernorm_(h, attn, L.b_out, L.ln2_g, L.ln2_b, c.layer_norm_eps)
+
+    def _encode_padded(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
         c = self.config
         B, T = ids.shape
         H, nh, d, I = c.hidden_size, c.num_attention_heads, c.head_dim, c.intermediate_size
         N = B * T
-        eps = c.layer_norm_eps
-        act = c.hidden_act
 
         h = self.embed(ids, tt, pos)
         mask_bias: Optional[np.ndarray]
@@ -320,13 +351,58 @@ class BertModel:
             np.matmul(q, kT, out=scores)
             ops.softmax_masked_(scores, mask_bias)
             np.matmul(scores, v, out=ctx_heads)
-            np.matmul(ctx.reshape(N, H), L.w_o, out=attn)
-            ops.add_layernorm_(attn, h, L.b_o, L.ln1_g, L.ln1_b, eps)
-            np.matmul(attn, L.w_i, out=inter)
-            ops.add_bias_gelu_(inter, L.b_i, act)
-            np.matmul(inter, L.w_out, out=h)
-            ops.add_layernorm_(h, attn, L.b_out, L.ln2_g, L.ln2_b, eps)
+            self._layer_tail(L, h, ctx.reshape(N, H), attn, inter)
         return h.reshape(B, T, H)
+
+    def _encode_packed(self, ids: np.ndarray, valid: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        c = self.config
+        B, T = ids.shape
+        H, nh, d, I = c.hidden_size, c.num_attention_heads, c.head_dim, c.intermediate_size
+        flat = np.flatnonzero(valid.reshape(-1))
+        Nv = flat.size
+        lengths = valid.sum(axis=1)
+        offs = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        h = self.embed(ids.reshape(-1)[flat][None], tt.reshape(-1)[flat][None], pos.reshape(-1)[flat][None])
+
+        # Sequences of equal length share one batched attention call.
+        groups: Dict[int, List[int]] = {}
+        for b, n in enumerate(lengths.tolist()):
+            groups.setdefault(int(n), []).append(b)
+        qkv = np.empty((Nv, 3 * H), dtype=np.float32)
+        ctx = np.empty((Nv, H), dtype=np.float32)
+        attn = np.empty((Nv, H), dtype=np.float32)
+        inter = np.empty((Nv, I), dtype=np.float32)
+        biggest = max(len(bs) * n * n for n, bs in groups.items())
+        score_buf = np.empty(biggest * nh, dtype=np.float32)
+        plan = []
+        for n, bs in groups.items():
+            starts = [offs[b] for b in bs]
+            contiguous = all(starts[i + 1] == starts[i] + n for i in range(len(starts) - 1))
+            rows = None if contiguous else np.concatenate([np.arange(s0, s0 + n) for s0 in starts])
+            plan.append((n, len(bs), starts[0], rows))
+
+        for L in self.layers:
+            np.matmul(h, L.w_qkv, out=qkv)
+            qkv += L.b_qkv
+            for n, g, s0, rows in plan:
+                block = qkv[s0 : s0 + g * n] if rows is None else qkv[rows]
+                q5 = block.reshape(g, n, 3, nh, d)
+                q = q5[:, :, 0].transpose(0, 2, 1, 3)
+                kT = q5[:, :, 1].transpose(0, 2, 3, 1)
+                v = q5[:, :, 2].transpose(0, 2, 1, 3)
+                sc = score_buf[: g * nh * n * n].reshape(g, nh, n, n)
+                np.matmul(q, kT, out=sc)
+                ops.softmax_masked_(sc, None)
+                if rows is None:
+                    np.matmul(sc, v, out=ctx[s0 : s0 + g * n].reshape(g, n, nh, d).transpose(0, 2, 1, 3))
+                else:
+                    tmp = np.empty((g, n, nh, d), dtype=np.float32)
+                    np.matmul(sc, v, out=tmp.transpose(0, 2, 1, 3))
+                    ctx[rows] = tmp.reshape(g * n, H)
+            self._layer_tail(L, h, ctx, attn, inter)
+        out = np.zeros((B * T, H), dtype=np.float32)
+        out[flat] = h
+        return out.reshape(B, T, H)
 
     # ------------------------------------------------------------------ misc
     @property
