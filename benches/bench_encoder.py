@@ -94,33 +94,43 @@ def child(args: argparse.Namespace) -> None:
         tmodel = None
         res["torch"] = f"skipped ({type(e).__name__}: {e})"[:120]
 
-    def ours():
-        return model(ids, attention_mask=mask).last_hidden_state
+    # Two input batches: corpus lines padded to T (mixed lengths: the padding is real) and a full
+    # batch of long lines truncated to T (no padding, so no work can be skipped).
+    long_texts = [t for t in _texts(6000) if len(t) > 8 * args.seq][: args.batch]
+    if not long_texts:
+        raise SystemExit("no corpus line is long enough for a full batch")
+    full_ids, full_mask = _padded_batch(tok, (long_texts * args.batch)[: args.batch], args.seq)
+    res["full_batch_all_valid"] = bool(full_mask.all())
+    res["padded_valid_fraction"] = float(mask.mean())
 
-    def theirs():
-        with torch.inference_mode():
-            return tmodel(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state.numpy()
+    for label, (bi, bm) in (("padded", (ids, mask)), ("full", (full_ids, full_mask))):
+        def ours():
+            return model(bi, attention_mask=bm).last_hidden_state
 
-    a = ours()
-    if tmodel is not None:
-        b = theirs()
-        valid = mask.astype(bool)
-        diff = float(np.abs(a[valid] - b[valid]).max())
-        res["max_abs_diff"] = diff
-        if diff > 1e-4:
-            raise SystemExit(f"outputs differ by {diff}: refusing to time")
-    t_ours, t_theirs = [], []
-    for _ in range(args.rounds):
-        t0 = time.perf_counter()
-        ours()
-        t_ours.append(time.perf_counter() - t0)
+        def theirs():
+            with torch.inference_mode():
+                return tmodel(input_ids=torch.from_numpy(bi), attention_mask=torch.from_numpy(bm)).last_hidden_state.numpy()
+
+        a = ours()
         if tmodel is not None:
+            b = theirs()
+            valid = bm.astype(bool)
+            diff = float(np.abs(a[valid] - b[valid]).max())
+            res[f"{label}_max_abs_diff"] = diff
+            if diff > 1e-4:
+                raise SystemExit(f"outputs differ by {diff}: refusing to time")
+        t_ours, t_theirs = [], []
+        for _ in range(args.rounds):
             t0 = time.perf_counter()
-            theirs()
-            t_theirs.append(time.perf_counter() - t0)
-    res["encoder_sents_per_s"] = args.batch / statistics.median(t_ours)
-    if t_theirs:
-        res["torch_encoder_sents_per_s"] = args.batch / statistics.median(t_theirs)
+            ours()
+            t_ours.append(time.perf_counter() - t0)
+            if tmodel is not None:
+                t0 = time.perf_counter()
+                theirs()
+                t_theirs.append(time.perf_counter() - t0)
+        res[f"{label}_sents_per_s"] = args.batch / statistics.median(t_ours)
+        if t_theirs:
+            res[f"{label}_torch_sents_per_s"] = args.batch / statistics.median(t_theirs)
 
     # ---------------------------------------------------------------- end to end
     texts = texts[: args.e2e_lines]
@@ -182,11 +192,15 @@ def main() -> None:
     for r in rows:
         print(f"\n== {r['threads']} thread(s); rust kernels: {r['rust_kernels']}; torch: {r['torch']}; "
               f"tokenizer: {r['tokenizer']}")
-        line = f"encoder B={args.batch} T={args.seq}: subtok {r['encoder_sents_per_s']:.1f} sent/s"
-        if "torch_encoder_sents_per_s" in r:
-            t = r["torch_encoder_sents_per_s"]
-            line += f", torch {t:.1f} sent/s, ratio {r['encoder_sents_per_s'] / t:.2f}x (max |diff| {r['max_abs_diff']:.1e})"
-        print(line)
+        for label in ("padded", "full"):
+            what = (f"corpus lines padded ({r['padded_valid_fraction']:.0%} of tokens valid)" if label == "padded"
+                    else f"full batch (all tokens valid: {r['full_batch_all_valid']})")
+            line = f"encoder B={args.batch} T={args.seq}, {what}: subtok {r[f'{label}_sents_per_s']:.1f} sent/s"
+            if f"{label}_torch_sents_per_s" in r:
+                t = r[f"{label}_torch_sents_per_s"]
+                line += (f", torch {t:.1f} sent/s, ratio {r[f'{label}_sents_per_s'] / t:.2f}x "
+                         f"(max |diff| {r[f'{label}_max_abs_diff']:.1e})")
+            print(line)
         line = (f"end to end ({r['e2e_lines']} corpus lines, mean {r['e2e_mean_tokens']:.1f} tokens): "
                 f"SentenceEncoder {r['e2e_sents_per_s']:.1f} sent/s")
         for mode in ("max_length", "longest"):
