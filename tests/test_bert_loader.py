@@ -12,7 +12,6 @@ import pytest
 from _bert_helpers import TINY, make_checkpoint, read_reference_tensors, write_pickle_bin, write_safetensors, write_torch_bin
 from subtok.bert import BertForSequenceClassification, BertModel, UnsafeCheckpointError, load_pytorch_bin, load_safetensors
 
-pytestmark = pytest.mark.skipif(not TINY.is_dir(), reason="shared fixtures not found")
 
 
 @pytest.fixture(scope="module")

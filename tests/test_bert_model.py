@@ -19,7 +19,6 @@ from subtok.bert import (
     ops,
 )
 
-pytestmark = pytest.mark.skipif(not TINY.is_dir(), reason="shared fixtures not found")
 
 
 @pytest.fixture(scope="module")
