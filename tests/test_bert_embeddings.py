@@ -67,8 +67,9 @@ def test_bucketing_does_not_change_results(encoder, reference):
     _, sents = reference
     texts = sents["sentences"] + [p[1] for p in sents["pairs"]]
     a = encoder.encode(texts, batch_size=3)
-    b = np.stack([encoder.encode([t])[0] for t in texts])
-    np.testing.assert_allclose(a, b, atol=2e-6, rtol=0)
+    some = [0, 3, 9, len(texts) - 1]  # a few texts alone (incl. the empty one and the longest)
+    b = np.stack([encoder.encode([texts[i]])[0] for i in some])
+    np.testing.assert_allclose(a[some], b, atol=2e-6, rtol=0)
     raw = encoder.encode(texts, batch_size=5, normalize=False)
     np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), a, atol=1e-6)
     assert encoder.encode([]).shape == (0, 384)
