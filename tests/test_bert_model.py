@@ -279,3 +279,31 @@ def test_packed_and_padded_paths_agree(expected, monkeypatch):
     b = model(ids, m2, tt).last_hidden_state
     v2 = m2.astype(bool)
     assert np.abs(a[v2] - b[v2]).max() < 2e-6
+
+
+def test_model_runs_in_a_forked_child(expected):
+    """After os.fork the child must not wait on the parent's kernel threads."""
+    import multiprocessing as mp
+
+    from subtok import _core
+
+    if not hasattr(_core, "num_threads"):
+        pytest.skip("the fork-safe pool (pool.rs on main) is not in this build")
+    model = BertModel.from_pretrained(TINY / "pretraining")
+    ids, mask, tt = _inputs(expected)
+    model(ids, mask, tt)  # start the thread pools in the parent
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+
+    def child():
+        out = model(ids, mask, tt)
+        q.put(float(out.pooler_output.sum()))
+
+    p = ctx.Process(target=child)
+    p.start()
+    p.join(60)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("the encoder deadlocked in a forked child")
+    assert p.exitcode == 0
+    assert q.get(timeout=5) == pytest.approx(float(model(ids, mask, tt).pooler_output.sum()), abs=1e-4)

@@ -6,6 +6,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use subtok_core::kernels as k;
 
+/// Runs `f` in the extension's thread pool. On main this must be the fork-safe pool
+/// (`crate::pool::install(f)`), so that a forked child never waits on the parent's threads.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    f()
+}
+
 fn contiguous<T>(r: Result<T, numpy::AsSliceError>, name: &str) -> PyResult<T> {
     r.map_err(|_| PyValueError::new_err(format!("{name} must be a C-contiguous float32 array")))
 }
@@ -14,7 +20,7 @@ fn contiguous<T>(r: Result<T, numpy::AsSliceError>, name: &str) -> PyResult<T> {
 #[pyfunction]
 fn gelu_inplace(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>) -> PyResult<()> {
     let xs = contiguous(x.as_slice_mut(), "x")?;
-    detached(py, || k::gelu_inplace(xs))
+    detached(py, || in_pool(|| k::gelu_inplace(xs)))
 }
 
 /// bias_gelu_inplace(x, bias): x = gelu(x + bias) for x of shape (n, len(bias)).
@@ -25,7 +31,7 @@ fn bias_gelu_inplace(py: Python<'_>, mut x: PyReadwriteArray2<'_, f32>, bias: Py
     }
     let b = contiguous(bias.as_slice(), "bias")?;
     let xs = contiguous(x.as_slice_mut(), "x")?;
-    detached(py, || k::bias_gelu_inplace(xs, b))?.py()
+    detached(py, || in_pool(|| k::bias_gelu_inplace(xs, b)))?.py()
 }
 
 /// softmax_masked_inplace(scores, mask): scores (B, R, T) += mask (B, T) broadcast over R; softmax over T.
@@ -48,7 +54,7 @@ fn softmax_masked_inplace(
         None => None,
     };
     let ss = contiguous(scores.as_slice_mut(), "scores")?;
-    detached(py, || k::softmax_masked_inplace(ss, b, t, ms))?.py()
+    detached(py, || in_pool(|| k::softmax_masked_inplace(ss, b, t, ms)))?.py()
 }
 
 /// add_layernorm_inplace(x, residual, bias, gamma, beta, eps): x = LayerNorm(x + bias + residual).
@@ -82,7 +88,7 @@ fn add_layernorm_inplace(
     let g = contiguous(gamma.as_slice(), "gamma")?;
     let be = contiguous(beta.as_slice(), "beta")?;
     let xs = contiguous(x.as_slice_mut(), "x")?;
-    detached(py, || k::add_layernorm_inplace(xs, rs, bs, g, be, eps as f32))?.py()
+    detached(py, || in_pool(|| k::add_layernorm_inplace(xs, rs, bs, g, be, eps as f32)))?.py()
 }
 
 /// Adds the `kernels` submodule to `_core`.
