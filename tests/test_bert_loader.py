@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from _bert_helpers import TINY, make_checkpoint, read_reference_tensors, write_pickle_bin, write_safetensors, write_torch_bin
+from _bert_helpers import TINY, make_checkpoint, read_reference_tensors, write_pickle_bin, write_torch_bin
 from subtok.bert import BertForSequenceClassification, BertModel, UnsafeCheckpointError, load_pytorch_bin, load_safetensors
 
 

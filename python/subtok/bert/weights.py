@@ -241,7 +241,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
             raise ValueError(f"{self._source}: malformed checkpoint: unknown persistent id {pid!r:.80}")
-        storage_type, key, _location, numel = pid[1], str(pid[2]), pid[3], pid[4]
+        storage_type, key, numel = pid[1], str(pid[2]), pid[4]
         if not isinstance(storage_type, _StorageType):
             raise ValueError(f"{self._source}: malformed checkpoint: storage of unknown type {storage_type!r:.80}")
         if key not in self._storages:
