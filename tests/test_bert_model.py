@@ -307,3 +307,13 @@ def test_model_runs_in_a_forked_child(expected):
         pytest.fail("the encoder deadlocked in a forked child")
     assert p.exitcode == 0
     assert q.get(timeout=5) == pytest.approx(float(model(ids, mask, tt).pooler_output.sum()), abs=1e-4)
+
+
+def test_left_padding_uses_the_full_computation(expected):
+    """With position 0 masked (left padding) every position is computed, as transformers does."""
+    model = BertModel.from_pretrained(TINY / "pretraining")
+    ids, _, tt = _inputs(expected)
+    mask = np.ones_like(ids)
+    mask[:, :10] = 0
+    out = model(ids, mask, tt).last_hidden_state
+    assert out[:, :10].any()

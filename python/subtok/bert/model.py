@@ -256,7 +256,12 @@ class BertModel:
         token_type_ids: Optional[ArrayLike] = None,
         position_ids: Optional[ArrayLike] = None,
     ) -> BaseModelOutputWithPooling:
-        """Encode a batch. Inputs are (B, T) integer arrays (a 1-D array is one sequence)."""
+        """Encode a batch. Inputs are (B, T) integer arrays (a 1-D array is one sequence).
+
+        Values at unmasked positions match transformers' ``BertModel``. On batches with much
+        padding only unmasked tokens are computed and masked positions of ``last_hidden_state``
+        are zeros; set ``model.skip_padding = False`` to compute every position as transformers does.
+        """
         ids, mask, tt, pos = self._check_inputs(input_ids, attention_mask, token_type_ids, position_ids)
         seq = self.encode(ids, mask, tt, pos)
         pooled = self.pool(seq) if self.has_pooler else None
@@ -301,7 +306,7 @@ class BertModel:
         if (
             self.skip_padding
             and n_valid < self.pack_threshold * B * T
-            and bool(valid.any(axis=1).all())
+            and bool(valid[:, 0].all())  # the pooler reads position 0: keep it computed
         ):
             return self._encode_packed(ids, valid, tt, pos)
         return self._encode_padded(ids, mask, tt, pos)
