@@ -11,6 +11,9 @@ rounds alternate subtok/PyTorch; the median and the best round of each are repor
 machine the best round shows what each can do, the median what it did).
 
     python benches/bench_encoder.py [--threads 1,2] [--rounds 5] [--e2e-lines 512]
+
+If the environment pins OpenBLAS's kernel choice (``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``), unset
+both for this command only: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benches/...``.
 """
 from __future__ import annotations
 
@@ -184,6 +187,9 @@ def main() -> None:
     rows = []
     for n in [int(x) for x in args.threads.split(",")]:
         env = dict(os.environ)
+        if "OPENBLAS_CORETYPE" in env or "OPENBLAS_L2_SIZE" in env:
+            print("note: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; OpenBLAS may not use its best kernels",
+                  file=sys.stderr)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
             env[var] = str(n)
         cmd = [sys.executable, __file__, "--child", "--threads", str(n), "--rounds", str(args.rounds),
