@@ -2,11 +2,38 @@
 
 * :class:`Tokenizer` - BERT WordPiece and byte-level BPE, loaded from HF ``tokenizer.json``,
   ``vocab.txt`` or ``.tiktoken`` files, with output identical to HF tokenizers / tiktoken.
+* :class:`BertModel` and the task heads (``BertFor...``) - a PyTorch-free BERT in NumPy that loads
+  Hugging Face checkpoints; :class:`SentenceEncoder` - sentence embeddings (all-MiniLM-L6-v2).
 """
 from __future__ import annotations
 
 from subtok._core import Encoding, TokenizerFileError, __version__
+from subtok.bert import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForPreTraining,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+)
+from subtok.embeddings import SentenceEncoder
 from subtok.tokenizer import Tokenizer
 from subtok.training import export_vocab_files, train
 
-__all__ = ["Encoding", "Tokenizer", "TokenizerFileError", "__version__", "export_vocab_files", "train"]
+__all__ = [
+    "BertConfig",
+    "BertForMaskedLM",
+    "BertForPreTraining",
+    "BertForQuestionAnswering",
+    "BertForSequenceClassification",
+    "BertForTokenClassification",
+    "BertModel",
+    "Encoding",
+    "SentenceEncoder",
+    "Tokenizer",
+    "TokenizerFileError",
+    "__version__",
+    "export_vocab_files",
+    "train",
+]

@@ -204,3 +204,24 @@ def train_export_vocab_files(json_text: str, directory: str, prefix: Optional[st
 def train_write_atomic(path: str, text: str) -> None: ...
 def _train_pretokenize(name: str, text: str) -> List[str]: ...
 def _train_bert_normalize(text: str, lowercase: bool) -> str: ...
+
+class _Kernels:
+    """In-place float32 kernels of the NumPy encoder (``subtok._core.kernels``)."""
+
+    @staticmethod
+    def gelu_inplace(x: npt.NDArray[np.float32]) -> None: ...
+    @staticmethod
+    def bias_gelu_inplace(x: npt.NDArray[np.float32], bias: npt.NDArray[np.float32]) -> None: ...
+    @staticmethod
+    def softmax_masked_inplace(scores: npt.NDArray[np.float32], mask: Optional[npt.NDArray[np.float32]] = None) -> None: ...
+    @staticmethod
+    def add_layernorm_inplace(
+        x: npt.NDArray[np.float32],
+        residual: npt.NDArray[np.float32],
+        bias: npt.NDArray[np.float32],
+        gamma: npt.NDArray[np.float32],
+        beta: npt.NDArray[np.float32],
+        eps: float,
+    ) -> None: ...
+
+kernels: _Kernels

@@ -8,6 +8,7 @@ pub mod encoding;
 pub mod error;
 pub mod inputs;
 pub mod io;
+pub mod kernels;
 pub mod models;
 pub mod normalize;
 pub mod postprocess;

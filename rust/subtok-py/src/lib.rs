@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod bpe;
 mod encoding;
 mod errors;
+mod kernels;
 mod pool;
 mod pretraining;
 mod tokenizer;
@@ -26,5 +27,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pretraining::register(m)?;
     bpe::register(m)?;
     train::register(m)?;
+    kernels::register(m)?;
     Ok(())
 }

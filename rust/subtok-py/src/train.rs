@@ -130,11 +130,6 @@ impl Progress for PyProgress {
     }
 }
 
-/// Where the core's rayon work runs: the fork-safe pool.
-fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    crate::pool::install(f)
-}
-
 /// Run `f` (in the pool) on a helper thread while the calling thread - Python's main thread -
 /// polls for Ctrl-C every 50 ms; a pending signal stops training at the next check and its
 /// exception (e.g. `KeyboardInterrupt`) is raised. Panics propagate to [`detached`].
@@ -144,7 +139,7 @@ fn run_interruptible<T: Send>(prog: &PyProgress, f: impl FnOnce() -> T + Send) -
     std::thread::scope(|s| {
         let (tx, rx) = channel();
         s.spawn(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(|| in_pool(f))));
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(|| crate::pool::install(f))));
         });
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
@@ -281,7 +276,7 @@ impl PyTrainer {
     /// Count a batch of texts; each text is one sequence.
     fn feed_texts(&mut self, py: Python<'_>, texts: Vec<String>) -> PyResult<()> {
         let counter = &mut self.counter;
-        detached(py, || in_pool(|| counter.add_texts(&texts)))
+        detached(py, || crate::pool::install(|| counter.add_texts(&texts)))
     }
 
     /// Add ready `{word: count}` pairs, used verbatim.

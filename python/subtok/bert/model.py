@@ -1,0 +1,428 @@
+"""The NumPy BERT encoder (``BertModel``): embeddings, post-LN encoder layers, tanh pooler.
+
+Layout choices for speed (all float32): Q, K and V projections fused into one ``(H, 3H)`` GEMM with
+``1/sqrt(head_dim)`` folded into the Q columns; every weight pre-transposed once at load time so each
+GEMM is a plain ``x @ W``; one workspace of preallocated buffers per call reused by every layer; and
+in-place bias/activation/softmax/LayerNorm kernels (``ops``), Rust-accelerated when compiled in.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy as np
+
+from subtok.bert import ops
+from subtok.bert.config import BertConfig
+from subtok.bert.weights import load_state_dict
+
+PathLike = Union[str, "os.PathLike[str]"]
+ArrayLike = Union[np.ndarray, List[List[int]], List[int]]
+
+#: Buffers some checkpoints store that carry no learned weight.
+IGNORED_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
+
+#: Top-level prefixes of the standard BERT heads (ignored by a model that has no such head, as
+#: transformers does when a base model is loaded from a head checkpoint).
+KNOWN_HEAD_PREFIXES = ("cls.", "classifier.", "qa_outputs.")
+
+
+# ---------------------------------------------------------------------------------- state dicts
+def _canonical(name: str) -> str:
+    if name.endswith(".gamma"):
+        return name[: -len(".gamma")] + ".weight"
+    if name.endswith(".beta"):
+        return name[: -len(".beta")] + ".bias"
+    return name
+
+
+class StateDict:
+    """Checkpoint tensors under canonical names, tracking which ones a model consumed.
+
+    Encoder keys are stored without the ``bert.`` prefix (accepted with or without it); old
+    TF-style ``gamma``/``beta`` LayerNorm names become ``weight``/``bias``.
+    """
+
+    def __init__(self, tensors: Dict[str, np.ndarray], source: str = "checkpoint") -> None:
+        self.source = source
+        self.tensors: Dict[str, np.ndarray] = {}
+        for k, v in tensors.items():
+            k = _canonical(k)
+            if k.startswith("bert."):
+                k = k[len("bert.") :]
+            if k in IGNORED_BUFFERS:
+                continue
+            if k in self.tensors:
+                raise ValueError(f"{source}: weight {k!r} appears twice (with and without the 'bert.' prefix)")
+            self.tensors[k] = v
+        self.used: set = set()
+        self.missing: List[str] = []
+
+    @classmethod
+    def from_pretrained(cls, path: PathLike) -> "StateDict":
+        return cls(load_state_dict(path), os.fspath(path))
+
+    def has(self, name: str) -> bool:
+        return name in self.tensors
+
+    def has_prefix(self, prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in self.tensors)
+
+    def take(self, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+        """The float32 tensor ``name`` of the given shape (records it as missing if absent)."""
+        if name not in self.tensors:
+            self.missing.append(name)
+            return np.zeros(shape, dtype=np.float32)
+        self.used.add(name)
+        arr = self.tensors[name]
+        if tuple(arr.shape) != tuple(shape):
+            raise ValueError(
+                f"{self.source}: weight {name!r} has shape {tuple(arr.shape)}, the config implies {tuple(shape)}"
+            )
+        if arr.dtype != np.float32:
+            if not np.issubdtype(arr.dtype, np.floating):
+                raise ValueError(f"{self.source}: weight {name!r} has non-float dtype {arr.dtype}")
+            arr = arr.astype(np.float32)
+        if not arr.flags.aligned or not arr.flags.c_contiguous:
+            arr = np.array(arr)  # e.g. a zip member at an odd offset: copy once
+        return arr
+
+    def finish(self, ignore_prefixes: Iterable[str] = ()) -> None:
+        """Raise ``ValueError`` listing missing weights and unexpected (unconsumed) ones."""
+        ignore = tuple(ignore_prefixes)
+        unexpected = sorted(k for k in self.tensors if k not in self.used and not k.startswith(ignore))
+        problems = []
+        if self.missing:
+            problems.append(f"missing weights: {', '.join(sorted(self.missing))}")
+        if unexpected:
+            problems.append(f"unexpected weights: {', '.join(unexpected)}")
+        if problems:
+            raise ValueError(f"{self.source}: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------- outputs
+@dataclass
+class BaseModelOutputWithPooling:
+    """``last_hidden_state`` (B, T, H) and ``pooler_output`` (B, H) (``None`` without a pooler)."""
+
+    last_hidden_state: np.ndarray
+    pooler_output: Optional[np.ndarray]
+
+    def __getitem__(self, key: str) -> Optional[np.ndarray]:
+        return getattr(self, key)
+
+
+class _Layer:
+    __slots__ = ("w_qkv", "b_qkv", "w_o", "b_o", "ln1_g", "ln1_b", "w_i", "b_i", "w_out", "b_out", "ln2_g", "ln2_b")
+
+
+def _as_int_array(x: ArrayLike, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        if arr.size == 0 and arr.dtype == np.float64:
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, seq_len), got {arr.shape}")
+    return arr.astype(np.int64, copy=False)
+
+
+# ---------------------------------------------------------------------------------- the encoder
+class BertModel:
+    """A BERT encoder in NumPy, loaded from a Hugging Face checkpoint.
+
+    >>> model = BertModel.from_pretrained("path/to/folder")          # doctest: +SKIP
+    >>> out = model(input_ids, attention_mask=mask)                   # doctest: +SKIP
+    >>> out.last_hidden_state.shape, out.pooler_output.shape          # doctest: +SKIP
+    """
+
+    def __init__(self, config: BertConfig, state: StateDict, add_pooling_layer: Optional[bool] = None) -> None:
+        self.config = config
+        c = config
+        H, I, V = c.hidden_size, c.intermediate_size, c.vocab_size
+        self.word_embeddings = state.take("embeddings.word_embeddings.weight", (V, H))
+        self.position_embeddings = state.take("embeddings.position_embeddings.weight", (c.max_position_embeddings, H))
+        self.token_type_embeddings = state.take("embeddings.token_type_embeddings.weight", (c.type_vocab_size, H))
+        self.emb_ln_g = state.take("embeddings.LayerNorm.weight", (H,))
+        self.emb_ln_b = state.take("embeddings.LayerNorm.bias", (H,))
+        scale = np.float32(1.0 / math.sqrt(c.head_dim))
+        self.layers: List[_Layer] = []
+        for i in range(c.num_hidden_layers):
+            p = f"encoder.layer.{i}."
+            L = _Layer()
+            wq = state.take(p + "attention.self.query.weight", (H, H))
+            wk = state.take(p + "attention.self.key.weight", (H, H))
+            wv = state.take(p + "attention.self.value.weight", (H, H))
+            bq = state.take(p + "attention.self.query.bias", (H,))
+            bk = state.take(p + "attention.self.key.bias", (H,))
+            bv = state.take(p + "attention.self.value.bias", (H,))
+            w_qkv = np.empty((H, 3 * H), dtype=np.float32)
+            np.multiply(wq.T, scale, out=w_qkv[:, :H])
+            w_qkv[:, H : 2 * H] = wk.T
+            w_qkv[:, 2 * H :] = wv.T
+            L.w_qkv = w_qkv
+            L.b_qkv = np.concatenate([bq * scale, bk, bv]).astype(np.float32)
+            L.w_o = np.ascontiguousarray(state.take(p + "attention.output.dense.weight", (H, H)).T)
+            L.b_o = np.array(state.take(p + "attention.output.dense.bias", (H,)))
+            L.ln1_g = np.array(state.take(p + "attention.output.LayerNorm.weight", (H,)))
+            L.ln1_b = np.array(state.take(p + "attention.output.LayerNorm.bias", (H,)))
+            L.w_i = np.ascontiguousarray(state.take(p + "intermediate.dense.weight", (I, H)).T)
+            L.b_i = np.array(state.take(p + "intermediate.dense.bias", (I,)))
+            L.w_out = np.ascontiguousarray(state.take(p + "output.dense.weight", (H, I)).T)
+            L.b_out = np.array(state.take(p + "output.dense.bias", (H,)))
+            L.ln2_g = np.array(state.take(p + "output.LayerNorm.weight", (H,)))
+            L.ln2_b = np.array(state.take(p + "output.LayerNorm.bias", (H,)))
+            self.layers.append(L)
+        if add_pooling_layer is None:
+            add_pooling_layer = state.has_prefix("pooler.")
+        self.has_pooler = bool(add_pooling_layer)
+        if self.has_pooler:
+            self.pooler_w = np.ascontiguousarray(state.take("pooler.dense.weight", (H, H)).T)
+            self.pooler_b = np.array(state.take("pooler.dense.bias", (H,)))
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, path: PathLike, add_pooling_layer: Optional[bool] = None) -> "BertModel":
+        """Load from a folder with ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``.
+
+        The pooler is loaded when the checkpoint has one (or required with ``add_pooling_layer=True``).
+        Weights of standard heads (``cls.*``, ``classifier.*``, ``qa_outputs.*``) are ignored; any
+        other unknown or missing weight raises ``ValueError`` listing the names.
+        """
+        config = BertConfig.from_pretrained(path)
+        state = StateDict.from_pretrained(path)
+        model = cls(config, state, add_pooling_layer=add_pooling_layer)
+        state.finish(ignore_prefixes=KNOWN_HEAD_PREFIXES)
+        return model
+
+    # ------------------------------------------------------------------ inputs
+    def _check_inputs(
+        self,
+        input_ids: ArrayLike,
+        attention_mask: Optional[ArrayLike],
+        token_type_ids: Optional[ArrayLike],
+        position_ids: Optional[ArrayLike],
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        c = self.config
+        ids = _as_int_array(input_ids, "input_ids")
+        B, T = ids.shape
+        if T == 0 or B == 0:
+            raise ValueError(f"input_ids must be non-empty, got shape {ids.shape}")
+        if ids.min() < 0 or ids.max() >= c.vocab_size:
+            bad = int(ids.max()) if ids.max() >= c.vocab_size else int(ids.min())
+            raise ValueError(f"input_ids contain {bad}, outside the vocabulary [0, {c.vocab_size})")
+
+        def other(x: Optional[ArrayLike], name: str, default: np.ndarray) -> np.ndarray:
+            if x is None:
+                return default
+            a = _as_int_array(x, name)
+            if a.shape != ids.shape:
+                if a.shape[0] == 1 and a.shape[1] == T and name == "position_ids":
+                    return np.broadcast_to(a, ids.shape)
+                raise ValueError(f"{name} has shape {a.shape}, input_ids has shape {ids.shape}")
+            return a
+
+        mask = other(attention_mask, "attention_mask", np.ones_like(ids))
+        if mask.min() < 0 or mask.max() > 1:
+            raise ValueError("attention_mask must contain only 0 and 1")
+        tt = other(token_type_ids, "token_type_ids", np.zeros_like(ids))
+        if tt.min() < 0 or tt.max() >= c.type_vocab_size:
+            raise ValueError(f"token_type_ids must be in [0, {c.type_vocab_size}), got {int(tt.max())}")
+        if position_ids is None:
+            if T > c.max_position_embeddings:
+                raise ValueError(
+                    f"sequence length {T} exceeds max_position_embeddings ({c.max_position_embeddings}); "
+                    "truncate the input"
+                )
+            pos = np.broadcast_to(np.arange(T, dtype=np.int64), ids.shape)
+        else:
+            pos = other(position_ids, "position_ids", ids)
+            if pos.min() < 0 or pos.max() >= c.max_position_embeddings:
+                raise ValueError(
+                    f"position_ids must be in [0, {c.max_position_embeddings}), got {int(pos.max())}"
+                )
+        return ids, mask, tt, pos
+
+    # ------------------------------------------------------------------ forward
+    def __call__(
+        self,
+        input_ids: ArrayLike,
+        attention_mask: Optional[ArrayLike] = None,
+        token_type_ids: Optional[ArrayLike] = None,
+        position_ids: Optional[ArrayLike] = None,
+    ) -> BaseModelOutputWithPooling:
+        """Encode a batch. Inputs are (B, T) integer arrays (a 1-D array is one sequence).
+
+        Values at unmasked positions match transformers' ``BertModel``. On batches with much
+        padding only unmasked tokens are computed and masked positions of ``last_hidden_state``
+        are zeros; set ``model.skip_padding = False`` to compute every position as transformers does.
+        """
+        ids, mask, tt, pos = self._check_inputs(input_ids, attention_mask, token_type_ids, position_ids)
+        seq = self.encode(ids, mask, tt, pos)
+        pooled = self.pool(seq) if self.has_pooler else None
+        return BaseModelOutputWithPooling(last_hidden_state=seq, pooler_output=pooled)
+
+    forward = __call__
+
+    def pool(self, seq: np.ndarray) -> np.ndarray:
+        """The pooler: ``tanh(W h_[CLS] + b)``, (B, H)."""
+        if not self.has_pooler:
+            raise ValueError("this checkpoint has no pooler weights")
+        out = seq[:, 0, :] @ self.pooler_w
+        out += self.pooler_b
+        np.tanh(out, out=out)
+        return out
+
+    def embed(self, ids: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Embedding sum + LayerNorm, as a fresh (B*T, H) float32 array."""
+        c = self.config
+        H = c.hidden_size
+        h = np.take(self.word_embeddings, ids.reshape(-1), axis=0)
+        h += np.take(self.position_embeddings, pos.reshape(-1), axis=0)
+        if c.type_vocab_size == 1:
+            h += self.token_type_embeddings[0]
+        else:
+            h += np.take(self.token_type_embeddings, tt.reshape(-1), axis=0)
+        ops.add_layernorm_(h.reshape(-1, H), None, None, self.emb_ln_g, self.emb_ln_b, c.layer_norm_eps)
+        return h
+
+    def encode(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """The encoder stack on validated (B, T) int64 inputs; returns (B, T, H) float32.
+
+        When a sizeable share of the batch is padding (and :attr:`skip_padding` is true), only the
+        unmasked tokens are computed: they are packed into one (N_valid, H) matrix for the dense
+        layers and attend within their own sequence. Their values equal the padded computation's
+        (masked keys get exactly zero weight either way); the hidden states of masked positions are
+        then returned as zeros instead of the meaningless values a padded run produces.
+        """
+        valid = mask.astype(bool)
+        B, T = ids.shape
+        n_valid = int(valid.sum())
+        if (
+            self.skip_padding
+            and n_valid < self.pack_threshold * B * T
+            and bool(valid[:, 0].all())  # the pooler reads position 0: keep it computed
+        ):
+            return self._encode_packed(ids, valid, tt, pos)
+        return self._encode_padded(ids, mask, tt, pos)
+
+    #: compute only unmasked tokens when padding is at least (1 - pack_threshold) of the batch
+    skip_padding: bool = True
+    pack_threshold: float = 0.9
+
+    def _layer_tail(self, L: _Layer, h: np.ndarray, ctx2d: np.ndarray, attn: np.ndarray, inter: np.ndarray) -> None:
+        """Attention output projection + LayerNorm, then the feed-forward block; result in ``h``."""
+        c = self.config
+        np.matmul(ctx2d, L.w_o, out=attn)
+        ops.add_layernorm_(attn, h, L.b_o, L.ln1_g, L.ln1_b, c.layer_norm_eps)
+        np.matmul(attn, L.w_i, out=inter)
+        ops.add_bias_gelu_(inter, L.b_i, c.hidden_act)
+        np.matmul(inter, L.w_out, out=h)
+        ops.add_layernorm_(h, attn, L.b_out, L.ln2_g, L.ln2_b, c.layer_norm_eps)
+
+    def _encode_padded(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        c = self.config
+        B, T = ids.shape
+        H, nh, d, I = c.hidden_size, c.num_attention_heads, c.head_dim, c.intermediate_size
+        N = B * T
+
+        h = self.embed(ids, tt, pos)
+        mask_bias: Optional[np.ndarray]
+        if bool(mask.all()):
+            mask_bias = None
+        else:
+            mask_bias = (1.0 - mask.astype(np.float32)) * np.finfo(np.float32).min
+
+        # Workspace reused by every layer.
+        qkv = np.empty((N, 3 * H), dtype=np.float32)
+        scores = np.empty((B, nh, T, T), dtype=np.float32)
+        ctx = np.empty((B, T, nh, d), dtype=np.float32)
+        ctx_heads = ctx.transpose(0, 2, 1, 3)  # (B, nh, T, d) view written by the PV matmul
+        attn = np.empty((N, H), dtype=np.float32)
+        inter = np.empty((N, I), dtype=np.float32)
+
+        for L in self.layers:
+            np.matmul(h, L.w_qkv, out=qkv)
+            qkv += L.b_qkv
+            q5 = qkv.reshape(B, T, 3, nh, d)
+            q = q5[:, :, 0].transpose(0, 2, 1, 3)  # (B, nh, T, d)
+            kT = q5[:, :, 1].transpose(0, 2, 3, 1)  # (B, nh, d, T)
+            v = q5[:, :, 2].transpose(0, 2, 1, 3)  # (B, nh, T, d)
+            np.matmul(q, kT, out=scores)
+            ops.softmax_masked_(scores, mask_bias)
+            np.matmul(scores, v, out=ctx_heads)
+            self._layer_tail(L, h, ctx.reshape(N, H), attn, inter)
+        return h.reshape(B, T, H)
+
+    def _encode_packed(self, ids: np.ndarray, valid: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        c = self.config
+        B, T = ids.shape
+        H, nh, d, I = c.hidden_size, c.num_attention_heads, c.head_dim, c.intermediate_size
+        flat = np.flatnonzero(valid.reshape(-1))
+        Nv = flat.size
+        lengths = valid.sum(axis=1)
+        offs = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        h = self.embed(ids.reshape(-1)[flat][None], tt.reshape(-1)[flat][None], pos.reshape(-1)[flat][None])
+
+        # Sequences of equal length share one batched attention call.
+        groups: Dict[int, List[int]] = {}
+        for b, n in enumerate(lengths.tolist()):
+            groups.setdefault(int(n), []).append(b)
+        qkv = np.empty((Nv, 3 * H), dtype=np.float32)
+        ctx = np.empty((Nv, H), dtype=np.float32)
+        attn = np.empty((Nv, H), dtype=np.float32)
+        inter = np.empty((Nv, I), dtype=np.float32)
+        biggest = max(len(bs) * n * n for n, bs in groups.items())
+        score_buf = np.empty(biggest * nh, dtype=np.float32)
+        plan = []
+        for n, bs in groups.items():
+            starts = [offs[b] for b in bs]
+            contiguous = all(starts[i + 1] == starts[i] + n for i in range(len(starts) - 1))
+            rows = None if contiguous else np.concatenate([np.arange(s0, s0 + n) for s0 in starts])
+            plan.append((n, len(bs), starts[0], rows))
+
+        for L in self.layers:
+            np.matmul(h, L.w_qkv, out=qkv)
+            qkv += L.b_qkv
+            for n, g, s0, rows in plan:
+                block = qkv[s0 : s0 + g * n] if rows is None else qkv[rows]
+                q5 = block.reshape(g, n, 3, nh, d)
+                q = q5[:, :, 0].transpose(0, 2, 1, 3)
+                kT = q5[:, :, 1].transpose(0, 2, 3, 1)
+                v = q5[:, :, 2].transpose(0, 2, 1, 3)
+                sc = score_buf[: g * nh * n * n].reshape(g, nh, n, n)
+                np.matmul(q, kT, out=sc)
+                ops.softmax_masked_(sc, None)
+                if rows is None:
+                    np.matmul(sc, v, out=ctx[s0 : s0 + g * n].reshape(g, n, nh, d).transpose(0, 2, 1, 3))
+                else:
+                    tmp = np.empty((g, n, nh, d), dtype=np.float32)
+                    np.matmul(sc, v, out=tmp.transpose(0, 2, 1, 3))
+                    ctx[rows] = tmp.reshape(g * n, H)
+            self._layer_tail(L, h, ctx, attn, inter)
+        out = np.zeros((B * T, H), dtype=np.float32)
+        out[flat] = h
+        return out.reshape(B, T, H)
+
+    # ------------------------------------------------------------------ misc
+    @property
+    def num_parameters(self) -> int:
+        n = self.word_embeddings.size + self.position_embeddings.size + self.token_type_embeddings.size
+        n += 2 * self.config.hidden_size
+        for L in self.layers:
+            n += sum(getattr(L, s).size for s in _Layer.__slots__)
+        if self.has_pooler:
+            n += self.pooler_w.size + self.pooler_b.size
+        return int(n)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"BertModel(layers={c.num_hidden_layers}, hidden={c.hidden_size}, heads={c.num_attention_heads}, "
+            f"vocab={c.vocab_size}, pooler={self.has_pooler})"
+        )

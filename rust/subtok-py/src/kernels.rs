@@ -1,0 +1,115 @@
+//! `subtok._core.kernels`: in-place float32 kernels of the NumPy BERT encoder
+//! (thin wrappers over `subtok_core::kernels`; the GIL is released while they run).
+use crate::errors::{detached, IntoPy};
+use numpy::{
+    PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyReadwriteArray3, PyReadwriteArrayDyn,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use subtok_core::kernels as k;
+
+fn contiguous<T>(r: Result<T, numpy::AsSliceError>, name: &str) -> PyResult<T> {
+    r.map_err(|_| PyValueError::new_err(format!("{name} must be a C-contiguous float32 array")))
+}
+
+/// gelu_inplace(x): x = x * 0.5 * (1 + erf(x / sqrt 2)) over a contiguous float32 array.
+#[pyfunction]
+fn gelu_inplace(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>) -> PyResult<()> {
+    let xs = contiguous(x.as_slice_mut(), "x")?;
+    detached(py, || crate::pool::install(|| k::gelu_inplace(xs)))
+}
+
+/// bias_gelu_inplace(x, bias): x = gelu(x + bias) for x of shape (n, len(bias)).
+#[pyfunction]
+fn bias_gelu_inplace(
+    py: Python<'_>,
+    mut x: PyReadwriteArray2<'_, f32>,
+    bias: PyReadonlyArray1<'_, f32>,
+) -> PyResult<()> {
+    if x.shape()[1] != bias.len() {
+        return Err(PyValueError::new_err(
+            "bias length must equal the number of columns of x",
+        ));
+    }
+    let b = contiguous(bias.as_slice(), "bias")?;
+    let xs = contiguous(x.as_slice_mut(), "x")?;
+    detached(py, || crate::pool::install(|| k::bias_gelu_inplace(xs, b)))?.py()
+}
+
+/// softmax_masked_inplace(scores, mask): scores (B, R, T) += mask (B, T) broadcast over R; softmax over T.
+#[pyfunction]
+#[pyo3(signature = (scores, mask=None))]
+fn softmax_masked_inplace(
+    py: Python<'_>,
+    mut scores: PyReadwriteArray3<'_, f32>,
+    mask: Option<PyReadonlyArray2<'_, f32>>,
+) -> PyResult<()> {
+    let shape = scores.shape().to_vec();
+    let (b, t) = (shape[0], shape[2]);
+    if let Some(m) = &mask {
+        if m.shape() != [b, t] {
+            return Err(PyValueError::new_err(format!(
+                "mask must have shape ({b}, {t})"
+            )));
+        }
+    }
+    let ms = match &mask {
+        Some(m) => Some(contiguous(m.as_slice(), "mask")?),
+        None => None,
+    };
+    let ss = contiguous(scores.as_slice_mut(), "scores")?;
+    detached(py, || {
+        crate::pool::install(|| k::softmax_masked_inplace(ss, b, t, ms))
+    })?
+    .py()
+}
+
+/// add_layernorm_inplace(x, residual, bias, gamma, beta, eps): x = LayerNorm(x + bias + residual).
+#[pyfunction]
+#[pyo3(signature = (x, residual, bias, gamma, beta, eps))]
+fn add_layernorm_inplace(
+    py: Python<'_>,
+    mut x: PyReadwriteArray2<'_, f32>,
+    residual: Option<PyReadonlyArray2<'_, f32>>,
+    bias: Option<PyReadonlyArray1<'_, f32>>,
+    gamma: PyReadonlyArray1<'_, f32>,
+    beta: PyReadonlyArray1<'_, f32>,
+    eps: f64,
+) -> PyResult<()> {
+    if let Some(r) = &residual {
+        if r.shape() != x.shape() {
+            return Err(PyValueError::new_err("residual must have the shape of x"));
+        }
+    }
+    if x.shape()[1] != gamma.len() {
+        return Err(PyValueError::new_err(
+            "gamma length must equal the number of columns of x",
+        ));
+    }
+    let rs = match &residual {
+        Some(r) => Some(contiguous(r.as_slice(), "residual")?),
+        None => None,
+    };
+    let bs = match &bias {
+        Some(b) => Some(contiguous(b.as_slice(), "bias")?),
+        None => None,
+    };
+    let g = contiguous(gamma.as_slice(), "gamma")?;
+    let be = contiguous(beta.as_slice(), "beta")?;
+    let xs = contiguous(x.as_slice_mut(), "x")?;
+    detached(py, || {
+        crate::pool::install(|| k::add_layernorm_inplace(xs, rs, bs, g, be, eps as f32))
+    })?
+    .py()
+}
+
+/// Adds the `kernels` submodule to `_core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let sub = PyModule::new(m.py(), "kernels")?;
+    sub.add_function(wrap_pyfunction!(gelu_inplace, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(bias_gelu_inplace, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(softmax_masked_inplace, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(add_layernorm_inplace, &sub)?)?;
+    m.add_submodule(&sub)
+}
