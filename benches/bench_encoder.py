@@ -47,15 +47,9 @@ def _texts(n: int) -> list:
 
 
 def _tokenizer(folder: Path):
-    """subtok's tokenizer when built in, else HF tokenizers (input preparation only)."""
     import subtok
 
-    if hasattr(subtok, "Tokenizer"):
-        tok = subtok.Tokenizer.from_file(folder / "tokenizer.json")
-        return tok, "subtok"
-    import tokenizers
-
-    return tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json")), "hf-tokenizers"
+    return subtok.Tokenizer.from_file(folder / "tokenizer.json"), "subtok"
 
 
 def _padded_batch(tok, texts, T):

@@ -298,8 +298,13 @@ def test_export_vocab_files(corpus_file: Path, tmp_path: Path) -> None:
     b = Tokenizer.from_str(bpe)
     text = corpus_file.read_text(encoding="utf-8")[:5000]
     assert a.encode(text).ids == b.encode(text).ids
-    with pytest.raises(FileNotFoundError):
-        export_vocab_files(wp, tmp_path / "missing-dir")
+    # A missing directory is created; a path that is a file is an error.
+    written = export_vocab_files(wp, tmp_path / "new" / "dir")
+    assert [Path(w).name for w in written] == ["vocab.txt"] and Path(written[0]).is_file()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(OSError):
+        export_vocab_files(wp, blocker)
 
 
 def test_save_is_atomic(tmp_path: Path) -> None:

@@ -224,7 +224,7 @@ def export_vocab_files(tokenizer: Any, directory: PathLike, prefix: Optional[str
     WordPiece gives ``vocab.txt``; BPE gives ``vocab.json`` + ``merges.txt`` (named
     ``{prefix}-vocab.json`` etc. with a prefix, as HF does). ``tokenizer`` is a
     :class:`subtok.Tokenizer`, a ``tokenizer.json`` text, or a path to one. Each file is
-    written atomically. Returns the paths written.
+    written atomically; ``directory`` is created if missing. Returns the paths written.
     """
     if isinstance(tokenizer, str) and tokenizer.lstrip().startswith("{"):
         text = tokenizer
@@ -235,6 +235,7 @@ def export_vocab_files(tokenizer: Any, directory: PathLike, prefix: Optional[str
         text = tokenizer.to_str()
     else:
         raise TypeError(f"expected a Tokenizer, tokenizer.json text or path, got {type(tokenizer).__name__}")
+    os.makedirs(os.fspath(directory), exist_ok=True)
     return list(_core.train_export_vocab_files(text, os.fspath(directory), prefix))
 
 
