@@ -95,6 +95,13 @@ def best_of(rounds: int, fns: Dict[str, Callable[[], object]]) -> Dict[str, floa
 
 
 def child(threads: int, quick: bool) -> dict:
+    if threads == 1:
+        # One core for the whole process, so peers with their own thread pools (tokie) get no more
+        # than subtok does.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _common import pin_to_one_core
+
+        pin_to_one_core()
     peers = load_peers(threads)
     enc, tok = peers["enc"], peers["subtok"]
     lines = [l for p in CORPORA for l in p.read_text(encoding="utf-8").splitlines()]
