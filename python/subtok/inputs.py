@@ -58,7 +58,7 @@ def build_model_inputs(
 
     if truncation in _NO_TRUNCATION:
         strategy = None
-    elif truncation in _TRUNCATION and not isinstance(truncation, int) or truncation is True:
+    elif truncation is True or (isinstance(truncation, str) and truncation in _TRUNCATION):
         strategy = _TRUNCATION[truncation]
     else:
         raise ValueError(

@@ -10,7 +10,7 @@ use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, Direction, PaddingParams, Piece, Template, TruncationParams,
+    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, Template, TruncationParams,
 };
 use crate::pretokenize::bytelevel::{bytes_to_string, string_to_bytes};
 use crate::pretokenize::regex::Splitter;
@@ -802,15 +802,8 @@ impl BpeTokenizer {
         if let Some(t) = &self.truncation {
             truncate_encodings(&mut a, b.as_mut(), t)?;
         }
-        // No post-processor template: A, then B with its own type id 1.
-        let plain = Template {
-            single: vec![Piece::Sequence { seq: 0, type_id: 0 }],
-            pair: vec![
-                Piece::Sequence { seq: 0, type_id: 0 },
-                Piece::Sequence { seq: 1, type_id: 1 },
-            ],
-        };
-        Ok(plain.apply(a, b, false))
+        // BPE has no post-processor template: A, then B with its own type id 1.
+        Ok(Template::plain().apply(a, b, false))
     }
 
     fn encode_one(&self, text: &str, seq: u32, pol: &SpecialPolicy) -> Result<Encoding> {
@@ -875,15 +868,7 @@ impl BpeTokenizer {
                 let before = ids.len();
                 self.encode_ids_into(t.as_ref(), pol, &mut ids)?;
                 if let Some(tr) = &self.truncation {
-                    let n = ids.len() - before;
-                    if n > tr.max_length {
-                        match tr.direction {
-                            Direction::Right => ids.truncate(before + tr.max_length),
-                            Direction::Left => {
-                                ids.drain(before..before + (n - tr.max_length));
-                            }
-                        }
-                    }
+                    truncate_ids(&mut ids, before, tr);
                 }
                 lens.push((ids.len() - before) as i64);
             }

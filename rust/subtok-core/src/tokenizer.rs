@@ -12,18 +12,10 @@ use crate::error::{Error, Result};
 use crate::models::WordPiece;
 use crate::normalize::bert::{is_control, is_whitespace, BertNormalizer, CharClass};
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, PaddingParams, Template, TruncationParams,
+    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, Template, TruncationParams,
 };
 use crate::pretokenize::bert::is_bert_punc;
 use rayon::prelude::*;
-
-/// Without a post-processor, HF keeps each sequence's own type id (0 for A, 1 for B).
-static DEFAULT_SINGLE: [crate::postprocess::Piece; 1] =
-    [crate::postprocess::Piece::Sequence { seq: 0, type_id: 0 }];
-static DEFAULT_PAIR: [crate::postprocess::Piece; 2] = [
-    crate::postprocess::Piece::Sequence { seq: 0, type_id: 0 },
-    crate::postprocess::Piece::Sequence { seq: 1, type_id: 1 },
-];
 
 const A_DROP: u8 = 0;
 const A_SPACE: u8 = 1;
@@ -519,11 +511,11 @@ impl WordPieceTokenizer {
     ) -> Result<()> {
         use crate::postprocess::Piece;
         enc.clear();
-        let pieces: &[Piece] = match (&self.template, b.is_some()) {
-            (Some(t), false) => &t.single,
-            (Some(t), true) => &t.pair,
-            (None, false) => &DEFAULT_SINGLE,
-            (None, true) => &DEFAULT_PAIR,
+        let template = self.template.as_ref().unwrap_or_else(|| Template::plain());
+        let pieces: &[Piece] = if b.is_some() {
+            &template.pair
+        } else {
+            &template.single
         };
         for p in pieces {
             match p {
@@ -629,16 +621,7 @@ impl WordPieceTokenizer {
         }))
     }
 
-    /// Truncate (with the stored settings) and apply the template (no padding).
-    pub fn post_process(
-        &self,
-        a: Encoding,
-        b: Option<Encoding>,
-        add_special_tokens: bool,
-    ) -> Result<Encoding> {
-        self.post_process_with(a, b, add_special_tokens, self.truncation)
-    }
-
+    /// Truncate (with overflow windows) and apply the template; no padding.
     fn post_process_with(
         &self,
         mut a: Encoding,
@@ -649,14 +632,10 @@ impl WordPieceTokenizer {
         if let Some(t) = self.budget(truncation, b.is_some(), add_special_tokens)? {
             truncate_encodings(&mut a, b.as_mut(), &t)?;
         }
-        let default = Template {
-            single: DEFAULT_SINGLE.to_vec(),
-            pair: DEFAULT_PAIR.to_vec(),
-        };
         Ok(self
             .template
             .as_ref()
-            .unwrap_or(&default)
+            .unwrap_or_else(|| Template::plain())
             .apply(a, b, add_special_tokens))
     }
 
@@ -669,22 +648,8 @@ impl WordPieceTokenizer {
         Ok(enc)
     }
 
-    /// HF `Tokenizer.encode_batch`: in parallel, then padded together.
-    pub fn encode_batch(
-        &self,
-        inputs: &[(&str, Option<&str>)],
-        add_special_tokens: bool,
-    ) -> Result<Vec<Encoding>> {
-        self.encode_batch_with(
-            inputs,
-            add_special_tokens,
-            self.truncation,
-            self.padding.as_ref(),
-        )
-    }
-
-    /// `encode_batch` with explicit truncation and padding instead of the stored ones
-    /// (what transformers' `__call__` does per call).
+    /// Encodings of a batch with explicit truncation and padding instead of the stored ones
+    /// (what transformers' `__call__` does per call), in parallel, then padded together.
     pub fn encode_batch_with(
         &self,
         inputs: &[(&str, Option<&str>)],
@@ -750,17 +715,7 @@ impl WordPieceTokenizer {
                     let body = ids.len();
                     self.encode_ids_into(t, &mut ids);
                     if let Some(tr) = &trunc {
-                        let n = ids.len() - body;
-                        if n > tr.max_length {
-                            match tr.direction {
-                                crate::postprocess::Direction::Right => {
-                                    ids.truncate(body + tr.max_length)
-                                }
-                                crate::postprocess::Direction::Left => {
-                                    ids.drain(body..body + (n - tr.max_length));
-                                }
-                            }
-                        }
+                        truncate_ids(&mut ids, body, tr);
                     }
                     ids.extend_from_slice(&sep);
                     lens.push((ids.len() - start) as i64);

@@ -6,4 +6,6 @@ pub mod truncation;
 
 pub use padding::{pad_compact, pad_encodings, pad_target, PaddingParams, PaddingStrategy};
 pub use template::{Piece, Template};
-pub use truncation::{truncate_encodings, Direction, TruncationParams, TruncationStrategy};
+pub use truncation::{
+    truncate_encodings, truncate_ids, Direction, TruncationParams, TruncationStrategy,
+};

@@ -44,6 +44,18 @@ impl Template {
         }
     }
 
+    /// No post-processor: A, then B keeping its own type id 1 (as HF does before post-processing).
+    pub fn plain() -> &'static Template {
+        static PLAIN: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
+        PLAIN.get_or_init(|| Template {
+            single: vec![Piece::Sequence { seq: 0, type_id: 0 }],
+            pair: vec![
+                Piece::Sequence { seq: 0, type_id: 0 },
+                Piece::Sequence { seq: 1, type_id: 1 },
+            ],
+        })
+    }
+
     /// Number of special tokens the template adds.
     pub fn added_tokens(&self, is_pair: bool) -> usize {
         let t = if is_pair { &self.pair } else { &self.single };

@@ -144,6 +144,19 @@ fn slice(e: &Encoding, s: usize, t: usize) -> Encoding {
     }
 }
 
+/// Cut the ids appended after `from` to `t.max_length` (no overflow windows): the flat-id path.
+pub fn truncate_ids(ids: &mut Vec<u32>, from: usize, t: &TruncationParams) {
+    let n = ids.len() - from;
+    if n > t.max_length {
+        match t.direction {
+            Direction::Right => ids.truncate(from + t.max_length),
+            Direction::Left => {
+                ids.drain(from..from + (n - t.max_length));
+            }
+        }
+    }
+}
+
 /// Truncate a sequence (and its pair) so that together they fit `params.max_length`
 /// (already reduced by the number of special tokens the template adds).
 pub fn truncate_encodings(
