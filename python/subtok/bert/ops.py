@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -117,6 +117,47 @@ def softmax_masked_(scores: np.ndarray, mask_bias: Optional[np.ndarray]) -> np.n
     s = scores.sum(axis=-1, keepdims=True)
     scores /= s
     return scores
+
+
+def self_attention_(
+    qkv: np.ndarray,
+    bias: np.ndarray,
+    heads: int,
+    starts: Sequence[int],
+    lens: Sequence[int],
+    key_mask: Optional[np.ndarray],
+    ctx: np.ndarray,
+) -> np.ndarray:
+    """Multi-head self-attention over row ranges of a packed ``(n, 3H)`` ``[Q | K | V]`` matrix.
+
+    For every sequence (rows ``starts[i]`` to ``starts[i] + lens[i]``) and head, writes
+    ``softmax(Q Kᵀ + key_mask) V`` into that head's columns of ``ctx`` ``(n, H)``; ``bias`` (3H,)
+    is added to ``qkv`` first (``qkv`` itself is left unchanged) and ``key_mask`` (n,) is an
+    additive per-row key mask. The caller folds ``1/sqrt(head_dim)`` into Q. Returns ``ctx``.
+    """
+    rk = rust_kernels()
+    if rk is not None and qkv.flags.c_contiguous and ctx.flags.c_contiguous:
+        km = None if key_mask is None else np.ascontiguousarray(key_mask, dtype=np.float32)
+        rk.self_attention(qkv, bias, heads, list(starts), list(lens), km, ctx)
+        return ctx
+    n, H = ctx.shape
+    d = H // heads
+    by_len: Dict[int, List[int]] = {}
+    for s0, ln in zip(starts, lens):
+        if ln > 0:
+            by_len.setdefault(int(ln), []).append(int(s0))
+    for ln, firsts in by_len.items():
+        # sequences of equal length share one batched product
+        rows = (np.asarray(firsts)[:, None] + np.arange(ln)).reshape(-1)
+        x = (qkv[rows] + bias).reshape(len(firsts), ln, 3, heads, d)
+        q = x[:, :, 0].transpose(0, 2, 1, 3)
+        kT = x[:, :, 1].transpose(0, 2, 3, 1)
+        v = x[:, :, 2].transpose(0, 2, 1, 3)
+        scores = np.matmul(q, kT)
+        km = None if key_mask is None else key_mask[rows].reshape(len(firsts), ln)
+        softmax_masked_(scores, km)
+        ctx[rows] = np.matmul(scores, v).transpose(0, 2, 1, 3).reshape(-1, H)
+    return ctx
 
 
 def add_layernorm_(

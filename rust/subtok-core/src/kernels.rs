@@ -184,14 +184,17 @@ fn layernorm_body(
 // ----------------------------------------------------------------------------- AVX2 dispatch
 macro_rules! multiversion {
     ($name:ident, $body:ident, ($($arg:ident : $ty:ty),*)) => {
+        #[allow(clippy::too_many_arguments)]
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn fast512($($arg: $ty),*) {
                     $body($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn fast($($arg: $ty),*) {
                     $body($($arg),*)
                 }
@@ -219,6 +222,9 @@ multiversion!(
     layernorm_body,
     (x: &mut [f32], residual: Option<&[f32]>, bias: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32)
 );
+
+mod attention;
+pub use attention::self_attention;
 
 // ----------------------------------------------------------------------------- public kernels
 /// In place: `x = x * 0.5 * (1 + erf(x / sqrt 2))`.

@@ -104,6 +104,45 @@ fn add_layernorm_inplace(
     .py()
 }
 
+/// self_attention(qkv, bias, heads, starts, lens, key_mask, ctx): fused multi-head attention.
+///
+/// qkv (n, 3H) holds [Q | K | V] rows (Q pre-scaled); each sequence is rows starts[i]..+lens[i];
+/// key_mask (n,) is an additive per-row key mask; the context is written to ctx (n, H).
+#[pyfunction]
+#[pyo3(signature = (qkv, bias, heads, starts, lens, key_mask, ctx))]
+#[allow(clippy::too_many_arguments)]
+fn self_attention(
+    py: Python<'_>,
+    qkv: PyReadonlyArray2<'_, f32>,
+    bias: Option<PyReadonlyArray1<'_, f32>>,
+    heads: usize,
+    starts: Vec<usize>,
+    lens: Vec<usize>,
+    key_mask: Option<PyReadonlyArray1<'_, f32>>,
+    mut ctx: PyReadwriteArray2<'_, f32>,
+) -> PyResult<()> {
+    let h = ctx.shape()[1];
+    if heads == 0 || h % heads != 0 || qkv.shape() != [ctx.shape()[0], 3 * h] {
+        return Err(PyValueError::new_err(format!(
+            "qkv must have shape (n, 3H) and ctx (n, H) with H divisible by heads={heads}"
+        )));
+    }
+    let q = contiguous(qkv.as_slice(), "qkv")?;
+    let b = match &bias {
+        Some(b) => Some(contiguous(b.as_slice(), "bias")?),
+        None => None,
+    };
+    let m = match &key_mask {
+        Some(m) => Some(contiguous(m.as_slice(), "key_mask")?),
+        None => None,
+    };
+    let out = contiguous(ctx.as_slice_mut(), "ctx")?;
+    detached(py, || {
+        crate::pool::install(|| k::self_attention(q, b, heads, h / heads, &starts, &lens, m, out))
+    })?
+    .py()
+}
+
 /// Adds the `kernels` submodule to `_core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let sub = PyModule::new(m.py(), "kernels")?;
@@ -111,5 +150,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sub.add_function(wrap_pyfunction!(bias_gelu_inplace, &sub)?)?;
     sub.add_function(wrap_pyfunction!(softmax_masked_inplace, &sub)?)?;
     sub.add_function(wrap_pyfunction!(add_layernorm_inplace, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(self_attention, &sub)?)?;
     m.add_submodule(&sub)
 }

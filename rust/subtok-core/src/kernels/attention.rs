@@ -1,0 +1,550 @@
+//! Fused multi-head self-attention over a packed `(rows, 3H)` QKV matrix.
+//!
+//! One rayon task per (sequence, head) copies its Q, Kᵀ and V slices (plus the QKV bias) into
+//! small zero-padded buffers that stay in L1/L2, then for every block of [`ROWS`] queries computes
+//! the score rows, the masked softmax and the weighted sum of values, writing the context straight
+//! into its `(rows, H)` output columns. Nothing of size `T × T` ever reaches memory, and the
+//! per-head matrix products never go through a BLAS call (whose threading overhead dominates on
+//! 128 × 32 problems).
+//!
+//! The caller folds `1/sqrt(head_dim)` into the Q projection. Sequences are row ranges of the QKV
+//! matrix, so one call covers both a padded `(B, T)` batch (B ranges of T rows plus an additive key
+//! mask) and a packed batch of unequal lengths (one range per sequence, no mask).
+use super::{exp_f32, row_max, row_sum};
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+
+/// Query rows handled together (each loaded key/value vector is reused this many times).
+const ROWS: usize = 8;
+/// Columns of one accumulator block: two 16-lane vectors.
+const COLS: usize = 32;
+
+fn round_up(n: usize, m: usize) -> usize {
+    n.div_ceil(m) * m
+}
+
+/// Per-thread scratch buffers, grown on demand and reused across tasks and calls.
+#[derive(Default)]
+struct Scratch {
+    q: Vec<f32>,   // per head of the group, (lq, d): queries, rows >= len are zero
+    kt: Vec<f32>,  // per head, (d, lk): keys transposed, columns >= len are zero
+    v: Vec<f32>,   // per head, (lk, dp): values, padding is zero
+    s: Vec<f32>,   // (ROWS, lk): one block of attention weights
+    out: Vec<f32>, // (ROWS, dp): one block of context rows
+    ctx: Vec<f32>, // (lq, group heads * d): the group's context, copied out row by row
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+fn fill(buf: &mut Vec<f32>, n: usize) {
+    buf.clear();
+    buf.resize(n, 0.0);
+}
+
+/// `s[r][j] = sum_k q[r][k] * kt[k][j]` for `ROWS` rows and `lk` (a multiple of COLS) columns.
+#[inline(always)]
+fn scores_block(q: &[f32], kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
+    for j0 in (0..lk).step_by(COLS) {
+        let mut acc = [[0.0f32; COLS]; ROWS];
+        for k in 0..d {
+            let kv: &[f32; COLS] = kt[k * lk + j0..k * lk + j0 + COLS].try_into().unwrap();
+            for (r, a) in acc.iter_mut().enumerate() {
+                let qr = q[r * d + k];
+                for (x, kx) in a.iter_mut().zip(kv) {
+                    *x += qr * *kx;
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            s[r * lk + j0..r * lk + j0 + COLS].copy_from_slice(a);
+        }
+    }
+}
+
+/// `out[r][c] = sum_{j < len} s[r][j] * v[j][c]` for `ROWS` rows and `dp` (a multiple of COLS) columns.
+#[inline(always)]
+fn context_block(s: &[f32], v: &[f32], len: usize, lk: usize, dp: usize, out: &mut [f32]) {
+    for c0 in (0..dp).step_by(COLS) {
+        let mut acc = [[0.0f32; COLS]; ROWS];
+        for j in 0..len {
+            let vv: &[f32; COLS] = v[j * dp + c0..j * dp + c0 + COLS].try_into().unwrap();
+            for (r, a) in acc.iter_mut().enumerate() {
+                let p = s[r * lk + j];
+                for (x, vx) in a.iter_mut().zip(vv) {
+                    *x += p * *vx;
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            out[r * dp + c0..r * dp + c0 + COLS].copy_from_slice(a);
+        }
+    }
+}
+
+/// Softmax over the first `len` entries of each of the `rows` score rows (after adding the key
+/// mask); entries `len..lk` are set to zero.
+#[inline(always)]
+fn softmax_rows(s: &mut [f32], rows: usize, len: usize, lk: usize, mask: Option<&[f32]>) {
+    for row in s.chunks_exact_mut(lk).take(rows) {
+        let (live, pad) = row.split_at_mut(len);
+        if let Some(m) = mask {
+            for (x, b) in live.iter_mut().zip(m) {
+                *x += *b;
+            }
+        }
+        let mx = row_max(live);
+        for x in live.iter_mut() {
+            *x = exp_f32(*x - mx);
+        }
+        let inv = 1.0 / row_sum(live);
+        for x in live.iter_mut() {
+            *x *= inv;
+        }
+        pad.fill(0.0);
+    }
+}
+
+/// One block of `ROWS` queries starting at `q` (already in the scratch layout): scores, masked
+/// softmax over the first `len` keys, context rows into `out`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn attend_block_body(
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    s: &mut [f32],
+    out: &mut [f32],
+    d: usize,
+    len: usize,
+    rows: usize,
+    mask: Option<&[f32]>,
+) {
+    let lk = round_up(len, COLS);
+    let dp = round_up(d, COLS);
+    scores_block(q, kt, d, lk, s);
+    softmax_rows(s, rows, len, lk, mask);
+    context_block(s, v, len, lk, dp, out);
+}
+
+/// AVX-512 micro-kernels: the portable loops above leave their accumulators in memory and cannot
+/// fuse multiply-adds, so on x86-64 the two products are written with intrinsics, keeping the
+/// `ROWS x COLS` accumulator block in 16 zmm registers.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{softmax_rows, COLS, ROWS};
+    use std::arch::x86_64::*;
+
+    /// As `scores_block`. Caller guarantees `q.len() >= ROWS*d`, `kt.len() >= d*lk`,
+    /// `s.len() >= ROWS*lk` and `lk % COLS == 0`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn scores_block(q: &[f32], kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
+        for j0 in (0..lk).step_by(COLS) {
+            let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
+            let mut kp = kt.as_ptr().add(j0);
+            for k in 0..d {
+                let k0 = _mm512_loadu_ps(kp);
+                let k1 = _mm512_loadu_ps(kp.add(16));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let x = _mm512_set1_ps(*q.get_unchecked(r * d + k));
+                    a[0] = _mm512_fmadd_ps(x, k0, a[0]);
+                    a[1] = _mm512_fmadd_ps(x, k1, a[1]);
+                }
+                kp = kp.add(lk);
+            }
+            for (r, a) in acc.iter().enumerate() {
+                let p = s.as_mut_ptr().add(r * lk + j0);
+                _mm512_storeu_ps(p, a[0]);
+                _mm512_storeu_ps(p.add(16), a[1]);
+            }
+        }
+    }
+
+    /// As `context_block`, same guarantees plus `v.len() >= len*dp`, `out.len() >= ROWS*dp`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn context_block(
+        s: &[f32],
+        v: &[f32],
+        len: usize,
+        lk: usize,
+        dp: usize,
+        out: &mut [f32],
+    ) {
+        for c0 in (0..dp).step_by(COLS) {
+            let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
+            let mut vp = v.as_ptr().add(c0);
+            for j in 0..len {
+                let v0 = _mm512_loadu_ps(vp);
+                let v1 = _mm512_loadu_ps(vp.add(16));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let x = _mm512_set1_ps(*s.get_unchecked(r * lk + j));
+                    a[0] = _mm512_fmadd_ps(x, v0, a[0]);
+                    a[1] = _mm512_fmadd_ps(x, v1, a[1]);
+                }
+                vp = vp.add(dp);
+            }
+            for (r, a) in acc.iter().enumerate() {
+                let p = out.as_mut_ptr().add(r * dp + c0);
+                _mm512_storeu_ps(p, a[0]);
+                _mm512_storeu_ps(p.add(16), a[1]);
+            }
+        }
+    }
+
+    /// As `attend_block_body`; the caller checks the buffer sizes and that the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn attend_block(
+        q: &[f32],
+        kt: &[f32],
+        v: &[f32],
+        s: &mut [f32],
+        out: &mut [f32],
+        d: usize,
+        len: usize,
+        rows: usize,
+        mask: Option<&[f32]>,
+    ) {
+        let lk = super::round_up(len, COLS);
+        let dp = super::round_up(d, COLS);
+        scores_block(q, kt, d, lk, s);
+        softmax_rows(s, rows, len, lk, mask);
+        context_block(s, v, len, lk, dp, out);
+    }
+}
+
+multiversion!(
+    attend_block_portable,
+    attend_block_body,
+    (q: &[f32], kt: &[f32], v: &[f32], s: &mut [f32], out: &mut [f32], d: usize, len: usize, rows: usize, mask: Option<&[f32]>)
+);
+
+/// One block of queries, through the AVX-512 kernels when the CPU has them.
+#[allow(clippy::too_many_arguments)]
+fn attend_block(
+    q: &[f32],
+    kt: &[f32],
+    v: &[f32],
+    s: &mut [f32],
+    out: &mut [f32],
+    d: usize,
+    len: usize,
+    rows: usize,
+    mask: Option<&[f32]>,
+) {
+    let (lk, dp) = (round_up(len, COLS), round_up(d, COLS));
+    assert!(q.len() >= ROWS * d && kt.len() >= d * lk && v.len() >= lk * dp);
+    assert!(s.len() >= ROWS * lk && out.len() >= ROWS * dp && mask.is_none_or(|m| m.len() >= len));
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the features; the buffer sizes the kernels rely on are asserted above.
+        unsafe { avx512::attend_block(q, kt, v, s, out, d, len, rows, mask) };
+        return;
+    }
+    attend_block_portable(q, kt, v, s, out, d, len, rows, mask)
+}
+
+/// The context output, shared by tasks that each write a disjoint set of (row, column) cells.
+struct SharedOut {
+    ptr: *mut f32,
+    len: usize,
+}
+// SAFETY: tasks write disjoint cells (distinct sequences own distinct rows, distinct heads own
+// distinct columns); `self_attention` checks that sequences do not overlap before sharing it.
+unsafe impl Sync for SharedOut {}
+
+/// Multi-head self-attention: for every sequence (`starts[i]`, `lens[i]` rows of `qkv`) and head,
+/// `ctx[rows, head] = softmax(Q Kᵀ + key_mask) V`, where Q, K and V are the head's columns of
+/// `qkv + bias` (`qkv` is `(n, 3H)` laid out `[Q | K | V]`, heads contiguous within each).
+///
+/// `key_mask` (one additive value per row of `qkv`, e.g. 0 or `f32::MIN`) masks keys; `ctx` is
+/// `(n, H)`. Rows outside every sequence are left untouched. Sequences must not overlap.
+#[allow(clippy::too_many_arguments)]
+pub fn self_attention(
+    qkv: &[f32],
+    bias: Option<&[f32]>,
+    heads: usize,
+    head_dim: usize,
+    starts: &[usize],
+    lens: &[usize],
+    key_mask: Option<&[f32]>,
+    ctx: &mut [f32],
+) -> Result<()> {
+    let h = heads * head_dim;
+    if h == 0 || qkv.len() % (3 * h) != 0 {
+        return Err(Error::invalid(format!(
+            "attention: {} values are not whole rows of 3 * {heads} heads * {head_dim}",
+            qkv.len()
+        )));
+    }
+    let n = qkv.len() / (3 * h);
+    if ctx.len() != n * h {
+        return Err(Error::invalid(format!(
+            "attention: output has {} values, expected {n} x {h}",
+            ctx.len()
+        )));
+    }
+    if bias.is_some_and(|b| b.len() != 3 * h) {
+        return Err(Error::invalid(format!(
+            "attention: bias must have {} values",
+            3 * h
+        )));
+    }
+    if key_mask.is_some_and(|m| m.len() != n) {
+        return Err(Error::invalid(format!(
+            "attention: key mask must have {n} values"
+        )));
+    }
+    if starts.len() != lens.len() {
+        return Err(Error::invalid(
+            "attention: starts and lengths differ in length",
+        ));
+    }
+    let mut ranges: Vec<(usize, usize)> =
+        starts.iter().copied().zip(lens.iter().copied()).collect();
+    ranges.sort_unstable();
+    let mut end = 0;
+    for &(s, l) in &ranges {
+        if s < end || s.checked_add(l).is_none_or(|e| e > n) {
+            return Err(Error::invalid(format!(
+                "attention: sequence at row {s} of length {l} overlaps another or exceeds {n} rows"
+            )));
+        }
+        end = s + l;
+    }
+
+    let zeros;
+    let bias = match bias {
+        Some(b) => b,
+        None => {
+            zeros = vec![0.0f32; 3 * h];
+            &zeros
+        }
+    };
+    let out = SharedOut {
+        ptr: ctx.as_mut_ptr(),
+        len: ctx.len(),
+    };
+    let out = &out;
+    // One task per (sequence, group of heads): a sequence's rows are then read by one thread,
+    // head after head, while they sit in its L2 and TLB; heads are split only as far as needed
+    // to give every thread several tasks.
+    let live: Vec<(usize, usize)> = ranges.into_iter().filter(|(_, l)| *l > 0).collect();
+    let groups = (4 * rayon::current_num_threads())
+        .div_ceil(live.len().max(1))
+        .clamp(1, heads);
+    let per_group = heads.div_ceil(groups);
+    let tasks: Vec<(usize, usize, usize)> = live
+        .iter()
+        .flat_map(|&(s, l)| (0..heads).step_by(per_group).map(move |h0| (s, l, h0)))
+        .collect();
+    tasks.par_iter().for_each(|&(start, len, h0)| {
+        SCRATCH.with_borrow_mut(|w| {
+            let group = Group {
+                start,
+                len,
+                h0,
+                h1: (h0 + per_group).min(heads),
+                h,
+                d: head_dim,
+            };
+            attend_group(w, &group, qkv, bias, key_mask, out);
+        })
+    });
+    Ok(())
+}
+
+/// Heads `h0..h1` of the sequence of `len` rows from `start`; the model width is `h`.
+struct Group {
+    start: usize,
+    len: usize,
+    h0: usize,
+    h1: usize,
+    h: usize,
+    d: usize,
+}
+
+/// Attention of one group: gather Q, Kᵀ, V (+ bias) of its heads in one pass over the rows,
+/// attend head by head, then write the group's context columns row by row.
+fn attend_group(
+    w: &mut Scratch,
+    g: &Group,
+    qkv: &[f32],
+    bias: &[f32],
+    key_mask: Option<&[f32]>,
+    out: &SharedOut,
+) {
+    let (h, d, len) = (g.h, g.d, g.len);
+    let nh = g.h1 - g.h0;
+    let (lq, lk, dp) = (round_up(len, ROWS), round_up(len, COLS), round_up(d, COLS));
+    let (qs, ks, vs) = (lq * d, d * lk, lk * dp); // per-head sizes
+    fill(&mut w.q, nh * qs);
+    fill(&mut w.kt, nh * ks);
+    fill(&mut w.v, nh * vs);
+    fill(&mut w.s, ROWS * lk);
+    fill(&mut w.out, ROWS * dp);
+    fill(&mut w.ctx, lq * nh * d);
+    let cols = g.h0 * d..g.h1 * d; // the group's columns within each of Q, K, V
+    let (bq, bk, bv) = (
+        &bias[cols.clone()],
+        &bias[h..][cols.clone()],
+        &bias[2 * h..][cols.clone()],
+    );
+    let rows = qkv[g.start * 3 * h..(g.start + len) * 3 * h].chunks_exact(3 * h);
+    for (j, row) in rows.enumerate() {
+        let (rq, rk, rv) = (
+            &row[cols.clone()],
+            &row[h..][cols.clone()],
+            &row[2 * h..][cols.clone()],
+        );
+        for hh in 0..nh {
+            let c = hh * d..(hh + 1) * d;
+            let qd = &mut w.q[hh * qs + j * d..][..d];
+            for ((x, y), b) in qd.iter_mut().zip(&rq[c.clone()]).zip(&bq[c.clone()]) {
+                *x = y + b;
+            }
+            let vd = &mut w.v[hh * vs + j * dp..][..d];
+            for ((x, y), b) in vd.iter_mut().zip(&rv[c.clone()]).zip(&bv[c.clone()]) {
+                *x = y + b;
+            }
+            let kd = w.kt[hh * ks + j..].iter_mut().step_by(lk);
+            for ((x, y), b) in kd.zip(&rk[c.clone()]).zip(&bk[c.clone()]) {
+                *x = y + b;
+            }
+        }
+    }
+    let mask = key_mask.map(|m| &m[g.start..g.start + len]);
+    for hh in 0..nh {
+        let (kt, v) = (&w.kt[hh * ks..][..ks], &w.v[hh * vs..][..vs]);
+        for i0 in (0..lq).step_by(ROWS) {
+            let rows = ROWS.min(len - i0);
+            let q = &w.q[hh * qs + i0 * d..][..ROWS * d];
+            attend_block(q, kt, v, &mut w.s, &mut w.out, d, len, rows, mask);
+            for r in 0..rows {
+                w.ctx[(i0 + r) * nh * d + hh * d..][..d].copy_from_slice(&w.out[r * dp..][..d]);
+            }
+        }
+    }
+    let width = nh * d;
+    for (r, src) in w.ctx.chunks_exact(width).take(len).enumerate() {
+        let at = (g.start + r) * h + g.h0 * d;
+        assert!(at + width <= out.len);
+        // SAFETY: row start+r, columns of heads h0..h1, belongs to this task alone (sequences
+        // were checked disjoint and each head is in one group) and is in bounds.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.ptr.add(at), width) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Straightforward float64 attention for one sequence and head.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        qkv: &[f32],
+        bias: &[f32],
+        heads: usize,
+        d: usize,
+        start: usize,
+        len: usize,
+        mask: Option<&[f32]>,
+        hd: usize,
+    ) -> Vec<f64> {
+        let h = heads * d;
+        let at = |r: usize, c: usize| (qkv[(start + r) * 3 * h + c] + bias[c]) as f64;
+        let mut out = vec![0.0; len * d];
+        for i in 0..len {
+            let mut s: Vec<f64> = (0..len)
+                .map(|j| {
+                    let dot: f64 = (0..d)
+                        .map(|k| at(i, hd * d + k) * at(j, h + hd * d + k))
+                        .sum();
+                    dot + mask.map_or(0.0, |m| m[start + j] as f64)
+                })
+                .collect();
+            let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            s.iter_mut().for_each(|x| *x = (*x - mx).exp());
+            let sum: f64 = s.iter().sum();
+            for k in 0..d {
+                out[i * d + k] = (0..len)
+                    .map(|j| s[j] / sum * at(j, 2 * h + hd * d + k))
+                    .sum();
+            }
+        }
+        out
+    }
+
+    /// Pseudo-random values in [-0.5, 0.5): attention logits of realistic size (a few units).
+    fn data(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as f32 * 0.618 + seed as f32).sin() * 43758.547).rem_euclid(1.0) - 0.5)
+            .collect()
+    }
+
+    #[test]
+    fn matches_reference_on_ragged_sequences_and_masks() {
+        for &(heads, d) in &[(3usize, 8usize), (2, 32), (1, 37)] {
+            let h = heads * d;
+            let seqs = [(0usize, 1usize), (1, 9), (12, 33), (45, 8), (60, 70)];
+            let n = 130;
+            let qkv = data(n * 3 * h, d as u32);
+            let bias = data(3 * h, 7);
+            let mut mask = vec![0.0f32; n];
+            mask[14] = f32::MIN;
+            mask[100] = f32::MIN;
+            let mut ctx = vec![-7.0f32; n * h];
+            let (starts, lens): (Vec<_>, Vec<_>) = seqs.iter().copied().unzip();
+            self_attention(
+                &qkv,
+                Some(&bias),
+                heads,
+                d,
+                &starts,
+                &lens,
+                Some(&mask),
+                &mut ctx,
+            )
+            .unwrap();
+            for &(s, l) in &seqs {
+                for hd in 0..heads {
+                    let want = reference(&qkv, &bias, heads, d, s, l, Some(&mask), hd);
+                    for i in 0..l {
+                        for k in 0..d {
+                            let got = ctx[(s + i) * h + hd * d + k] as f64;
+                            assert!(
+                                (got - want[i * d + k]).abs() < 2e-6,
+                                "h={heads} d={d} seq={s} i={i} k={k} got={got} want={}",
+                                want[i * d + k]
+                            );
+                        }
+                    }
+                }
+            }
+            // rows 10, 11 and 53..60 belong to no sequence: untouched
+            assert!(ctx[10 * h..12 * h]
+                .iter()
+                .chain(&ctx[53 * h..60 * h])
+                .all(|&x| x == -7.0));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_shapes_and_overlaps() {
+        let (heads, d) = (2, 4);
+        let qkv = vec![0.0f32; 10 * 24];
+        let mut ctx = vec![0.0f32; 10 * 8];
+        let ok = |starts: &[usize], lens: &[usize], ctx: &mut [f32]| {
+            self_attention(&qkv, None, heads, d, starts, lens, None, ctx)
+        };
+        assert!(ok(&[0, 5], &[5, 5], &mut ctx).is_ok());
+        assert!(ok(&[0, 4], &[5, 5], &mut ctx).is_err()); // overlap
+        assert!(ok(&[6], &[5], &mut ctx).is_err()); // past the end
+        assert!(ok(&[usize::MAX], &[2], &mut ctx).is_err());
+        assert!(ok(&[0], &[5, 5], &mut ctx).is_err());
+        assert!(ok(&[0], &[5], &mut ctx[..8]).is_err());
+        assert!(self_attention(&qkv[..23], None, heads, d, &[], &[], None, &mut ctx).is_err());
+        assert!(self_attention(&qkv, Some(&[0.0; 3]), heads, d, &[], &[], None, &mut ctx).is_err());
+    }
+}
