@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from subtok.bert import ops
+from subtok.bert import blas, ops
 from subtok.bert.config import BertConfig
 from subtok.bert.weights import load_state_dict
 
@@ -302,6 +302,7 @@ class BertModel:
         (masked keys get exactly zero weight either way); the hidden states of masked positions are
         then returned as zeros instead of the meaningless values a padded run produces.
         """
+        blas.apply_default()
         valid = mask.astype(bool)
         B, T = ids.shape
         n_valid = int(valid.sum())

@@ -26,8 +26,9 @@ fn round_up(n: usize, m: usize) -> usize {
 /// Per-thread scratch buffers, grown on demand and reused across tasks and calls.
 #[derive(Default)]
 struct Scratch {
-    q: Vec<f32>,   // per head of the group, (lq, d): queries, rows >= len are zero
-    kt: Vec<f32>,  // per head, (d, lk): keys transposed, columns >= len are zero
+    q: Vec<f32>,   // (lq, group heads * d): the group's queries, rows >= len are zero
+    k: Vec<f32>,   // (len, group heads * d): the group's keys
+    kt: Vec<f32>,  // (d, lk): one head's keys transposed, columns >= len are zero
     v: Vec<f32>,   // per head, (lk, dp): values, padding is zero
     s: Vec<f32>,   // (ROWS, lk): one block of attention weights
     out: Vec<f32>, // (ROWS, dp): one block of context rows
@@ -38,20 +39,29 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
+/// `dst = a + b`, elementwise.
+#[inline]
+fn add_into(dst: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((x, y), z) in dst.iter_mut().zip(a).zip(b) {
+        *x = y + z;
+    }
+}
+
 fn fill(buf: &mut Vec<f32>, n: usize) {
     buf.clear();
     buf.resize(n, 0.0);
 }
 
-/// `s[r][j] = sum_k q[r][k] * kt[k][j]` for `ROWS` rows and `lk` (a multiple of COLS) columns.
+/// `s[r][j] = sum_k q[r][k] * kt[k][j]` for `ROWS` rows (`qs` apart in `q`) and `lk` (a multiple
+/// of COLS) columns.
 #[inline(always)]
-fn scores_block(q: &[f32], kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
+fn scores_block(q: &[f32], qs: usize, kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
     for j0 in (0..lk).step_by(COLS) {
         let mut acc = [[0.0f32; COLS]; ROWS];
         for k in 0..d {
             let kv: &[f32; COLS] = kt[k * lk + j0..k * lk + j0 + COLS].try_into().unwrap();
             for (r, a) in acc.iter_mut().enumerate() {
-                let qr = q[r * d + k];
+                let qr = q[r * qs + k];
                 for (x, kx) in a.iter_mut().zip(kv) {
                     *x += qr * *kx;
                 }
@@ -112,6 +122,7 @@ fn softmax_rows(s: &mut [f32], rows: usize, len: usize, lk: usize, mask: Option<
 #[allow(clippy::too_many_arguments)]
 fn attend_block_body(
     q: &[f32],
+    qs: usize,
     kt: &[f32],
     v: &[f32],
     s: &mut [f32],
@@ -123,7 +134,7 @@ fn attend_block_body(
 ) {
     let lk = round_up(len, COLS);
     let dp = round_up(d, COLS);
-    scores_block(q, kt, d, lk, s);
+    scores_block(q, qs, kt, d, lk, s);
     softmax_rows(s, rows, len, lk, mask);
     context_block(s, v, len, lk, dp, out);
 }
@@ -136,10 +147,10 @@ mod avx512 {
     use super::{softmax_rows, COLS, ROWS};
     use std::arch::x86_64::*;
 
-    /// As `scores_block`. Caller guarantees `q.len() >= ROWS*d`, `kt.len() >= d*lk`,
+    /// As `scores_block`. Caller guarantees `q.len() >= (ROWS-1)*qs + d`, `kt.len() >= d*lk`,
     /// `s.len() >= ROWS*lk` and `lk % COLS == 0`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn scores_block(q: &[f32], kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
+    unsafe fn scores_block(q: &[f32], qs: usize, kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
         for j0 in (0..lk).step_by(COLS) {
             let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
             let mut kp = kt.as_ptr().add(j0);
@@ -147,7 +158,7 @@ mod avx512 {
                 let k0 = _mm512_loadu_ps(kp);
                 let k1 = _mm512_loadu_ps(kp.add(16));
                 for (r, a) in acc.iter_mut().enumerate() {
-                    let x = _mm512_set1_ps(*q.get_unchecked(r * d + k));
+                    let x = _mm512_set1_ps(*q.get_unchecked(r * qs + k));
                     a[0] = _mm512_fmadd_ps(x, k0, a[0]);
                     a[1] = _mm512_fmadd_ps(x, k1, a[1]);
                 }
@@ -197,6 +208,7 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn attend_block(
         q: &[f32],
+        qs: usize,
         kt: &[f32],
         v: &[f32],
         s: &mut [f32],
@@ -208,7 +220,7 @@ mod avx512 {
     ) {
         let lk = super::round_up(len, COLS);
         let dp = super::round_up(d, COLS);
-        scores_block(q, kt, d, lk, s);
+        scores_block(q, qs, kt, d, lk, s);
         softmax_rows(s, rows, len, lk, mask);
         context_block(s, v, len, lk, dp, out);
     }
@@ -217,13 +229,14 @@ mod avx512 {
 multiversion!(
     attend_block_portable,
     attend_block_body,
-    (q: &[f32], kt: &[f32], v: &[f32], s: &mut [f32], out: &mut [f32], d: usize, len: usize, rows: usize, mask: Option<&[f32]>)
+    (q: &[f32], qs: usize, kt: &[f32], v: &[f32], s: &mut [f32], out: &mut [f32], d: usize, len: usize, rows: usize, mask: Option<&[f32]>)
 );
 
 /// One block of queries, through the AVX-512 kernels when the CPU has them.
 #[allow(clippy::too_many_arguments)]
 fn attend_block(
     q: &[f32],
+    qs: usize,
     kt: &[f32],
     v: &[f32],
     s: &mut [f32],
@@ -234,15 +247,15 @@ fn attend_block(
     mask: Option<&[f32]>,
 ) {
     let (lk, dp) = (round_up(len, COLS), round_up(d, COLS));
-    assert!(q.len() >= ROWS * d && kt.len() >= d * lk && v.len() >= lk * dp);
+    assert!(qs >= d && q.len() >= (ROWS - 1) * qs + d && kt.len() >= d * lk && v.len() >= lk * dp);
     assert!(s.len() >= ROWS * lk && out.len() >= ROWS * dp && mask.is_none_or(|m| m.len() >= len));
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has the features; the buffer sizes the kernels rely on are asserted above.
-        unsafe { avx512::attend_block(q, kt, v, s, out, d, len, rows, mask) };
+        unsafe { avx512::attend_block(q, qs, kt, v, s, out, d, len, rows, mask) };
         return;
     }
-    attend_block_portable(q, kt, v, s, out, d, len, rows, mask)
+    attend_block_portable(q, qs, kt, v, s, out, d, len, rows, mask)
 }
 
 /// The context output, shared by tasks that each write a disjoint set of (row, column) cells.
@@ -378,55 +391,52 @@ fn attend_group(
     let (h, d, len) = (g.h, g.d, g.len);
     let nh = g.h1 - g.h0;
     let (lq, lk, dp) = (round_up(len, ROWS), round_up(len, COLS), round_up(d, COLS));
-    let (qs, ks, vs) = (lq * d, d * lk, lk * dp); // per-head sizes
-    fill(&mut w.q, nh * qs);
-    fill(&mut w.kt, nh * ks);
+    let width = nh * d; // the group's columns within each of Q, K and V
+    let vs = lk * dp; // per-head size of `v`
+    fill(&mut w.q, lq * width);
+    fill(&mut w.k, len * width);
+    fill(&mut w.kt, d * lk);
     fill(&mut w.v, nh * vs);
     fill(&mut w.s, ROWS * lk);
     fill(&mut w.out, ROWS * dp);
-    fill(&mut w.ctx, lq * nh * d);
-    let cols = g.h0 * d..g.h1 * d; // the group's columns within each of Q, K, V
+    fill(&mut w.ctx, lq * width);
+    let cols = g.h0 * d..g.h1 * d;
     let (bq, bk, bv) = (
         &bias[cols.clone()],
         &bias[h..][cols.clone()],
         &bias[2 * h..][cols.clone()],
     );
+    // One sequential pass over the rows: Q and K rows as they are (plus bias), V split per head
+    // into rows padded to `dp` for the context kernel.
     let rows = qkv[g.start * 3 * h..(g.start + len) * 3 * h].chunks_exact(3 * h);
-    for (j, row) in rows.enumerate() {
-        let (rq, rk, rv) = (
-            &row[cols.clone()],
-            &row[h..][cols.clone()],
-            &row[2 * h..][cols.clone()],
-        );
+    let dst = w.q.chunks_exact_mut(width).zip(w.k.chunks_exact_mut(width));
+    for (j, (row, (qd, kd))) in rows.zip(dst).enumerate() {
+        add_into(qd, &row[cols.clone()], bq);
+        add_into(kd, &row[h..][cols.clone()], bk);
+        let rv = &row[2 * h..][cols.clone()];
         for hh in 0..nh {
             let c = hh * d..(hh + 1) * d;
-            let qd = &mut w.q[hh * qs + j * d..][..d];
-            for ((x, y), b) in qd.iter_mut().zip(&rq[c.clone()]).zip(&bq[c.clone()]) {
-                *x = y + b;
-            }
-            let vd = &mut w.v[hh * vs + j * dp..][..d];
-            for ((x, y), b) in vd.iter_mut().zip(&rv[c.clone()]).zip(&bv[c.clone()]) {
-                *x = y + b;
-            }
-            let kd = w.kt[hh * ks + j..].iter_mut().step_by(lk);
-            for ((x, y), b) in kd.zip(&rk[c.clone()]).zip(&bk[c.clone()]) {
-                *x = y + b;
-            }
+            add_into(&mut w.v[hh * vs + j * dp..][..d], &rv[c.clone()], &bv[c]);
         }
     }
     let mask = key_mask.map(|m| &m[g.start..g.start + len]);
     for hh in 0..nh {
-        let (kt, v) = (&w.kt[hh * ks..][..ks], &w.v[hh * vs..][..vs]);
+        // Kᵀ of this head, read from the L1-resident key rows.
+        for (k, kt_row) in w.kt.chunks_exact_mut(lk).enumerate() {
+            for (x, krow) in kt_row.iter_mut().zip(w.k.chunks_exact(width)) {
+                *x = krow[hh * d + k];
+            }
+        }
+        let v = &w.v[hh * vs..][..vs];
         for i0 in (0..lq).step_by(ROWS) {
             let rows = ROWS.min(len - i0);
-            let q = &w.q[hh * qs + i0 * d..][..ROWS * d];
-            attend_block(q, kt, v, &mut w.s, &mut w.out, d, len, rows, mask);
+            let q = &w.q[i0 * width + hh * d..];
+            attend_block(q, width, &w.kt, v, &mut w.s, &mut w.out, d, len, rows, mask);
             for r in 0..rows {
-                w.ctx[(i0 + r) * nh * d + hh * d..][..d].copy_from_slice(&w.out[r * dp..][..d]);
+                w.ctx[(i0 + r) * width + hh * d..][..d].copy_from_slice(&w.out[r * dp..][..d]);
             }
         }
     }
-    let width = nh * d;
     for (r, src) in w.ctx.chunks_exact(width).take(len).enumerate() {
         let at = (g.start + r) * h + g.h0 * d;
         assert!(at + width <= out.len);
