@@ -224,11 +224,20 @@ multiversion!(
 );
 
 mod attention;
+#[cfg(target_arch = "x86_64")]
+mod simd512;
 pub use attention::self_attention;
 
 // ----------------------------------------------------------------------------- public kernels
 /// In place: `x = x * 0.5 * (1 + erf(x / sqrt 2))`.
 pub fn gelu_inplace(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd512::available() {
+        // SAFETY: the CPU has the features `gelu_slice` needs.
+        x.par_chunks_mut(FLAT_CHUNK)
+            .for_each(|c| unsafe { simd512::gelu_slice(c, None) });
+        return;
+    }
     x.par_chunks_mut(FLAT_CHUNK).for_each(gelu_dispatch);
 }
 
@@ -242,6 +251,16 @@ pub fn bias_gelu_inplace(x: &mut [f32], bias: &[f32]) -> Result<()> {
         )));
     }
     let rows_per_task = (FLAT_CHUNK / cols).max(1);
+    #[cfg(target_arch = "x86_64")]
+    if simd512::available() {
+        x.par_chunks_mut(rows_per_task * cols).for_each(|c| {
+            for row in c.chunks_exact_mut(cols) {
+                // SAFETY: the CPU has the features `gelu_slice` needs.
+                unsafe { simd512::gelu_slice(row, Some(bias)) };
+            }
+        });
+        return Ok(());
+    }
     x.par_chunks_mut(rows_per_task * cols)
         .for_each(|c| bias_gelu_dispatch(c, bias));
     Ok(())

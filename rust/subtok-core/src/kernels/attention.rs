@@ -32,6 +32,7 @@ struct Scratch {
     v: Vec<f32>,   // per head, (lk, dp): values, padding is zero
     s: Vec<f32>,   // (ROWS, lk): one block of attention weights
     out: Vec<f32>, // (ROWS, dp): one block of context rows
+    kb: Vec<f32>,  // (lk,): the additive key bias; -inf on padding columns
     ctx: Vec<f32>, // (lq, group heads * d): the group's context, copied out row by row
 }
 
@@ -93,31 +94,27 @@ fn context_block(s: &[f32], v: &[f32], len: usize, lk: usize, dp: usize, out: &m
     }
 }
 
-/// Softmax over the first `len` entries of each of the `rows` score rows (after adding the key
-/// mask); entries `len..lk` are set to zero.
+/// Softmax of each of the first `rows` score rows after adding the key bias `kb` (whose padding
+/// columns are -inf, so they get weight 0).
 #[inline(always)]
-fn softmax_rows(s: &mut [f32], rows: usize, len: usize, lk: usize, mask: Option<&[f32]>) {
-    for row in s.chunks_exact_mut(lk).take(rows) {
-        let (live, pad) = row.split_at_mut(len);
-        if let Some(m) = mask {
-            for (x, b) in live.iter_mut().zip(m) {
-                *x += *b;
-            }
+fn softmax_rows(s: &mut [f32], rows: usize, kb: &[f32]) {
+    for row in s.chunks_exact_mut(kb.len()).take(rows) {
+        for (x, b) in row.iter_mut().zip(kb) {
+            *x += *b;
         }
-        let mx = row_max(live);
-        for x in live.iter_mut() {
+        let mx = row_max(row);
+        for x in row.iter_mut() {
             *x = exp_f32(*x - mx);
         }
-        let inv = 1.0 / row_sum(live);
-        for x in live.iter_mut() {
+        let inv = 1.0 / row_sum(row);
+        for x in row.iter_mut() {
             *x *= inv;
         }
-        pad.fill(0.0);
     }
 }
 
-/// One block of `ROWS` queries starting at `q` (already in the scratch layout): scores, masked
-/// softmax over the first `len` keys, context rows into `out`.
+/// One block of `ROWS` queries starting at `q` (rows `qs` apart): scores plus the key bias `kb`
+/// (`lk` values), softmax, and the context rows of the first `rows` queries into `out`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn attend_block_body(
@@ -125,32 +122,53 @@ fn attend_block_body(
     qs: usize,
     kt: &[f32],
     v: &[f32],
+    kb: &[f32],
     s: &mut [f32],
     out: &mut [f32],
     d: usize,
     len: usize,
     rows: usize,
-    mask: Option<&[f32]>,
 ) {
-    let lk = round_up(len, COLS);
+    let lk = kb.len();
     let dp = round_up(d, COLS);
     scores_block(q, qs, kt, d, lk, s);
-    softmax_rows(s, rows, len, lk, mask);
+    softmax_rows(s, rows, kb);
     context_block(s, v, len, lk, dp, out);
 }
 
-/// AVX-512 micro-kernels: the portable loops above leave their accumulators in memory and cannot
-/// fuse multiply-adds, so on x86-64 the two products are written with intrinsics, keeping the
-/// `ROWS x COLS` accumulator block in 16 zmm registers.
+/// AVX-512 kernels: the portable loops above leave their accumulators in memory and cannot fuse
+/// multiply-adds, so on x86-64 one block is written with intrinsics, keeping the `ROWS x COLS`
+/// accumulators in 16 zmm registers. The score pass also adds the key bias and tracks each row's
+/// maximum; the softmax is one exp-and-sum pass, and its normalization is applied to the context
+/// rows (d values) instead of the weights (`len` values).
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{softmax_rows, COLS, ROWS};
+    use super::{COLS, ROWS};
+    use crate::kernels::simd512::exp16;
     use std::arch::x86_64::*;
 
-    /// As `scores_block`. Caller guarantees `q.len() >= (ROWS-1)*qs + d`, `kt.len() >= d*lk`,
-    /// `s.len() >= ROWS*lk` and `lk % COLS == 0`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn scores_block(q: &[f32], qs: usize, kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
+    /// As `attend_block_body`. The caller checks the buffer sizes (`q`: ROWS rows `qs` apart of
+    /// `d` values, `kt`: d x lk, `v`: len x dp, `s`: ROWS x lk, `out`: ROWS x dp, with
+    /// `lk = kb.len()` and `dp` multiples of COLS) and that the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn attend_block(
+        q: &[f32],
+        qs: usize,
+        kt: &[f32],
+        v: &[f32],
+        kb: &[f32],
+        s: &mut [f32],
+        out: &mut [f32],
+        d: usize,
+        len: usize,
+        rows: usize,
+    ) {
+        let lk = kb.len();
+        let dp = super::round_up(d, COLS);
+        let (sp, op) = (s.as_mut_ptr(), out.as_mut_ptr());
+        // Scores + key bias, and each row's running maximum.
+        let mut mx = [_mm512_set1_ps(f32::NEG_INFINITY); ROWS];
         for j0 in (0..lk).step_by(COLS) {
             let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
             let mut kp = kt.as_ptr().add(j0);
@@ -164,24 +182,29 @@ mod avx512 {
                 }
                 kp = kp.add(lk);
             }
+            let b0 = _mm512_loadu_ps(kb.as_ptr().add(j0));
+            let b1 = _mm512_loadu_ps(kb.as_ptr().add(j0 + 16));
             for (r, a) in acc.iter().enumerate() {
-                let p = s.as_mut_ptr().add(r * lk + j0);
-                _mm512_storeu_ps(p, a[0]);
-                _mm512_storeu_ps(p.add(16), a[1]);
+                let (s0, s1) = (_mm512_add_ps(a[0], b0), _mm512_add_ps(a[1], b1));
+                _mm512_storeu_ps(sp.add(r * lk + j0), s0);
+                _mm512_storeu_ps(sp.add(r * lk + j0 + 16), s1);
+                mx[r] = _mm512_max_ps(mx[r], _mm512_max_ps(s0, s1));
             }
         }
-    }
-
-    /// As `context_block`, same guarantees plus `v.len() >= len*dp`, `out.len() >= ROWS*dp`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn context_block(
-        s: &[f32],
-        v: &[f32],
-        len: usize,
-        lk: usize,
-        dp: usize,
-        out: &mut [f32],
-    ) {
+        // exp(s - max) in place and the row sums (rows past `rows` are padding: skipped).
+        let mut inv = [0.0f32; ROWS];
+        for r in 0..rows {
+            let m = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
+            let mut sum = _mm512_setzero_ps();
+            for j0 in (0..lk).step_by(16) {
+                let p = sp.add(r * lk + j0);
+                let e = exp16(_mm512_sub_ps(_mm512_loadu_ps(p), m));
+                _mm512_storeu_ps(p, e);
+                sum = _mm512_add_ps(sum, e);
+            }
+            inv[r] = 1.0 / _mm512_reduce_add_ps(sum);
+        }
+        // Context rows: sum_j e[r][j] v[j] / sum_j e[r][j].
         for c0 in (0..dp).step_by(COLS) {
             let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
             let mut vp = v.as_ptr().add(c0);
@@ -196,40 +219,18 @@ mod avx512 {
                 vp = vp.add(dp);
             }
             for (r, a) in acc.iter().enumerate() {
-                let p = out.as_mut_ptr().add(r * dp + c0);
-                _mm512_storeu_ps(p, a[0]);
-                _mm512_storeu_ps(p.add(16), a[1]);
+                let scale = _mm512_set1_ps(inv[r]);
+                _mm512_storeu_ps(op.add(r * dp + c0), _mm512_mul_ps(a[0], scale));
+                _mm512_storeu_ps(op.add(r * dp + c0 + 16), _mm512_mul_ps(a[1], scale));
             }
         }
-    }
-
-    /// As `attend_block_body`; the caller checks the buffer sizes and that the CPU has AVX-512F.
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn attend_block(
-        q: &[f32],
-        qs: usize,
-        kt: &[f32],
-        v: &[f32],
-        s: &mut [f32],
-        out: &mut [f32],
-        d: usize,
-        len: usize,
-        rows: usize,
-        mask: Option<&[f32]>,
-    ) {
-        let lk = super::round_up(len, COLS);
-        let dp = super::round_up(d, COLS);
-        scores_block(q, qs, kt, d, lk, s);
-        softmax_rows(s, rows, len, lk, mask);
-        context_block(s, v, len, lk, dp, out);
     }
 }
 
 multiversion!(
     attend_block_portable,
     attend_block_body,
-    (q: &[f32], qs: usize, kt: &[f32], v: &[f32], s: &mut [f32], out: &mut [f32], d: usize, len: usize, rows: usize, mask: Option<&[f32]>)
+    (q: &[f32], qs: usize, kt: &[f32], v: &[f32], kb: &[f32], s: &mut [f32], out: &mut [f32], d: usize, len: usize, rows: usize)
 );
 
 /// One block of queries, through the AVX-512 kernels when the CPU has them.
@@ -239,23 +240,24 @@ fn attend_block(
     qs: usize,
     kt: &[f32],
     v: &[f32],
+    kb: &[f32],
     s: &mut [f32],
     out: &mut [f32],
     d: usize,
     len: usize,
     rows: usize,
-    mask: Option<&[f32]>,
 ) {
-    let (lk, dp) = (round_up(len, COLS), round_up(d, COLS));
-    assert!(qs >= d && q.len() >= (ROWS - 1) * qs + d && kt.len() >= d * lk && v.len() >= lk * dp);
-    assert!(s.len() >= ROWS * lk && out.len() >= ROWS * dp && mask.is_none_or(|m| m.len() >= len));
+    let (lk, dp) = (kb.len(), round_up(d, COLS));
+    assert!(lk.is_multiple_of(COLS) && lk >= len && rows <= ROWS);
+    assert!(qs >= d && q.len() >= (ROWS - 1) * qs + d && kt.len() >= d * lk && v.len() >= len * dp);
+    assert!(s.len() >= ROWS * lk && out.len() >= ROWS * dp);
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features; the buffer sizes the kernels rely on are asserted above.
-        unsafe { avx512::attend_block(q, qs, kt, v, s, out, d, len, rows, mask) };
+    if super::simd512::available() {
+        // SAFETY: the CPU has the features; the buffer sizes the kernel relies on are asserted above.
+        unsafe { avx512::attend_block(q, qs, kt, v, kb, s, out, d, len, rows) };
         return;
     }
-    attend_block_portable(q, qs, kt, v, s, out, d, len, rows, mask)
+    attend_block_portable(q, qs, kt, v, kb, s, out, d, len, rows)
 }
 
 /// The context output, shared by tasks that each write a disjoint set of (row, column) cells.
@@ -285,7 +287,7 @@ pub fn self_attention(
     ctx: &mut [f32],
 ) -> Result<()> {
     let h = heads * head_dim;
-    if h == 0 || qkv.len() % (3 * h) != 0 {
+    if h == 0 || !qkv.len().is_multiple_of(3 * h) {
         return Err(Error::invalid(format!(
             "attention: {} values are not whole rows of 3 * {heads} heads * {head_dim}",
             qkv.len()
@@ -419,7 +421,12 @@ fn attend_group(
             add_into(&mut w.v[hh * vs + j * dp..][..d], &rv[c.clone()], &bv[c]);
         }
     }
-    let mask = key_mask.map(|m| &m[g.start..g.start + len]);
+    w.kb.clear();
+    match key_mask {
+        Some(m) => w.kb.extend_from_slice(&m[g.start..g.start + len]),
+        None => w.kb.resize(len, 0.0),
+    }
+    w.kb.resize(lk, f32::NEG_INFINITY);
     for hh in 0..nh {
         // Kᵀ of this head, read from the L1-resident key rows.
         for (k, kt_row) in w.kt.chunks_exact_mut(lk).enumerate() {
@@ -431,7 +438,9 @@ fn attend_group(
         for i0 in (0..lq).step_by(ROWS) {
             let rows = ROWS.min(len - i0);
             let q = &w.q[i0 * width + hh * d..];
-            attend_block(q, width, &w.kt, v, &mut w.s, &mut w.out, d, len, rows, mask);
+            attend_block(
+                q, width, &w.kt, v, &w.kb, &mut w.s, &mut w.out, d, len, rows,
+            );
             for r in 0..rows {
                 w.ctx[(i0 + r) * width + hh * d..][..d].copy_from_slice(&w.out[r * dp..][..d]);
             }
@@ -537,6 +546,46 @@ mod tests {
                 .iter()
                 .chain(&ctx[53 * h..60 * h])
                 .all(|&x| x == -7.0));
+        }
+    }
+
+    #[test]
+    fn portable_block_matches_dispatched_block() {
+        // On an AVX-512 machine `attend_block` takes the intrinsics path; the portable loops
+        // (used elsewhere) must agree with it.
+        let (d, len, qs) = (20, 45, 64);
+        let (lk, dp) = (round_up(len, COLS), round_up(d, COLS));
+        let q = data(ROWS * qs, 1);
+        let kt = data(d * lk, 2);
+        let mut v = data(len * dp, 3);
+        v.resize(lk * dp, 0.0);
+        let mut kb = data(len, 4);
+        kb[3] = f32::MIN;
+        kb.resize(lk, f32::NEG_INFINITY);
+        let run = |f: fn(
+            &[f32],
+            usize,
+            &[f32],
+            &[f32],
+            &[f32],
+            &mut [f32],
+            &mut [f32],
+            usize,
+            usize,
+            usize,
+        )| {
+            let (mut s, mut out) = (vec![0.0f32; ROWS * lk], vec![0.0f32; ROWS * dp]);
+            f(&q, qs, &kt, &v, &kb, &mut s, &mut out, d, len, 5);
+            out
+        };
+        let (a, b) = (run(attend_block), run(attend_block_portable));
+        for r in 0..5 {
+            for c in 0..d {
+                assert!(
+                    (a[r * dp + c] - b[r * dp + c]).abs() < 1e-6,
+                    "row {r} col {c}"
+                );
+            }
         }
     }
 
