@@ -8,7 +8,7 @@ from ``OPENBLAS_THREAD_TIMEOUT`` (an exponent, 4 to 30) when it starts its threa
 :func:`shorten_blas_spin` re-reads that setting and restarts the threads once, which is what
 OpenBLAS itself does after a ``fork``.
 
-It is applied once per process by the first :class:`~subtok.bert.BertModel` forward pass, unless
+It is applied once per process when the first :class:`~subtok.bert.BertModel` is built, unless
 the environment already sets ``OPENBLAS_THREAD_TIMEOUT``/``GOTO_THREAD_TIMEOUT`` (your choice
 wins) or ``SUBTOK_BLAS_SPIN=keep``. It only changes how soon idle OpenBLAS threads go to sleep;
 results are unchanged. It does nothing for other BLAS libraries or for OpenMP builds of OpenBLAS.
@@ -51,7 +51,7 @@ def shorten_blas_spin(exponent: int = DEFAULT_EXPONENT) -> bool:
 
     Returns ``True`` when a pthreads OpenBLAS was found and its threads were restarted with the
     new setting. Call it while no other thread is inside a BLAS routine (the encoder calls it
-    from its first forward pass). ``exponent`` is clamped by OpenBLAS to 4..30.
+    when the first model is loaded). ``exponent`` must be in 4..30, OpenBLAS's range.
     """
     if not 4 <= exponent <= 30:
         raise ValueError(f"exponent must be in [4, 30], got {exponent}")

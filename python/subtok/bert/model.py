@@ -144,6 +144,8 @@ class BertModel:
     """
 
     def __init__(self, config: BertConfig, state: StateDict, add_pooling_layer: Optional[bool] = None) -> None:
+        # Once per process, while loading (before any threads run GEMMs): see subtok.bert.blas.
+        blas.apply_default()
         self.config = config
         c = config
         H, I, V = c.hidden_size, c.intermediate_size, c.vocab_size
@@ -302,7 +304,6 @@ class BertModel:
         (masked keys get exactly zero weight either way); the hidden states of masked positions are
         then returned as zeros instead of the meaningless values a padded run produces.
         """
-        blas.apply_default()
         valid = mask.astype(bool)
         B, T = ids.shape
         n_valid = int(valid.sum())
