@@ -10,7 +10,7 @@
 //! The caller folds `1/sqrt(head_dim)` into the Q projection. Sequences are row ranges of the QKV
 //! matrix, so one call covers both a padded `(B, T)` batch (B ranges of T rows plus an additive key
 //! mask) and a packed batch of unequal lengths (one range per sequence, no mask).
-use super::{exp_f32, row_max, row_sum};
+use super::softmax_body;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -53,62 +53,32 @@ fn fill(buf: &mut Vec<f32>, n: usize) {
     buf.resize(n, 0.0);
 }
 
-/// `s[r][j] = sum_k q[r][k] * kt[k][j]` for `ROWS` rows (`qs` apart in `q`) and `lk` (a multiple
-/// of COLS) columns.
+/// `out[r][c] = sum_{i < inner} a[r * sa + i] * b[i * sb + c]` for `ROWS` rows and `cols` (a
+/// multiple of COLS) columns, `out` rows `cols` apart: both products of a block (Q Kᵀ and P V).
 #[inline(always)]
-fn scores_block(q: &[f32], qs: usize, kt: &[f32], d: usize, lk: usize, s: &mut [f32]) {
-    for j0 in (0..lk).step_by(COLS) {
+#[allow(clippy::too_many_arguments)]
+fn rows_times(
+    a: &[f32],
+    sa: usize,
+    b: &[f32],
+    sb: usize,
+    inner: usize,
+    cols: usize,
+    out: &mut [f32],
+) {
+    for c0 in (0..cols).step_by(COLS) {
         let mut acc = [[0.0f32; COLS]; ROWS];
-        for k in 0..d {
-            let kv: &[f32; COLS] = kt[k * lk + j0..k * lk + j0 + COLS].try_into().unwrap();
-            for (r, a) in acc.iter_mut().enumerate() {
-                let qr = q[r * qs + k];
-                for (x, kx) in a.iter_mut().zip(kv) {
-                    *x += qr * *kx;
+        for i in 0..inner {
+            let bv: &[f32; COLS] = b[i * sb + c0..i * sb + c0 + COLS].try_into().unwrap();
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let x = a[r * sa + i];
+                for (y, bx) in acc_r.iter_mut().zip(bv) {
+                    *y += x * *bx;
                 }
             }
         }
-        for (r, a) in acc.iter().enumerate() {
-            s[r * lk + j0..r * lk + j0 + COLS].copy_from_slice(a);
-        }
-    }
-}
-
-/// `out[r][c] = sum_{j < len} s[r][j] * v[j][c]` for `ROWS` rows and `dp` (a multiple of COLS) columns.
-#[inline(always)]
-fn context_block(s: &[f32], v: &[f32], len: usize, lk: usize, dp: usize, out: &mut [f32]) {
-    for c0 in (0..dp).step_by(COLS) {
-        let mut acc = [[0.0f32; COLS]; ROWS];
-        for j in 0..len {
-            let vv: &[f32; COLS] = v[j * dp + c0..j * dp + c0 + COLS].try_into().unwrap();
-            for (r, a) in acc.iter_mut().enumerate() {
-                let p = s[r * lk + j];
-                for (x, vx) in a.iter_mut().zip(vv) {
-                    *x += p * *vx;
-                }
-            }
-        }
-        for (r, a) in acc.iter().enumerate() {
-            out[r * dp + c0..r * dp + c0 + COLS].copy_from_slice(a);
-        }
-    }
-}
-
-/// Softmax of each of the first `rows` score rows after adding the key bias `kb` (whose padding
-/// columns are -inf, so they get weight 0).
-#[inline(always)]
-fn softmax_rows(s: &mut [f32], rows: usize, kb: &[f32]) {
-    for row in s.chunks_exact_mut(kb.len()).take(rows) {
-        for (x, b) in row.iter_mut().zip(kb) {
-            *x += *b;
-        }
-        let mx = row_max(row);
-        for x in row.iter_mut() {
-            *x = exp_f32(*x - mx);
-        }
-        let inv = 1.0 / row_sum(row);
-        for x in row.iter_mut() {
-            *x *= inv;
+        for (r, acc_r) in acc.iter().enumerate() {
+            out[r * cols + c0..r * cols + c0 + COLS].copy_from_slice(acc_r);
         }
     }
 }
@@ -131,9 +101,9 @@ fn attend_block_body(
 ) {
     let lk = kb.len();
     let dp = round_up(d, COLS);
-    scores_block(q, qs, kt, d, lk, s);
-    softmax_rows(s, rows, kb);
-    context_block(s, v, len, lk, dp, out);
+    rows_times(q, qs, kt, lk, d, lk, s);
+    softmax_body(&mut s[..rows * lk], lk, Some(kb)); // padding columns of kb are -inf: weight 0
+    rows_times(s, lk, v, dp, len, dp, out);
 }
 
 /// AVX-512 kernels: the portable loops above leave their accumulators in memory and cannot fuse
@@ -146,6 +116,34 @@ mod avx512 {
     use super::{COLS, ROWS};
     use crate::kernels::simd512::exp16;
     use std::arch::x86_64::*;
+
+    /// One `ROWS x COLS` block of `sum_{i < inner} a[r * sa + i] * b[i * sb ..][..COLS]`, kept in
+    /// 16 registers (both products of a block, as the portable `rows_times`).
+    ///
+    /// # Safety
+    /// `a` must hold `ROWS` rows `sa` apart of `inner` values and `b` `inner` rows `sb` apart of
+    /// `COLS` values; the CPU must have AVX-512F and FMA.
+    #[inline]
+    #[target_feature(enable = "avx512f,fma")]
+    unsafe fn rows_times(
+        a: *const f32,
+        sa: usize,
+        b: *const f32,
+        sb: usize,
+        inner: usize,
+    ) -> [[__m512; 2]; ROWS] {
+        let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
+        for i in 0..inner {
+            let b0 = _mm512_loadu_ps(b.add(i * sb));
+            let b1 = _mm512_loadu_ps(b.add(i * sb + 16));
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_ps(*a.add(r * sa + i));
+                acc_r[0] = _mm512_fmadd_ps(x, b0, acc_r[0]);
+                acc_r[1] = _mm512_fmadd_ps(x, b1, acc_r[1]);
+            }
+        }
+        acc
+    }
 
     /// As `attend_block_body`. The caller checks the buffer sizes (`q`: ROWS rows `qs` apart of
     /// `d` values, `kt`: d x lk, `v`: len x dp, `s`: ROWS x lk, `out`: ROWS x dp, with
@@ -170,18 +168,7 @@ mod avx512 {
         // Scores + key bias, and each row's running maximum.
         let mut mx = [_mm512_set1_ps(f32::NEG_INFINITY); ROWS];
         for j0 in (0..lk).step_by(COLS) {
-            let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
-            let mut kp = kt.as_ptr().add(j0);
-            for k in 0..d {
-                let k0 = _mm512_loadu_ps(kp);
-                let k1 = _mm512_loadu_ps(kp.add(16));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let x = _mm512_set1_ps(*q.get_unchecked(r * qs + k));
-                    a[0] = _mm512_fmadd_ps(x, k0, a[0]);
-                    a[1] = _mm512_fmadd_ps(x, k1, a[1]);
-                }
-                kp = kp.add(lk);
-            }
+            let acc = rows_times(q.as_ptr(), qs, kt.as_ptr().add(j0), lk, d);
             let b0 = _mm512_loadu_ps(kb.as_ptr().add(j0));
             let b1 = _mm512_loadu_ps(kb.as_ptr().add(j0 + 16));
             for (r, a) in acc.iter().enumerate() {
@@ -206,18 +193,7 @@ mod avx512 {
         }
         // Context rows: sum_j e[r][j] v[j] / sum_j e[r][j].
         for c0 in (0..dp).step_by(COLS) {
-            let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
-            let mut vp = v.as_ptr().add(c0);
-            for j in 0..len {
-                let v0 = _mm512_loadu_ps(vp);
-                let v1 = _mm512_loadu_ps(vp.add(16));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let x = _mm512_set1_ps(*s.get_unchecked(r * lk + j));
-                    a[0] = _mm512_fmadd_ps(x, v0, a[0]);
-                    a[1] = _mm512_fmadd_ps(x, v1, a[1]);
-                }
-                vp = vp.add(dp);
-            }
+            let acc = rows_times(sp, lk, v.as_ptr().add(c0), dp, len);
             for (r, a) in acc.iter().enumerate() {
                 let scale = _mm512_set1_ps(inv[r]);
                 _mm512_storeu_ps(op.add(r * dp + c0), _mm512_mul_ps(a[0], scale));
