@@ -155,3 +155,69 @@ def test_random_unicode_matches_hf(pair, text, other):
 def test_random_unicode_matches_hf_cased(cased_pair, text):
     hf, st_ = cased_pair
     assert_same([hf.encode(text)], [st_.encode(text)], [repr(text)])
+
+
+# ---------------------------------------------------------------- user-added tokens
+ADDED_FIELDS = tuple(f for f in FIELDS if f != "tokens")
+
+
+@pytest.fixture(scope="module")
+def added_pair(minilm_dir, tmp_path_factory):
+    """HF and subtok loading one tokenizer.json with user-added tokens of every kind.
+
+    ``normalized=True`` tokens (what ``add_tokens`` gives by default) are matched by their
+    normalized content in normalized text; the others in the raw text.
+    """
+    from tokenizers import AddedToken
+
+    hf = _plain(tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json")))
+    hf.add_tokens(
+        [
+            AddedToken("COVID-19", normalized=True),
+            AddedToken("Ünïcode", normalized=True),
+            AddedToken("中文", normalized=True),
+            AddedToken("the people", normalized=True, single_word=True),
+            AddedToken(" sp", normalized=True, lstrip=True),
+            AddedToken("RawTok", normalized=False),
+            AddedToken("<tag>", normalized=False, lstrip=True, rstrip=True),
+        ]
+    )
+    hf.add_special_tokens([AddedToken("[NEW]", normalized=False)])
+    path = tmp_path_factory.mktemp("added") / "tokenizer.json"
+    hf.save(str(path))
+    return hf, _plain(subtok.Tokenizer.from_file(str(path)))
+
+
+def _added_texts():
+    base = corpus_lines("udhr-multilingual.txt")[:150] + corpus_lines("wikitext2-test.txt")[:150]
+    marks = ["covid-19", "COVID-19", "xCoViD-19y", "ÜNÏCODE", "unicode", "我爱中文", "The People", "thepeople",
+             "a  sp", "RawTok", "rawtok", "x <tag>  y", "[NEW]", "co\u200bvid-19", "İ"]
+    return [f"{m} {line} {marks[(i * 7) % len(marks)]}" for i, line in enumerate(base) for m in marks[i % 3 :: 5]]
+
+
+def test_user_added_tokens_match_hf(added_pair):
+    """ids, offsets, word ids and masks are identical; ``tokens`` shows the vocabulary entry of an
+    added token, where HF shows the text it matched (e.g. 'covid-19' for 'COVID-19')."""
+    hf, st_ = added_pair
+    texts = _added_texts() + HARD_CASES
+    a, b = hf.encode_batch(texts), st_.encode_batch(texts)
+    for text, x, y in zip(texts, a, b):
+        for f in ADDED_FIELDS:
+            assert getattr(x, f) == getattr(y, f), f"{f} differs for {text!r}"
+    pairs = list(zip(texts[:100], texts[100:200]))
+    for (p, q), x, y in zip(pairs, hf.encode_batch(pairs), st_.encode_batch(pairs)):
+        for f in ADDED_FIELDS:
+            assert getattr(x, f) == getattr(y, f), f"{f} differs for {(p, q)!r}"
+    covid = hf.token_to_id("COVID-19")
+    assert st_.encode("covid-19 COVID-19").ids[1:3] == [covid, covid]
+    assert st_.encode("RawTok rawtok").ids[1] == hf.token_to_id("RawTok")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_unicode_text, st.sampled_from(["COVID-19", "covid-19", "Ü", "ünïcode", "中文", " sp", "<tag>",
+                                                          "RawTok", "the people", "\u0301", " "])), max_size=8).map("".join))
+def test_user_added_tokens_random_text(added_pair, text):
+    hf, st_ = added_pair
+    x, y = hf.encode(text), st_.encode(text)
+    for f in ADDED_FIELDS:
+        assert getattr(x, f) == getattr(y, f), f"{f} differs for {text!r}"

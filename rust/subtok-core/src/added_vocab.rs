@@ -1,5 +1,7 @@
-//! Added tokens (HF `added_tokens`): special tokens such as `[CLS]` are found in the raw text
-//! before normalization and map straight to their ids.
+//! Added tokens (HF `added_tokens`), found before pre-tokenization and mapped straight to their
+//! ids. As in HF, tokens with `normalized: false` (all special tokens such as `[CLS]`) are matched
+//! in the raw text; tokens with `normalized: true` are matched by their normalized content in the
+//! normalized text of what lies between.
 use crate::error::{Error, Result};
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -37,29 +39,61 @@ pub enum Segment {
     Added { id: u32, start: usize, end: usize },
 }
 
+/// Leftmost-longest matching of some of the tokens' contents.
+#[derive(Debug, Clone)]
+struct Matcher {
+    ac: AhoCorasick,
+    /// Pattern index -> index into `AddedVocab::tokens`.
+    token_of: Vec<usize>,
+}
+
+impl Matcher {
+    fn build(patterns: Vec<(usize, String)>) -> Result<Option<Self>> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(patterns.iter().map(|(_, p)| p))
+            .map_err(|e| Error::invalid(format!("cannot index added tokens: {e}")))?;
+        Ok(Some(Matcher {
+            ac,
+            token_of: patterns.into_iter().map(|(i, _)| i).collect(),
+        }))
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AddedVocab {
     tokens: Vec<AddedToken>,
-    matcher: Option<AhoCorasick>,
+    raw: Option<Matcher>,
+    normalized: Option<Matcher>,
 }
 
 impl AddedVocab {
-    pub fn new(tokens: Vec<AddedToken>) -> Result<Self> {
-        let patterns: Vec<&str> = tokens.iter().map(|t| t.content.as_str()).collect();
-        if patterns.iter().any(|p| p.is_empty()) {
+    /// Index `tokens`; `normalize` gives the normalized form of a `normalized: true` token's
+    /// content (one that normalizes to nothing can never match and is left out).
+    pub fn new(tokens: Vec<AddedToken>, normalize: impl Fn(&str) -> String) -> Result<Self> {
+        if tokens.iter().any(|t| t.content.is_empty()) {
             return Err(Error::invalid("an added token has empty content"));
         }
-        let matcher = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&patterns)
-                    .map_err(|e| Error::invalid(format!("cannot index added tokens: {e}")))?,
-            )
-        };
-        Ok(AddedVocab { tokens, matcher })
+        let mut raw = Vec::new();
+        let mut normalized = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            if t.normalized {
+                let n = normalize(&t.content);
+                if !n.is_empty() {
+                    normalized.push((i, n));
+                }
+            } else {
+                raw.push((i, t.content.clone()));
+            }
+        }
+        Ok(AddedVocab {
+            raw: Matcher::build(raw)?,
+            normalized: Matcher::build(normalized)?,
+            tokens,
+        })
     }
 
     pub fn tokens(&self) -> &[AddedToken] {
@@ -70,12 +104,26 @@ impl AddedVocab {
         self.tokens.is_empty()
     }
 
-    /// Split `text` into plain-text and added-token segments, in order.
-    /// `lstrip`/`rstrip` tokens absorb the whitespace beside them; `single_word` tokens only
-    /// match when not glued to a word character.
+    /// Whether some token is matched in normalized text ([`split_normalized`](Self::split_normalized)).
+    pub fn has_normalized(&self) -> bool {
+        self.normalized.is_some()
+    }
+
+    /// Split raw `text` into plain-text and added-token segments (the `normalized: false` tokens),
+    /// in order. `lstrip`/`rstrip` tokens absorb the whitespace beside them; `single_word` tokens
+    /// only match when not glued to a word character.
     pub fn split(&self, text: &str, out: &mut Vec<Segment>) {
+        self.split_with(self.raw.as_ref(), text, out)
+    }
+
+    /// As [`split`](Self::split), for normalized text and the `normalized: true` tokens.
+    pub fn split_normalized(&self, text: &str, out: &mut Vec<Segment>) {
+        self.split_with(self.normalized.as_ref(), text, out)
+    }
+
+    fn split_with(&self, matcher: Option<&Matcher>, text: &str, out: &mut Vec<Segment>) {
         out.clear();
-        let Some(m) = &self.matcher else {
+        let Some(m) = matcher else {
             out.push(Segment::Text {
                 start: 0,
                 end: text.len(),
@@ -83,8 +131,8 @@ impl AddedVocab {
             return;
         };
         let mut pos = 0usize;
-        for mat in m.find_iter(text) {
-            let tok = &self.tokens[mat.pattern().as_usize()];
+        for mat in m.ac.find_iter(text) {
+            let tok = &self.tokens[m.token_of[mat.pattern().as_usize()]];
             let (mut s, mut e) = (mat.start(), mat.end());
             if s < pos {
                 continue;
@@ -132,11 +180,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn normalized_tokens_match_only_normalized_text() {
+        let mut t = AddedToken::special(7, "COVID");
+        t.normalized = true;
+        let mut empty = AddedToken::special(8, "\u{200b}");
+        empty.normalized = true;
+        let v = AddedVocab::new(vec![AddedToken::special(1, "[SEP]"), t, empty], |s| {
+            s.replace('\u{200b}', "").to_lowercase()
+        })
+        .unwrap();
+        assert!(v.has_normalized());
+        let mut out = vec![];
+        v.split("covid[SEP]", &mut out); // raw pass: only [SEP]
+        assert_eq!(
+            out[1],
+            Segment::Added {
+                id: 1,
+                start: 5,
+                end: 10
+            }
+        );
+        assert_eq!(out.len(), 2);
+        v.split_normalized("a covid b", &mut out);
+        assert_eq!(
+            out[1],
+            Segment::Added {
+                id: 7,
+                start: 2,
+                end: 7
+            }
+        );
+        assert_eq!(v.tokens().len(), 3);
+    }
+
+    #[test]
     fn splits_specials_leftmost_longest() {
-        let v = AddedVocab::new(vec![
-            AddedToken::special(1, "[SEP]"),
-            AddedToken::special(2, "[SEP]]"),
-        ])
+        let v = AddedVocab::new(
+            vec![
+                AddedToken::special(1, "[SEP]"),
+                AddedToken::special(2, "[SEP]]"),
+            ],
+            str::to_string,
+        )
         .unwrap();
         let mut out = vec![];
         v.split("a[SEP]]b[SEP]", &mut out);
@@ -163,7 +248,7 @@ mod tests {
     fn lstrip_absorbs_whitespace() {
         let mut t = AddedToken::special(5, "<mask>");
         t.lstrip = true;
-        let v = AddedVocab::new(vec![t]).unwrap();
+        let v = AddedVocab::new(vec![t], str::to_string).unwrap();
         let mut out = vec![];
         v.split("a  <mask>", &mut out);
         assert_eq!(

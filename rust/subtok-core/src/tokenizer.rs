@@ -10,7 +10,9 @@ use crate::added_vocab::{AddedToken, AddedVocab, Segment};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::WordPiece;
-use crate::normalize::bert::{is_control, is_whitespace, BertNormalizer, CharClass};
+use crate::normalize::bert::{
+    is_control, is_whitespace, normalize_aligned, BertNormalizer, CharClass,
+};
 use crate::postprocess::{
     pad_encodings, truncate_encodings, truncate_ids, PaddingParams, Template, TruncationParams,
 };
@@ -66,6 +68,29 @@ const LOW_MASK: u32 = (1 << K_SHIFT) - 1;
 trait Sink {
     const OFFSETS: bool;
     fn push(&mut self, id: u32, start: usize, end: usize, word: u32);
+}
+
+/// Maps character offsets in a piece of normalized text back to the original text.
+struct AlignedSink<'a, S: Sink> {
+    inner: &'a mut S,
+    /// Original character index (relative to `base`) of each character of the piece.
+    align: &'a [u32],
+    base: usize,
+}
+impl<S: Sink> Sink for AlignedSink<'_, S> {
+    const OFFSETS: bool = S::OFFSETS;
+    #[inline]
+    fn push(&mut self, id: u32, start: usize, end: usize, word: u32) {
+        let (s, e) = if S::OFFSETS {
+            (
+                self.base + self.align[start] as usize,
+                self.base + self.align[end - 1] as usize + 1,
+            )
+        } else {
+            (start, end)
+        };
+        self.inner.push(id, s, e, word);
+    }
 }
 
 /// Appends tokens of sequence `seq` with type id `type_id`.
@@ -140,7 +165,11 @@ impl WordPieceTokenizer {
         for t in added_tokens.iter().filter(|t| t.special) {
             special_ids[t.id as usize] = true;
         }
-        let added = AddedVocab::new(added_tokens)?;
+        let added = AddedVocab::new(added_tokens, |content| {
+            let (mut out, mut align) = (String::new(), Vec::new());
+            normalize_aligned(normalizer.as_ref(), content, &mut out, &mut align);
+            out
+        })?;
         let mut ascii_class = [A_WORD; 128];
         let mut ascii_lower = [0u8; 128];
         for b in 0u8..128 {
@@ -440,22 +469,27 @@ impl WordPieceTokenizer {
         }
         let mut segments = std::mem::take(&mut sc.segments);
         self.added.split(text, &mut segments);
+        let normalized = self.added.has_normalized();
+        let count = S::OFFSETS || normalized; // character offsets are needed
         let mut char_at = 0usize; // char offset of byte `byte_at`
         let mut byte_at = 0usize;
         for seg in &segments {
             let (s, e) = match *seg {
                 Segment::Text { start, end } | Segment::Added { start, end, .. } => (start, end),
             };
-            if S::OFFSETS {
+            if count {
                 char_at += count_chars(&text.as_bytes()[byte_at..s]);
             }
             let start_char = char_at;
-            let n_chars = if S::OFFSETS {
+            let n_chars = if count {
                 count_chars(&text.as_bytes()[s..e])
             } else {
                 0
             };
             match *seg {
+                Segment::Text { .. } if normalized => {
+                    self.encode_normalized(&text[s..e], start_char, sc, sink, &mut word_idx)
+                }
                 Segment::Text { .. } => {
                     self.encode_plain(&text[s..e], start_char, sc, sink, &mut word_idx)
                 }
@@ -468,6 +502,51 @@ impl WordPieceTokenizer {
             byte_at = e;
         }
         sc.segments = segments;
+    }
+
+    /// Plain text when some added tokens are `normalized: true` (HF's order): normalize it, split
+    /// out those tokens by their normalized content, and run the fused pass on the normalized
+    /// text between them (BERT normalization is idempotent, so its output is unchanged), mapping
+    /// offsets back to `text` through the alignment. `base` is `text`'s character offset.
+    #[inline(never)]
+    fn encode_normalized<S: Sink>(
+        &self,
+        text: &str,
+        base: usize,
+        sc: &mut Scratch,
+        sink: &mut S,
+        word_idx: &mut u32,
+    ) {
+        let (mut norm, mut align) = (String::new(), Vec::new());
+        normalize_aligned(self.normalizer.as_ref(), text, &mut norm, &mut align);
+        let mut segments = Vec::new();
+        self.added.split_normalized(&norm, &mut segments);
+        let (mut char_at, mut byte_at) = (0usize, 0usize);
+        for seg in segments {
+            let (s, e) = match seg {
+                Segment::Text { start, end } | Segment::Added { start, end, .. } => (start, end),
+            };
+            char_at += count_chars(&norm.as_bytes()[byte_at..s]);
+            let n = count_chars(&norm.as_bytes()[s..e]);
+            let piece_align = &align[char_at..char_at + n];
+            match seg {
+                Segment::Text { .. } => {
+                    let mut remap = AlignedSink {
+                        inner: &mut *sink,
+                        align: piece_align,
+                        base,
+                    };
+                    self.encode_plain(&norm[s..e], 0, sc, &mut remap, word_idx);
+                }
+                Segment::Added { id, .. } => {
+                    let (first, last) = (piece_align[0] as usize, piece_align[n - 1] as usize);
+                    sink.push(id, base + first, base + last + 1, *word_idx);
+                    *word_idx += 1;
+                }
+            }
+            char_at += n;
+            byte_at = e;
+        }
     }
 
     /// Encode one sequence without special tokens, truncation or padding

@@ -114,24 +114,47 @@ impl BertNormalizer {
     }
 }
 
+/// The normalized text of `text` (appended to `out`), and for each normalized character the
+/// index of the original character it came from (appended to `align`). `None` is the identity.
+/// (The tokenizer's fused pass never builds this string; it serves added tokens with
+/// `normalized: true`.)
+pub fn normalize_aligned(
+    normalizer: Option<&BertNormalizer>,
+    text: &str,
+    out: &mut String,
+    align: &mut Vec<u32>,
+) {
+    for (i, c) in text.chars().enumerate() {
+        let i = i as u32;
+        let mut push = |x: char| {
+            out.push(x);
+            align.push(i);
+        };
+        let Some(n) = normalizer else {
+            push(c);
+            continue;
+        };
+        match n.classify(c) {
+            CharClass::Drop => {}
+            CharClass::Space => push(' '),
+            CharClass::Cjk => {
+                push(' ');
+                n.normalize_char(c, &mut push);
+                push(' ');
+            }
+            CharClass::Other => n.normalize_char(c, &mut push),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn norm(n: &BertNormalizer, s: &str) -> String {
-        let mut out = String::new();
-        for c in s.chars() {
-            match n.classify(c) {
-                CharClass::Drop => {}
-                CharClass::Space => out.push(' '),
-                CharClass::Cjk => {
-                    out.push(' ');
-                    n.normalize_char(c, |x| out.push(x));
-                    out.push(' ');
-                }
-                CharClass::Other => n.normalize_char(c, |x| out.push(x)),
-            }
-        }
+        let (mut out, mut align) = (String::new(), Vec::new());
+        normalize_aligned(Some(n), s, &mut out, &mut align);
+        assert_eq!(align.len(), out.chars().count());
         out
     }
 
@@ -141,6 +164,9 @@ mod tests {
         assert_eq!(norm(&n, "Héllo ΟΔΟΣ"), "hello οδοσ");
         assert_eq!(norm(&n, "a\u{200b}b\tc\u{0}"), "ab c");
         assert_eq!(norm(&n, "中文"), " 中  文 ");
+        let (mut out, mut align) = (String::new(), Vec::new());
+        normalize_aligned(Some(&n), "İa\u{200b}中", &mut out, &mut align);
+        assert_eq!((out.as_str(), align), ("ia 中 ", vec![0, 1, 3, 3, 3]));
     }
 
     #[test]
