@@ -174,7 +174,7 @@ impl WordPieceTokenizer {
         let mut ascii_lower = [0u8; 128];
         for b in 0u8..128 {
             let c = b as char;
-            let clean = normalizer.map_or(false, |n| n.clean_text);
+            let clean = normalizer.is_some_and(|n| n.clean_text);
             ascii_class[b as usize] = if clean && (b == 0 || is_control(c)) {
                 A_DROP
             } else if is_whitespace(c) {
@@ -184,7 +184,7 @@ impl WordPieceTokenizer {
             } else {
                 A_WORD
             };
-            ascii_lower[b as usize] = if normalizer.map_or(false, |n| n.lowercase) {
+            ascii_lower[b as usize] = if normalizer.is_some_and(|n| n.lowercase) {
                 b.to_ascii_lowercase()
             } else {
                 b
