@@ -31,7 +31,7 @@ fn exp_f32(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 5e-1;
     let y = p * r * r + r + 1.0;
     let scale = f32::from_bits(((ni + 127) as u32) << 23);
     let v = y * scale;
@@ -244,7 +244,7 @@ pub fn gelu_inplace(x: &mut [f32]) {
 /// In place over a row-major `(n, bias.len())` matrix: `x = gelu(x + bias)`.
 pub fn bias_gelu_inplace(x: &mut [f32], bias: &[f32]) -> Result<()> {
     let cols = bias.len();
-    if cols == 0 || x.len() % cols != 0 {
+    if cols == 0 || !x.len().is_multiple_of(cols) {
         return Err(Error::invalid(format!(
             "bias_gelu: buffer of {} values is not a whole number of rows of {cols}",
             x.len()
@@ -274,7 +274,7 @@ pub fn softmax_masked_inplace(
     tk: usize,
     mask: Option<&[f32]>,
 ) -> Result<()> {
-    if tk == 0 || batch == 0 || scores.len() % (batch * tk) != 0 {
+    if tk == 0 || batch == 0 || !scores.len().is_multiple_of(batch * tk) {
         return Err(Error::invalid(format!(
             "softmax: {} scores do not split into {batch} batches of rows of {tk}",
             scores.len()
@@ -312,7 +312,7 @@ pub fn add_layernorm_inplace(
     eps: f32,
 ) -> Result<()> {
     let h = gamma.len();
-    if h == 0 || beta.len() != h || x.len() % h != 0 {
+    if h == 0 || beta.len() != h || !x.len().is_multiple_of(h) {
         return Err(Error::invalid(format!(
             "layernorm: {} values with gamma of {h} and beta of {}",
             x.len(),

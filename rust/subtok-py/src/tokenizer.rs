@@ -410,7 +410,7 @@ impl PyWordPiece {
         format!(
             "WordPieceTokenizer(vocab_size={}, lowercase={})",
             self.inner.vocab_size(),
-            self.inner.normalizer.map_or(false, |n| n.lowercase)
+            self.inner.normalizer.is_some_and(|n| n.lowercase)
         )
     }
 }

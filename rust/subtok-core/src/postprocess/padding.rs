@@ -80,7 +80,7 @@ fn pad_compact_one(e: &mut CompactEncoding, target: usize, p: &PaddingParams) {
         attention: 0,
         seq: u8::MAX,
     };
-    let fill = std::iter::repeat(pad).take(target - len);
+    let fill = std::iter::repeat_n(pad, target - len);
     if p.direction == Direction::Left {
         e.tokens.splice(0..0, fill);
     } else {
@@ -99,9 +99,9 @@ fn pad_one(e: &mut Encoding, target: usize, p: &PaddingParams) {
     let n = target - len;
     fn grow<T: Clone>(v: &mut Vec<T>, n: usize, x: T, left: bool) {
         if left {
-            v.splice(0..0, std::iter::repeat(x).take(n));
+            v.splice(0..0, std::iter::repeat_n(x, n));
         } else {
-            v.extend(std::iter::repeat(x).take(n));
+            v.extend(std::iter::repeat_n(x, n));
         }
     }
     let left = p.direction == Direction::Left;

@@ -131,14 +131,14 @@ fn fill(
                 if let Some(s) = src {
                     out.ids.extend_from_slice(&s.ids);
                     out.type_ids
-                        .extend(std::iter::repeat(*type_id).take(s.len()));
+                        .extend(std::iter::repeat_n(*type_id, s.len()));
                     out.offsets.extend_from_slice(&s.offsets);
                     out.special_tokens_mask
                         .extend_from_slice(&s.special_tokens_mask);
                     out.attention_mask.extend_from_slice(&s.attention_mask);
                     out.word_ids.extend_from_slice(&s.word_ids);
                     out.sequence_ids
-                        .extend(std::iter::repeat(Some(*seq as u32)).take(s.len()));
+                        .extend(std::iter::repeat_n(Some(*seq as u32), s.len()));
                 }
             }
         }
