@@ -238,3 +238,32 @@ def test_stored_truncation_and_padding_match_hf(trained, tmp_path, strategy):
     tok.no_padding()
     assert tok.truncation is None and tok.padding is None
     assert tok.encode(lines[0]).ids == hf_ids(HFTokenizer.from_file(str(trained / "tokenizer.json")), [lines[0]])[0]
+
+
+@pytest.mark.parametrize("trim", [False, True])
+def test_added_token_flags_like_hf(trained, tmp_path, trim):
+    """HF added-token flags: lstrip/rstrip absorb whitespace, single_word skips glued matches."""
+    from tokenizers import AddedToken
+
+    hf = HFTokenizer.from_file(str(trained / "tokenizer.json"))
+    hf.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True)])
+    hf.add_tokens([
+        AddedToken("[NL]", rstrip=True, normalized=False),
+        AddedToken("cat", single_word=True, normalized=False),
+        AddedToken("<both>", lstrip=True, rstrip=True, normalized=False),
+        AddedToken("dog", normalized=False),
+    ])
+    data = json.loads(hf.to_str())
+    data["post_processor"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": trim, "use_regex": True}
+    text = json.dumps(data)
+    hf, tok = HFTokenizer.from_str(text), Tokenizer.from_str(text)
+    marks = ["Hello   <mask> world", "x <mask>", "a[NL]   b", "cat concat cat, _cat cat_ dog hotdog", "é cat\u00e9",
+             "  <both>  z", "<mask><mask>  <mask>", "[NL]", "\t<both>\n"]
+    lines = corpus_lines(CORPORA[0])[:300]
+    sample = marks + [f"{m} {l} {marks[i % len(marks)]}" for i, l in enumerate(lines) for m in marks[i % 4 :: 4]]
+    for t, h in zip(sample, hf.encode_batch(sample, add_special_tokens=False)):
+        s = tok.encode(t, allowed_special="all")
+        assert (s.ids, s.offsets, s.word_ids, s.special_tokens_mask) == (
+            h.ids, h.offsets, h.word_ids, h.special_tokens_mask), t[:80]
+    again = Tokenizer.from_str(tok.to_str())  # the flags survive save()
+    assert again.encode(sample[0], allowed_special="all").ids == hf.encode(sample[0]).ids

@@ -171,7 +171,8 @@ impl AddedVocab {
     }
 }
 
-fn is_word_char(c: char) -> bool {
+/// HF's word character for `single_word` added tokens.
+pub(crate) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 

@@ -6,6 +6,7 @@
 //! the caller allows it (`allowed_special`) or explicitly stops disallowing it
 //! (`disallowed_special`), in which case it is encoded as plain text. Non-special HF added tokens
 //! are always split out, as in HF tokenizers.
+use crate::added_vocab::is_word_char;
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
@@ -26,6 +27,11 @@ pub struct AddedToken {
     pub id: u32,
     /// `true`: subject to allowed/disallowed checks and skipped by `decode(skip_special_tokens)`.
     pub special: bool,
+    /// HF matching flags: absorb the whitespace before / after a match; only match a token not
+    /// glued to a word character. All `false` for tiktoken special tokens.
+    pub lstrip: bool,
+    pub rstrip: bool,
+    pub single_word: bool,
     /// The HF entry as loaded, re-emitted by [`BpeTokenizer::to_hf_json`].
     pub hf: Option<Value>,
 }
@@ -81,8 +87,10 @@ pub struct BpeTokenizer {
 }
 
 enum Seg {
+    /// Plain text at bytes `.0..1`.
     Text(usize, usize),
-    Added(u32, usize, usize),
+    /// Added token (id, start byte, end byte, its `special` flag).
+    Added(u32, usize, usize, bool),
 }
 
 /// Receives the output of one encoding pass.
@@ -90,7 +98,8 @@ trait Sink {
     /// A pre-tokenized piece. `pos` maps piece byte positions to original byte positions:
     /// original = `base + p.saturating_sub(shift)` where `p` is the position in the split string.
     fn piece(&mut self, m: &BpeModel, piece: &[u8], p: usize, base: usize, shift: usize);
-    fn added(&mut self, id: u32, start: usize, end: usize);
+    /// An added token matched in the text; `special` is its HF/tiktoken `special` flag.
+    fn added(&mut self, id: u32, start: usize, end: usize, special: bool);
 }
 
 struct Ids<'a>(&'a mut Vec<u32>);
@@ -99,7 +108,7 @@ impl Sink for Ids<'_> {
     fn piece(&mut self, m: &BpeModel, piece: &[u8], _: usize, _: usize, _: usize) {
         m.encode_piece(piece, self.0);
     }
-    fn added(&mut self, id: u32, _: usize, _: usize) {
+    fn added(&mut self, id: u32, _: usize, _: usize, _: bool) {
         self.0.push(id);
     }
 }
@@ -113,14 +122,19 @@ impl Sink for Count {
     fn piece(&mut self, m: &BpeModel, piece: &[u8], _: usize, _: usize, _: usize) {
         self.n += m.count_piece(piece, &mut self.scratch);
     }
-    fn added(&mut self, _: u32, _: usize, _: usize) {
+    fn added(&mut self, _: u32, _: usize, _: usize, _: bool) {
         self.n += 1;
     }
 }
 
 /// Builds a full [`Encoding`] with character offsets.
 struct Full<'t> {
-    text: &'t [u8],
+    text: &'t str,
+    /// HF ByteLevel `trim_offsets` as tokens are pushed: (its `add_prefix_space`, id -> token).
+    trim: Option<(bool, &'t [String])>,
+    /// tiktoken origin: special tokens get `special_tokens_mask` 1 and no word id (HF origin:
+    /// as in HF, every added token is a word of its own with mask 0).
+    mark_specials: bool,
     enc: Encoding,
     tmp: Vec<u32>,
     word: u32,
@@ -139,7 +153,7 @@ impl Full<'_> {
             self.cur_b = 0;
             self.cur_c = 0;
         }
-        self.cur_c += self.text[self.cur_b..b]
+        self.cur_c += self.text.as_bytes()[self.cur_b..b]
             .iter()
             .filter(|&&x| (x as i8) >= -0x40)
             .count();
@@ -147,18 +161,24 @@ impl Full<'_> {
         self.cur_c
     }
 
-    fn push(&mut self, id: u32, start_b: usize, end_b: usize, word: Option<u32>, special: bool) {
+    /// One token at original bytes `start_b..end_b`; `tok` is its text as HF's `trim_offsets`
+    /// sees it.
+    fn push(&mut self, id: u32, start_b: usize, end_b: usize, tok: &str, word: Option<u32>) {
         let start = if end_b > start_b {
             self.chars_before(start_b + 1).saturating_sub(1)
         } else {
             self.chars_before(start_b)
         };
         let end = self.chars_before(end_b).max(start);
+        let mut off = (start, end);
+        if let Some((prefix_space, _)) = self.trim {
+            trim_offsets(tok, self.enc.ids.is_empty(), prefix_space, &mut off);
+        }
         let e = &mut self.enc;
         e.ids.push(id);
         e.type_ids.push(self.seq);
-        e.offsets.push((start, end));
-        e.special_tokens_mask.push(special as u32);
+        e.offsets.push(off);
+        e.special_tokens_mask.push(word.is_none() as u32);
         e.attention_mask.push(1);
         e.word_ids.push(word);
         e.sequence_ids.push(Some(self.seq));
@@ -171,18 +191,51 @@ impl Sink for Full<'_> {
         m.encode_piece(piece, &mut self.tmp);
         let mut pos = p;
         let tmp = std::mem::take(&mut self.tmp);
+        let names = self.trim.map_or(&[][..], |t| t.1);
         for &id in &tmp {
             let len = m.token_bytes(id).map_or(1, |b| b.len());
             let a = base + pos.saturating_sub(shift);
             let b = base + (pos + len).saturating_sub(shift);
-            self.push(id, a, b, Some(self.word), false);
+            let word = Some(self.word);
+            self.push(
+                id,
+                a,
+                b,
+                names.get(id as usize).map_or("", String::as_str),
+                word,
+            );
             pos += len;
         }
         self.tmp = tmp;
         self.word += 1;
     }
-    fn added(&mut self, id: u32, start: usize, end: usize) {
-        self.push(id, start, end, None, true);
+    /// The token's text is what it matched, including whitespace `lstrip`/`rstrip` absorbed.
+    fn added(&mut self, id: u32, start: usize, end: usize, special: bool) {
+        let text = self.text;
+        if special && self.mark_specials {
+            self.push(id, start, end, &text[start..end], None);
+        } else {
+            self.push(id, start, end, &text[start..end], Some(self.word));
+            self.word += 1;
+        }
+    }
+}
+
+/// HF ByteLevel post-processor with `trim_offsets`: offsets leave out the spaces (or 'Ġ') a
+/// token's text starts or ends with, except one leading space of the first token when a prefix
+/// space was added.
+fn trim_offsets(tok: &str, first: bool, prefix_space: bool, off: &mut (usize, usize)) {
+    let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
+    let mut lead = tok.chars().take_while(is_space).count();
+    let trail = tok.chars().rev().take_while(is_space).count();
+    if lead > 0 {
+        if (first || off.0 == 0) && prefix_space && lead == 1 {
+            lead = 0;
+        }
+        off.0 = (off.0 + lead).min(off.1);
+    }
+    if trail > 0 && off.1 >= trail {
+        off.1 = (off.1 - trail).max(off.0);
     }
 }
 
@@ -283,6 +336,9 @@ impl BpeTokenizer {
                 content,
                 id,
                 special: true,
+                lstrip: false,
+                rstrip: false,
+                single_word: false,
                 hf: None,
             });
         }
@@ -510,11 +566,14 @@ impl BpeTokenizer {
                         "added_tokens[{k}]: needs a non-empty \"content\" and an integer \"id\""
                     )));
                 };
-                let special = a.get("special").and_then(Value::as_bool).unwrap_or(false);
+                let flag = |name: &str| a.get(name).and_then(Value::as_bool).unwrap_or(false);
                 added.push(AddedToken {
                     content: content.to_string(),
                     id: id as u32,
-                    special,
+                    special: flag("special"),
+                    lstrip: flag("lstrip"),
+                    rstrip: flag("rstrip"),
+                    single_word: flag("single_word"),
                     hf: Some(a.clone()),
                 });
             }
@@ -694,7 +753,7 @@ impl BpeTokenizer {
         let (mut last, mut p) = (0usize, 0usize);
         while let Some(q) = self.next_candidate(s, p) {
             let rest = &s[q..];
-            let mut best: Option<(usize, u32)> = None;
+            let mut best: Option<(usize, &AddedToken)> = None;
             for (k, a) in self.added.iter().enumerate() {
                 let c = a.content.as_bytes();
                 if rest.starts_with(c) {
@@ -702,21 +761,38 @@ impl BpeTokenizer {
                         return Err(special_err(&a.content));
                     }
                     if pol.active[k] && best.is_none_or(|(l, _)| c.len() > l) {
-                        best = Some((c.len(), a.id));
+                        best = Some((c.len(), a));
                     }
                 }
             }
-            match best {
-                Some((l, id)) => {
-                    if q > last {
-                        f(Seg::Text(last, q));
-                    }
-                    f(Seg::Added(id, q, q + l));
-                    last = q + l;
-                    p = q + l;
+            let Some((l, a)) = best else {
+                p = q + 1;
+                continue;
+            };
+            // HF's added-token flags (as in `AddedVocab::split`): a `single_word` match glued to
+            // a word character is skipped whole; `lstrip`/`rstrip` absorb adjacent whitespace
+            // (never reaching back past the previous match).
+            let (mut start, mut end) = (q, q + l);
+            p = end;
+            if a.single_word {
+                let before = text[..start].chars().next_back();
+                let after = text[end..].chars().next();
+                if before.is_some_and(is_word_char) || after.is_some_and(is_word_char) {
+                    continue;
                 }
-                None => p = q + 1,
             }
+            if a.lstrip {
+                start = last + text[last..start].trim_end().len();
+            }
+            if a.rstrip {
+                end = text.len() - text[end..].trim_start().len();
+            }
+            if start > last {
+                f(Seg::Text(last, start));
+            }
+            f(Seg::Added(a.id, start, end, a.special));
+            last = end;
+            p = end;
         }
         if last < s.len() {
             f(Seg::Text(last, s.len()));
@@ -728,7 +804,7 @@ impl BpeTokenizer {
         let m = &self.model;
         let mut err = None;
         self.segments(text, pol, &mut |seg| match seg {
-            Seg::Added(id, a, b) => sink.added(id, a, b),
+            Seg::Added(id, a, b, special) => sink.added(id, a, b, special),
             Seg::Text(a, b) => {
                 let seg_text = &text[a..b];
                 let r = if self.add_prefix_space && !seg_text.starts_with(' ') {
@@ -808,7 +884,11 @@ impl BpeTokenizer {
 
     fn encode_one(&self, text: &str, seq: u32, pol: &SpecialPolicy) -> Result<Encoding> {
         let mut full = Full {
-            text: text.as_bytes(),
+            text,
+            trim: self
+                .trim_offsets
+                .then_some((self.trim_prefix_space, &self.id_to_token[..])),
+            mark_specials: self.origin == Origin::Tiktoken,
             enc: Encoding::with_capacity(text.len() / 4 + 1),
             tmp: Vec::new(),
             word: 0,
@@ -817,36 +897,7 @@ impl BpeTokenizer {
             cur_c: 0,
         };
         self.run(text, pol, &mut full)?;
-        let mut enc = full.enc;
-        if self.trim_offsets {
-            self.trim(&mut enc);
-        }
-        Ok(enc)
-    }
-
-    /// HF ByteLevel post-processor with `trim_offsets`: offsets leave out the spaces a token
-    /// starts or ends with (except one leading space of the first token when a prefix space
-    /// was added).
-    fn trim(&self, enc: &mut Encoding) {
-        let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
-        for (i, (id, off)) in enc.ids.iter().zip(enc.offsets.iter_mut()).enumerate() {
-            let tok = self
-                .id_to_token
-                .get(*id as usize)
-                .map(String::as_str)
-                .unwrap_or("");
-            let mut lead = tok.chars().take_while(is_space).count();
-            let trail = tok.chars().rev().take_while(is_space).count();
-            if lead > 0 {
-                if (i == 0 || off.0 == 0) && self.trim_prefix_space && lead == 1 {
-                    lead = 0;
-                }
-                off.0 = (off.0 + lead).min(off.1);
-            }
-            if trail > 0 && off.1 >= trail {
-                off.1 = (off.1 - trail).max(off.0);
-            }
-        }
+        Ok(full.enc)
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths.

@@ -130,8 +130,7 @@ fn fill(
                 let src = if *seq == 0 { Some(a) } else { b };
                 if let Some(s) = src {
                     out.ids.extend_from_slice(&s.ids);
-                    out.type_ids
-                        .extend(std::iter::repeat_n(*type_id, s.len()));
+                    out.type_ids.extend(std::iter::repeat_n(*type_id, s.len()));
                     out.offsets.extend_from_slice(&s.offsets);
                     out.special_tokens_mask
                         .extend_from_slice(&s.special_tokens_mask);
