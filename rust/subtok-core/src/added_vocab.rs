@@ -133,25 +133,14 @@ impl AddedVocab {
         let mut pos = 0usize;
         for mat in m.ac.find_iter(text) {
             let tok = &self.tokens[m.token_of[mat.pattern().as_usize()]];
-            let (mut s, mut e) = (mat.start(), mat.end());
+            let (s, e) = (mat.start(), mat.end());
             if s < pos {
                 continue;
             }
-            if tok.single_word {
-                let before = text[..s].chars().next_back();
-                let after = text[e..].chars().next();
-                if before.is_some_and(is_word_char) || after.is_some_and(is_word_char) {
-                    continue;
-                }
-            }
-            if tok.lstrip {
-                let trimmed = text[pos..s].trim_end();
-                s = pos + trimmed.len();
-            }
-            if tok.rstrip {
-                let rest = &text[e..];
-                e += rest.len() - rest.trim_start().len();
-            }
+            let Some((s, e)) = match_span(text, pos, s, e, tok.single_word, tok.lstrip, tok.rstrip)
+            else {
+                continue;
+            };
             if s > pos {
                 out.push(Segment::Text { start: pos, end: s });
             }
@@ -171,9 +160,37 @@ impl AddedVocab {
     }
 }
 
-/// HF's word character for `single_word` added tokens.
-pub(crate) fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+/// HF's added-token flags on a match at bytes `start..end` of `text`, the previous match having
+/// ended at `prev_end`: `None` if a `single_word` token is glued to a word character (the match
+/// is skipped whole), else the span widened over the whitespace `lstrip`/`rstrip` absorb (never
+/// back past `prev_end`).
+pub(crate) fn match_span(
+    text: &str,
+    prev_end: usize,
+    start: usize,
+    end: usize,
+    single_word: bool,
+    lstrip: bool,
+    rstrip: bool,
+) -> Option<(usize, usize)> {
+    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
+    if single_word
+        && (text[..start].chars().next_back().is_some_and(is_word_char)
+            || text[end..].chars().next().is_some_and(is_word_char))
+    {
+        return None;
+    }
+    let start = if lstrip {
+        prev_end + text[prev_end..start].trim_end().len()
+    } else {
+        start
+    };
+    let end = if rstrip {
+        text.len() - text[end..].trim_start().len()
+    } else {
+        end
+    };
+    Some((start, end))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! the caller allows it (`allowed_special`) or explicitly stops disallowing it
 //! (`disallowed_special`), in which case it is encoded as plain text. Non-special HF added tokens
 //! are always split out, as in HF tokenizers.
-use crate::added_vocab::is_word_char;
+use crate::added_vocab::match_span;
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
@@ -769,24 +769,12 @@ impl BpeTokenizer {
                 p = q + 1;
                 continue;
             };
-            // HF's added-token flags (as in `AddedVocab::split`): a `single_word` match glued to
-            // a word character is skipped whole; `lstrip`/`rstrip` absorb adjacent whitespace
-            // (never reaching back past the previous match).
-            let (mut start, mut end) = (q, q + l);
-            p = end;
-            if a.single_word {
-                let before = text[..start].chars().next_back();
-                let after = text[end..].chars().next();
-                if before.is_some_and(is_word_char) || after.is_some_and(is_word_char) {
-                    continue;
-                }
-            }
-            if a.lstrip {
-                start = last + text[last..start].trim_end().len();
-            }
-            if a.rstrip {
-                end = text.len() - text[end..].trim_start().len();
-            }
+            p = q + l;
+            let Some((start, end)) =
+                match_span(text, last, q, q + l, a.single_word, a.lstrip, a.rstrip)
+            else {
+                continue; // HF skips a glued `single_word` match whole
+            };
             if start > last {
                 f(Seg::Text(last, start));
             }
