@@ -83,27 +83,29 @@ fn rows_times(
     }
 }
 
-/// One block of `ROWS` queries starting at `q` (rows `qs` apart): scores plus the key bias `kb`
-/// (`lk` values), softmax, and the context rows of the first `rows` queries into `out`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn attend_block_body(
-    q: &[f32],
+/// One block of `ROWS` queries of one head: the queries start at `q` (rows `qs` apart, `d`
+/// values each), `kt` is Kᵀ (d x lk), `v` the values (len x dp) and `kb` the key bias (`lk`
+/// values, -inf on padding columns); the context of the first `rows` queries is wanted.
+#[derive(Clone, Copy)]
+struct Block<'a> {
+    q: &'a [f32],
     qs: usize,
-    kt: &[f32],
-    v: &[f32],
-    kb: &[f32],
-    s: &mut [f32],
-    out: &mut [f32],
+    kt: &'a [f32],
+    v: &'a [f32],
+    kb: &'a [f32],
     d: usize,
     len: usize,
     rows: usize,
-) {
-    let lk = kb.len();
-    let dp = round_up(d, COLS);
-    rows_times(q, qs, kt, lk, d, lk, s);
-    softmax_body(&mut s[..rows * lk], lk, Some(kb)); // padding columns of kb are -inf: weight 0
-    rows_times(s, lk, v, dp, len, dp, out);
+}
+
+/// Scores plus key bias, softmax, and the context rows into `out` (`s` holds the weights).
+#[inline(always)]
+fn attend_block_body(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
+    let lk = b.kb.len();
+    let dp = round_up(b.d, COLS);
+    rows_times(b.q, b.qs, b.kt, lk, b.d, lk, s);
+    softmax_body(&mut s[..b.rows * lk], lk, Some(b.kb)); // padding columns of kb are -inf: weight 0
+    rows_times(s, lk, b.v, dp, b.len, dp, out);
 }
 
 /// AVX-512 kernels: the portable loops above leave their accumulators in memory and cannot fuse
@@ -113,7 +115,7 @@ fn attend_block_body(
 /// rows (d values) instead of the weights (`len` values).
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{COLS, ROWS};
+    use super::{Block, COLS, ROWS};
     use crate::kernels::simd512::exp16;
     use std::arch::x86_64::*;
 
@@ -145,23 +147,20 @@ mod avx512 {
         acc
     }
 
-    /// As `attend_block_body`. The caller checks the buffer sizes (`q`: ROWS rows `qs` apart of
-    /// `d` values, `kt`: d x lk, `v`: len x dp, `s`: ROWS x lk, `out`: ROWS x dp, with
-    /// `lk = kb.len()` and `dp` multiples of COLS) and that the CPU has AVX-512F.
+    /// As `attend_block_body`. The caller checks the buffer sizes (`s`: ROWS x lk, `out`:
+    /// ROWS x dp, with `lk = kb.len()` and `dp` multiples of COLS) and that the CPU has AVX-512F.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn attend_block(
-        q: &[f32],
-        qs: usize,
-        kt: &[f32],
-        v: &[f32],
-        kb: &[f32],
-        s: &mut [f32],
-        out: &mut [f32],
-        d: usize,
-        len: usize,
-        rows: usize,
-    ) {
+    pub(super) unsafe fn attend_block(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
+        let Block {
+            q,
+            qs,
+            kt,
+            v,
+            kb,
+            d,
+            len,
+            rows,
+        } = b;
         let lk = kb.len();
         let dp = super::round_up(d, COLS);
         let (sp, op) = (s.as_mut_ptr(), out.as_mut_ptr());
@@ -203,37 +202,22 @@ mod avx512 {
     }
 }
 
-multiversion!(
-    attend_block_portable,
-    attend_block_body,
-    (q: &[f32], qs: usize, kt: &[f32], v: &[f32], kb: &[f32], s: &mut [f32], out: &mut [f32], d: usize, len: usize, rows: usize)
-);
+multiversion!(attend_block_portable, attend_block_body, (b: Block<'_>, s: &mut [f32], out: &mut [f32]));
 
 /// One block of queries, through the AVX-512 kernels when the CPU has them.
-#[allow(clippy::too_many_arguments)]
-fn attend_block(
-    q: &[f32],
-    qs: usize,
-    kt: &[f32],
-    v: &[f32],
-    kb: &[f32],
-    s: &mut [f32],
-    out: &mut [f32],
-    d: usize,
-    len: usize,
-    rows: usize,
-) {
-    let (lk, dp) = (kb.len(), round_up(d, COLS));
-    assert!(lk.is_multiple_of(COLS) && lk >= len && rows <= ROWS);
-    assert!(qs >= d && q.len() >= (ROWS - 1) * qs + d && kt.len() >= d * lk && v.len() >= len * dp);
+fn attend_block(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
+    let (lk, dp) = (b.kb.len(), round_up(b.d, COLS));
+    assert!(lk.is_multiple_of(COLS) && lk >= b.len && b.rows <= ROWS);
+    assert!(b.qs >= b.d && b.q.len() >= (ROWS - 1) * b.qs + b.d);
+    assert!(b.kt.len() >= b.d * lk && b.v.len() >= b.len * dp);
     assert!(s.len() >= ROWS * lk && out.len() >= ROWS * dp);
     #[cfg(target_arch = "x86_64")]
     if super::simd512::available() {
         // SAFETY: the CPU has the features; the buffer sizes the kernel relies on are asserted above.
-        unsafe { avx512::attend_block(q, qs, kt, v, kb, s, out, d, len, rows) };
+        unsafe { avx512::attend_block(b, s, out) };
         return;
     }
-    attend_block_portable(q, qs, kt, v, kb, s, out, d, len, rows)
+    attend_block_portable(b, s, out)
 }
 
 /// The context output, shared by tasks that each write a disjoint set of (row, column) cells.
@@ -414,9 +398,17 @@ fn attend_group(
         for i0 in (0..lq).step_by(ROWS) {
             let rows = ROWS.min(len - i0);
             let q = &w.q[i0 * width + hh * d..];
-            attend_block(
-                q, width, &w.kt, v, &w.kb, &mut w.s, &mut w.out, d, len, rows,
-            );
+            let block = Block {
+                q,
+                qs: width,
+                kt: &w.kt,
+                v,
+                kb: &w.kb,
+                d,
+                len,
+                rows,
+            };
+            attend_block(block, &mut w.s, &mut w.out);
             for r in 0..rows {
                 w.ctx[(i0 + r) * width + hh * d..][..d].copy_from_slice(&w.out[r * dp..][..d]);
             }
@@ -538,20 +530,19 @@ mod tests {
         let mut kb = data(len, 4);
         kb[3] = f32::MIN;
         kb.resize(lk, f32::NEG_INFINITY);
-        let run = |f: fn(
-            &[f32],
-            usize,
-            &[f32],
-            &[f32],
-            &[f32],
-            &mut [f32],
-            &mut [f32],
-            usize,
-            usize,
-            usize,
-        )| {
+        let run = |f: fn(Block<'_>, &mut [f32], &mut [f32])| {
             let (mut s, mut out) = (vec![0.0f32; ROWS * lk], vec![0.0f32; ROWS * dp]);
-            f(&q, qs, &kt, &v, &kb, &mut s, &mut out, d, len, 5);
+            let block = Block {
+                q: &q,
+                qs,
+                kt: &kt,
+                v: &v,
+                kb: &kb,
+                d,
+                len,
+                rows: 5,
+            };
+            f(block, &mut s, &mut out);
             out
         };
         let (a, b) = (run(attend_block), run(attend_block_portable));
