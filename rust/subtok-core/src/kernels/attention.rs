@@ -48,8 +48,8 @@ fn add_into(dst: &mut [f32], a: &[f32], b: &[f32]) {
     }
 }
 
-fn fill(buf: &mut Vec<f32>, n: usize) {
-    buf.clear();
+/// Grow or shrink `buf` to `n` values, keeping (stale) contents: callers overwrite what is read.
+fn size(buf: &mut Vec<f32>, n: usize) {
     buf.resize(n, 0.0);
 }
 
@@ -355,13 +355,21 @@ fn attend_group(
     let (lq, lk, dp) = (round_up(len, ROWS), round_up(len, COLS), round_up(d, COLS));
     let width = nh * d; // the group's columns within each of Q, K and V
     let vs = lk * dp; // per-head size of `v`
-    fill(&mut w.q, lq * width);
-    fill(&mut w.k, len * width);
-    fill(&mut w.kt, d * lk);
-    fill(&mut w.v, nh * vs);
-    fill(&mut w.s, ROWS * lk);
-    fill(&mut w.out, ROWS * dp);
-    fill(&mut w.ctx, lq * width);
+    size(&mut w.q, lq * width);
+    size(&mut w.k, len * width);
+    size(&mut w.kt, d * lk);
+    size(&mut w.v, nh * vs);
+    size(&mut w.s, ROWS * lk);
+    size(&mut w.out, ROWS * dp);
+    size(&mut w.ctx, lq * width);
+    // Buffers keep stale values from earlier tasks. Two padding regions are read and are zeroed:
+    // Kᵀ columns past `len` (-inf is added to them, so they must be finite for their weight to be
+    // exactly 0) and query rows past `len` (their context is dropped; zeros keep stale NaN or
+    // subnormal values out of the arithmetic). Value columns past `d` only reach dropped outputs.
+    w.q[len * width..].fill(0.0);
+    for row in w.kt.chunks_exact_mut(lk) {
+        row[len..].fill(0.0);
+    }
     let cols = g.h0 * d..g.h1 * d;
     let (bq, bk, bv) = (
         &bias[cols.clone()],
@@ -552,6 +560,40 @@ mod tests {
                     (a[r * dp + c] - b[r * dp + c]).abs() < 1e-6,
                     "row {r} col {c}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn stale_scratch_from_a_nan_sequence_does_not_leak() {
+        // Run a sequence full of NaN first, then a shorter clean one whose padding regions overlap
+        // what the first one left behind, on one thread (so the same scratch buffers).
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(stale_scratch_body);
+    }
+
+    fn stale_scratch_body() {
+        let (heads, d) = (2, 32);
+        let h = heads * d;
+        let nan = vec![f32::NAN; 64 * 3 * h];
+        let mut ctx = vec![0.0f32; 64 * h];
+        self_attention(&nan, None, heads, d, &[0], &[64], None, &mut ctx).unwrap();
+        let qkv = data(64 * 3 * h, 9);
+        let bias = vec![0.0f32; 3 * h];
+        self_attention(&qkv, None, heads, d, &[0], &[13], None, &mut ctx).unwrap();
+        for hd in 0..heads {
+            let want = reference(&qkv, &bias, heads, d, 0, 13, None, hd);
+            for i in 0..13 {
+                for k in 0..d {
+                    let got = ctx[i * h + hd * d + k] as f64;
+                    assert!(
+                        (got - want[i * d + k]).abs() < 2e-6,
+                        "i={i} k={k} got={got}"
+                    );
+                }
             }
         }
     }
