@@ -12,6 +12,9 @@ machine the best round shows what each can do, the median what it did).
 
     python benches/bench_encoder.py [--threads 1,2] [--rounds 5] [--e2e-lines 512]
 
+subtok shortens OpenBLAS's idle spin when the model loads (``subtok/bert/blas.py``; the header line
+says whether it did); ``SUBTOK_BLAS_SPIN=keep`` measures without it.
+
 If the environment pins OpenBLAS's kernel choice (``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``), unset
 both for this command only: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benches/...``.
 """
@@ -81,6 +84,9 @@ def child(args: argparse.Namespace) -> None:
     texts = _texts(max(args.batch * 4, args.e2e_lines))
     ids, mask = _padded_batch(tok, texts[: args.batch], args.seq)
     model = BertModel.from_pretrained(folder)
+    from subtok.bert import blas
+
+    res["blas_spin_shortened"] = blas.apply_default()  # applied by the model load (see subtok/bert/blas.py)
 
     try:
         import torch
@@ -195,7 +201,7 @@ def main() -> None:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     for r in rows:
         print(f"\n== {r['threads']} thread(s); rust kernels: {r['rust_kernels']}; torch: {r['torch']}; "
-              f"tokenizer: {r['tokenizer']}")
+              f"tokenizer: {r['tokenizer']}; OpenBLAS idle spin shortened: {r['blas_spin_shortened']}")
         for label in ("padded", "full"):
             what = (f"corpus lines padded ({r['padded_valid_fraction']:.0%} of tokens valid)" if label == "padded"
                     else f"full batch (all tokens valid: {r['full_batch_all_valid']})")
