@@ -112,7 +112,7 @@ def main() -> None:
         return
     results = run_modes(__file__, ["--repeats", str(args.repeats)])
     path = model_dir() + "/tokenizer.json"
-    load = f"import sys; sys.path.insert(0, 'benches'); from _common import corpus_lines; lines = corpus_lines(); "
+    load = "import sys; sys.path.insert(0, 'benches'); from _common import corpus_lines; lines = corpus_lines(); "
     rss = {
         "subtok encode_batch_flat": peak_rss_mb(load + f"import subtok; t = subtok.Tokenizer.from_file({path!r}); t.encode_batch_flat(lines)"),
         "subtok encode_batch": peak_rss_mb(load + f"import subtok; t = subtok.Tokenizer.from_file({path!r}); t.no_padding(); t.encode_batch(lines)"),

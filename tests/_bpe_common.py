@@ -1,7 +1,6 @@
 """Helpers for the BPE tests: the tiktoken oracle and the corpora."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List
 

@@ -2,7 +2,6 @@
 determinism across runs and thread counts."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
