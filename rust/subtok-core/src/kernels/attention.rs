@@ -1,9 +1,10 @@
 //! Fused multi-head self-attention over a packed `(rows, 3H)` QKV matrix.
 //!
-//! One rayon task per (sequence, head) copies its Q, Kᵀ and V slices (plus the QKV bias) into
-//! small zero-padded buffers that stay in L1/L2, then for every block of [`ROWS`] queries computes
-//! the score rows, the masked softmax and the weighted sum of values, writing the context straight
-//! into its `(rows, H)` output columns. Nothing of size `T × T` ever reaches memory, and the
+//! One rayon task per (sequence, group of heads) gathers its Q, K and V columns (plus the QKV
+//! bias) in one pass over the sequence's rows into small buffers that stay in L1/L2; then, head by
+//! head, it transposes K and for every block of [`ROWS`] queries computes the score rows, the
+//! masked softmax and the weighted sum of values, and finally writes the group's context columns
+//! row by row into the `(rows, H)` output. Nothing of size `T × T` ever reaches memory, and the
 //! per-head matrix products never go through a BLAS call (whose threading overhead dominates on
 //! 128 × 32 problems).
 //!
@@ -29,7 +30,7 @@ struct Scratch {
     q: Vec<f32>,   // (lq, group heads * d): the group's queries, rows >= len are zero
     k: Vec<f32>,   // (len, group heads * d): the group's keys
     kt: Vec<f32>,  // (d, lk): one head's keys transposed, columns >= len are zero
-    v: Vec<f32>,   // per head, (lk, dp): values, padding is zero
+    v: Vec<f32>,   // per head, (lk, dp): values; rows >= len and columns >= d are never used
     s: Vec<f32>,   // (ROWS, lk): one block of attention weights
     out: Vec<f32>, // (ROWS, dp): one block of context rows
     kb: Vec<f32>,  // (lk,): the additive key bias; -inf on padding columns
@@ -278,6 +279,7 @@ pub fn self_attention(
     }
     let mut ranges: Vec<(usize, usize)> =
         starts.iter().copied().zip(lens.iter().copied()).collect();
+    ranges.retain(|(_, l)| *l > 0); // empty sequences have nothing to compute
     ranges.sort_unstable();
     let mut end = 0;
     for &(s, l) in &ranges {
@@ -305,7 +307,7 @@ pub fn self_attention(
     // One task per (sequence, group of heads): a sequence's rows are then read by one thread,
     // head after head, while they sit in its L2 and TLB; heads are split only as far as needed
     // to give every thread several tasks.
-    let live: Vec<(usize, usize)> = ranges.into_iter().filter(|(_, l)| *l > 0).collect();
+    let live = ranges;
     let groups = (4 * rayon::current_num_threads())
         .div_ceil(live.len().max(1))
         .clamp(1, heads);
