@@ -231,6 +231,9 @@ def test_stored_truncation_and_padding_match_hf(trained, tmp_path, strategy):
             assert (g.ids, g.attention_mask, g.special_tokens_mask) == (w.ids, w.attention_mask, w.special_tokens_mask)
         ids, lens = tok.encode_batch_flat(lines)
         assert lens.max() <= 12
+        full_ids, full_lens = tok.encode_batch_flat(lines, truncate=False)
+        assert full_lens.tolist() == [len(x) for x in hf_ids(HFTokenizer.from_file(str(trained / "tokenizer.json")), lines)]
+        assert full_lens.max() > 12
     tok.save(tmp_path / "again.json")
     again = HFTokenizer.from_file(str(tmp_path / "again.json"))
     assert again.truncation == hf.truncation and again.padding == hf.padding

@@ -52,6 +52,14 @@ def test_stored_padding_and_truncation_are_honoured(both, lines):
     # encode_batch_flat truncates but never pads
     ids, lens = st.encode_batch_flat([long_text, "hi"], add_special_tokens=True)
     assert lens.tolist() == [128, 3]
+    # ... unless asked not to: full lengths, as without stored truncation
+    ids, lens = st.encode_batch_flat([long_text, "hi"], add_special_tokens=True, truncate=False)
+    plain = subtok.Tokenizer.from_str(st.to_str())
+    plain.no_truncation()
+    want_ids, want_lens = plain.encode_batch_flat([long_text, "hi"], add_special_tokens=True)
+    assert lens.tolist() == want_lens.tolist() and lens[0] > 128
+    assert ids.tolist() == want_ids.tolist()
+    assert st.truncation is not None  # the stored setting is untouched
 
 
 @pytest.mark.parametrize("strategy", ["longest_first", "only_first", "only_second"])

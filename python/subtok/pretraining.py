@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequ
 import numpy as np
 
 from subtok import _core
+from subtok.tokenizer import Tokenizer
 
 __all__ = ["create_pretraining_data", "mask_tokens", "read_documents", "PRETRAINING_KEYS"]
 
@@ -98,20 +99,14 @@ def _subword_mask(tokenizer: Any, vocab_size: int) -> np.ndarray:
 
 
 def _encode_untruncated(tokenizer: Any, sentences: List[str]) -> Tuple[Any, Any]:
-    """``encode_batch_flat(sentences, add_special_tokens=False)`` with the tokenizer's stored
-    truncation (which ``encode_batch_flat`` applies) switched off; padding never applies to it.
-
-    A tokenizer with stored truncation is copied (``from_str(to_str())``) so the caller's object is
-    never modified; objects without ``to_str`` get truncation switched off and restored."""
+    """``encode_batch_flat(sentences, add_special_tokens=False)`` without the tokenizer's stored
+    truncation (padding never applies to it). ``subtok.Tokenizer`` takes ``truncate=False``; other
+    objects get truncation switched off and restored around the call."""
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer.encode_batch_flat(sentences, add_special_tokens=False, truncate=False)
     truncation = getattr(tokenizer, "truncation", None)
     if not truncation:
         return tokenizer.encode_batch_flat(sentences, add_special_tokens=False)
-    to_str = getattr(tokenizer, "to_str", None)
-    from_str = getattr(type(tokenizer), "from_str", None)
-    if callable(to_str) and callable(from_str):
-        copy = from_str(to_str())
-        copy.no_truncation()
-        return copy.encode_batch_flat(sentences, add_special_tokens=False)
     tokenizer.no_truncation()
     try:
         return tokenizer.encode_batch_flat(sentences, add_special_tokens=False)

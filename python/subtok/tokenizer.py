@@ -138,13 +138,15 @@ class Tokenizer:
         *,
         allowed_special: SpecialArg = None,
         disallowed_special: SpecialArg = "all",
+        truncate: bool = True,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Encode many texts into one flat ``uint32`` id array plus an ``int64`` array of per-text lengths.
 
-        No per-token Python objects are made. Stored truncation applies; padding never does."""
+        No per-token Python objects are made. Stored truncation applies unless ``truncate=False``
+        (e.g. to see full lengths); padding never does."""
         if _is_bpe(self._impl):
-            return self._impl.encode_batch_flat(inputs, add_special_tokens, allowed_special, disallowed_special)
-        return self._impl.encode_batch_flat(inputs, add_special_tokens)
+            return self._impl.encode_batch_flat(inputs, add_special_tokens, allowed_special, disallowed_special, truncate)
+        return self._impl.encode_batch_flat(inputs, add_special_tokens, truncate)
 
     def count_tokens(self, text: str, *, allowed_special: SpecialArg = None, disallowed_special: SpecialArg = "all") -> int:
         """Number of tokens ``encode(text)`` gives, without building the id list (BPE only)."""

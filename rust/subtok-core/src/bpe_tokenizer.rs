@@ -888,12 +888,15 @@ impl BpeTokenizer {
         Ok(full.enc)
     }
 
-    /// Encode many texts in parallel into one flat id buffer plus per-text lengths.
+    /// Encode many texts in parallel into one flat id buffer plus per-text lengths; the stored
+    /// truncation applies when `truncate` is set.
     pub fn encode_batch_flat<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         pol: &SpecialPolicy,
+        truncate: bool,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
+        let trunc = self.truncation.as_ref().filter(|_| truncate);
         if texts.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -906,7 +909,7 @@ impl BpeTokenizer {
             for t in c {
                 let before = ids.len();
                 self.encode_ids_into(t.as_ref(), pol, &mut ids)?;
-                if let Some(tr) = &self.truncation {
+                if let Some(tr) = trunc {
                     truncate_ids(&mut ids, before, tr);
                 }
                 lens.push((ids.len() - before) as i64);
@@ -1118,7 +1121,7 @@ mod tests {
     fn batch_flat() {
         let t = toy();
         let texts: Vec<String> = (0..1000).map(|i| format!("hello world {i}")).collect();
-        let (ids, lens) = t.encode_batch_flat(&texts, t.default_policy()).unwrap();
+        let (ids, lens) = t.encode_batch_flat(&texts, t.default_policy(), true).unwrap();
         assert_eq!(lens.iter().sum::<i64>() as usize, ids.len());
         let mut k = 0;
         for (s, &l) in texts.iter().zip(&lens) {

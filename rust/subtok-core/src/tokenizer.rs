@@ -770,12 +770,19 @@ impl WordPieceTokenizer {
 
     /// Flat ids of many texts plus their lengths. Stored truncation applies (without overflow
     /// windows); padding never does.
+    /// Many texts into one flat id buffer plus per-text lengths; the stored truncation applies
+    /// when `truncate` is set (padding never does).
     pub fn encode_batch_flat(
         &self,
         texts: &[&str],
         add_special_tokens: bool,
+        truncate: bool,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
-        let trunc = self.effective_truncation(false, add_special_tokens)?;
+        let trunc = if truncate {
+            self.effective_truncation(false, add_special_tokens)?
+        } else {
+            None
+        };
         let (cls, sep) = if add_special_tokens {
             self.single_affixes()
         } else {

@@ -218,7 +218,7 @@ impl PyBpeTokenizer {
     }
 
     /// (uint32 ids, int64 lengths) for many texts; parallel, GIL released.
-    #[pyo3(signature = (inputs, add_special_tokens=false, allowed_special=None, disallowed_special=None))]
+    #[pyo3(signature = (inputs, add_special_tokens=false, allowed_special=None, disallowed_special=None, truncate=true))]
     fn encode_batch_flat<'py>(
         &self,
         py: Python<'py>,
@@ -226,6 +226,7 @@ impl PyBpeTokenizer {
         add_special_tokens: bool,
         allowed_special: Option<&Bound<'py, PyAny>>,
         disallowed_special: Option<&Bound<'py, PyAny>>,
+        truncate: bool,
     ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
@@ -244,7 +245,7 @@ impl PyBpeTokenizer {
             }
         }
         let (ids, lens) = detached(py, || {
-            pool::install(|| self.inner.encode_batch_flat(&texts, &pol))
+            pool::install(|| self.inner.encode_batch_flat(&texts, &pol, truncate))
         })?
         .py()?;
         Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, lens)))

@@ -256,18 +256,19 @@ impl PyWordPiece {
             .collect())
     }
 
-    #[pyo3(signature = (inputs, add_special_tokens=false))]
+    #[pyo3(signature = (inputs, add_special_tokens=false, truncate=true))]
     fn encode_batch_flat<'py>(
         &self,
         py: Python<'py>,
         inputs: &Bound<'py, PyAny>,
         add_special_tokens: bool,
+        truncate: bool,
     ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
         let texts = extract_texts(inputs)?;
         let inner = &self.inner;
         let (ids, lens) = detached(py, || {
             let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            pool::install(|| inner.encode_batch_flat(&refs, add_special_tokens))
+            pool::install(|| inner.encode_batch_flat(&refs, add_special_tokens, truncate))
         })?
         .py()?;
         Ok(flat_arrays(py, ids, lens))
