@@ -1121,7 +1121,9 @@ mod tests {
     fn batch_flat() {
         let t = toy();
         let texts: Vec<String> = (0..1000).map(|i| format!("hello world {i}")).collect();
-        let (ids, lens) = t.encode_batch_flat(&texts, t.default_policy(), true).unwrap();
+        let (ids, lens) = t
+            .encode_batch_flat(&texts, t.default_policy(), true)
+            .unwrap();
         assert_eq!(lens.iter().sum::<i64>() as usize, ids.len());
         let mut k = 0;
         for (s, &l) in texts.iter().zip(&lens) {

@@ -3,8 +3,9 @@
 use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
-use crate::tokenizer::{make_padding, make_truncation, padding_dict, truncation_dict};
-use numpy::PyArray1;
+use crate::tokenizer::{
+    flat_arrays, make_padding, make_truncation, padding_dict, truncation_dict, FlatArrays,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -227,7 +228,7 @@ impl PyBpeTokenizer {
         allowed_special: Option<&Bound<'py, PyAny>>,
         disallowed_special: Option<&Bound<'py, PyAny>>,
         truncate: bool,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<FlatArrays<'py>> {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
         let mut texts: Vec<String> = Vec::new();
@@ -248,7 +249,7 @@ impl PyBpeTokenizer {
             pool::install(|| self.inner.encode_batch_flat(&texts, &pol, truncate))
         })?
         .py()?;
-        Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, lens)))
+        Ok(flat_arrays(py, ids, lens))
     }
 
     /// Number of tokens `encode` would produce, without building the id list.

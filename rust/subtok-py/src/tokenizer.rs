@@ -173,11 +173,13 @@ pub fn make_padding(
     })
 }
 
-pub fn flat_arrays<'py>(
-    py: Python<'py>,
-    ids: Vec<u32>,
-    lens: Vec<i64>,
-) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>) {
+/// `encode_batch_flat`'s result: (uint32 ids, int64 lengths).
+pub type FlatArrays<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+
+/// `build_inputs`' padding argument: (length, pad_to_multiple_of, pad_id, pad_token, direction).
+type PaddingArgs = (Option<usize>, Option<usize>, u32, String, String);
+
+pub fn flat_arrays<'py>(py: Python<'py>, ids: Vec<u32>, lens: Vec<i64>) -> FlatArrays<'py> {
     (ids.into_pyarray(py), lens.into_pyarray(py))
 }
 
@@ -263,7 +265,7 @@ impl PyWordPiece {
         inputs: &Bound<'py, PyAny>,
         add_special_tokens: bool,
         truncate: bool,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<FlatArrays<'py>> {
         let texts = extract_texts(inputs)?;
         let inner = &self.inner;
         let (ids, lens) = detached(py, || {
@@ -377,7 +379,7 @@ impl PyWordPiece {
         inputs: &Bound<'py, PyAny>,
         add_special_tokens: bool,
         truncation: Option<(usize, usize, String, String)>,
-        padding: Option<(Option<usize>, Option<usize>, u32, String, String)>,
+        padding: Option<PaddingArgs>,
         return_overflowing_tokens: bool,
         return_offsets_mapping: bool,
         return_special_tokens_mask: bool,

@@ -65,7 +65,12 @@ pub fn split_merge(line: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     }
 }
 
-pub fn read(vocab: &Path, merges: &Path) -> Result<(Vec<(Vec<u8>, u32)>, Vec<(Vec<u8>, Vec<u8>)>)> {
+/// Token bytes with their ranks (ids).
+pub type Ranks = Vec<(Vec<u8>, u32)>;
+/// Merge pairs, in priority order.
+pub type Merges = Vec<(Vec<u8>, Vec<u8>)>;
+
+pub fn read(vocab: &Path, merges: &Path) -> Result<(Ranks, Merges)> {
     let v = parse_vocab(
         &crate::error::read_to_string(vocab)?,
         &vocab.display().to_string(),
