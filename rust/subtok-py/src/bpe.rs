@@ -101,6 +101,8 @@ impl PyBpeTokenizer {
     }
 }
 
+crate::tokenizer::truncation_padding_methods!(PyBpeTokenizer);
+
 #[pymethods]
 impl PyBpeTokenizer {
     /// Load a `.tiktoken` file; `pattern` is a preset name or a regex.
@@ -316,51 +318,6 @@ impl PyBpeTokenizer {
         Ok(d)
     }
 
-    #[pyo3(signature = (max_length, stride=0, strategy="longest_first", direction="right"))]
-    fn enable_truncation(
-        &mut self,
-        max_length: usize,
-        stride: usize,
-        strategy: &str,
-        direction: &str,
-    ) -> PyResult<()> {
-        self.inner.truncation = Some(make_truncation(max_length, stride, strategy, direction)?);
-        Ok(())
-    }
-    fn no_truncation(&mut self) {
-        self.inner.truncation = None;
-    }
-    #[getter]
-    fn truncation<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        truncation_dict(py, &self.inner.truncation)
-    }
-    #[pyo3(signature = (direction="right", pad_id=0, pad_type_id=0, pad_token="[PAD]", length=None, pad_to_multiple_of=None))]
-    fn enable_padding(
-        &mut self,
-        direction: &str,
-        pad_id: u32,
-        pad_type_id: u32,
-        pad_token: &str,
-        length: Option<usize>,
-        pad_to_multiple_of: Option<usize>,
-    ) -> PyResult<()> {
-        self.inner.padding = Some(make_padding(
-            direction,
-            pad_id,
-            pad_type_id,
-            pad_token,
-            length,
-            pad_to_multiple_of,
-        )?);
-        Ok(())
-    }
-    fn no_padding(&mut self) {
-        self.inner.padding = None;
-    }
-    #[getter]
-    fn padding<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        padding_dict(py, &self.inner.padding)
-    }
     fn num_special_tokens_to_add(&self, _is_pair: bool) -> usize {
         0
     }
