@@ -60,8 +60,8 @@ fn gelu16(x: __m512) -> __m512 {
     }
     p = _mm512_mul_ps(p, t);
     let e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a)));
-    let erf_abs = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0)); // 1 - p e
-                                                               // 1 + erf(z): erf takes the sign of z
+    let erf_abs = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0)); // erf(|z|) = 1 - p e
+                                                               // 1 + erf(z), erf taking the sign of z
     let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(z, _mm512_setzero_ps());
     let one = _mm512_set1_ps(1.0);
     let one_plus = _mm512_mask_sub_ps(_mm512_add_ps(one, erf_abs), neg, one, erf_abs);
