@@ -252,5 +252,3 @@ def export_vocab_files(tokenizer: Any, directory: PathLike, prefix: Optional[str
 def save_json(text: str, path: PathLike) -> None:
     """Write a ``tokenizer.json`` text atomically (a failed write leaves any old file untouched)."""
     _core.train_write_atomic(os.fspath(path), text)
-
-

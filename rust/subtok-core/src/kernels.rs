@@ -212,10 +212,31 @@ macro_rules! multiversion {
             $body($($arg),*)
         }
     };
+    // As above, but CPUs with AVX-512F and FMA run `$fast`, a version written with intrinsics
+    // (module `simd512`), instead of the portable body compiled for AVX-512.
+    ($name:ident, $body:ident, ($($arg:ident : $ty:ty),*), avx512: $fast:path) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::simd512::available() {
+                // SAFETY: `available()` checked the CPU features `$fast` is compiled for; its
+                // other requirements are those of `$body`, which the callers meet.
+                unsafe { $fast($($arg),*) };
+                return;
+            }
+            multiversion!(portable, $body, ($($arg: $ty),*));
+            portable($($arg),*)
+        }
+    };
 }
 
-multiversion!(gelu_dispatch, gelu_body, (x: &mut [f32]));
-multiversion!(bias_gelu_dispatch, bias_gelu_body, (x: &mut [f32], bias: &[f32]));
+multiversion!(gelu_dispatch, gelu_body, (x: &mut [f32]), avx512: simd512::gelu);
+multiversion!(
+    bias_gelu_dispatch,
+    bias_gelu_body,
+    (x: &mut [f32], bias: &[f32]),
+    avx512: simd512::bias_gelu
+);
 multiversion!(softmax_dispatch, softmax_body, (rows: &mut [f32], tk: usize, mask: Option<&[f32]>));
 multiversion!(
     layernorm_dispatch,
@@ -231,13 +252,6 @@ pub use attention::self_attention;
 // ----------------------------------------------------------------------------- public kernels
 /// In place: `x = x * 0.5 * (1 + erf(x / sqrt 2))`.
 pub fn gelu_inplace(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if simd512::available() {
-        // SAFETY: the CPU has the features `gelu_slice` needs.
-        x.par_chunks_mut(FLAT_CHUNK)
-            .for_each(|c| unsafe { simd512::gelu_slice(c, None) });
-        return;
-    }
     x.par_chunks_mut(FLAT_CHUNK).for_each(gelu_dispatch);
 }
 
@@ -251,16 +265,6 @@ pub fn bias_gelu_inplace(x: &mut [f32], bias: &[f32]) -> Result<()> {
         )));
     }
     let rows_per_task = (FLAT_CHUNK / cols).max(1);
-    #[cfg(target_arch = "x86_64")]
-    if simd512::available() {
-        x.par_chunks_mut(rows_per_task * cols).for_each(|c| {
-            for row in c.chunks_exact_mut(cols) {
-                // SAFETY: the CPU has the features `gelu_slice` needs.
-                unsafe { simd512::gelu_slice(row, Some(bias)) };
-            }
-        });
-        return Ok(());
-    }
     x.par_chunks_mut(rows_per_task * cols)
         .for_each(|c| bias_gelu_dispatch(c, bias));
     Ok(())

@@ -768,10 +768,8 @@ impl WordPieceTokenizer {
         Ok(out)
     }
 
-    /// Flat ids of many texts plus their lengths. Stored truncation applies (without overflow
-    /// windows); padding never does.
-    /// Many texts into one flat id buffer plus per-text lengths; the stored truncation applies
-    /// when `truncate` is set (padding never does).
+    /// Flat ids of many texts plus their lengths. The stored truncation applies (without
+    /// overflow windows) when `truncate` is set; padding never does.
     pub fn encode_batch_flat(
         &self,
         texts: &[&str],

@@ -13,6 +13,16 @@ fn contiguous<T>(r: Result<T, numpy::AsSliceError>, name: &str) -> PyResult<T> {
     r.map_err(|_| PyValueError::new_err(format!("{name} must be a C-contiguous float32 array")))
 }
 
+/// The values of an optional read-only array argument (`None` stays `None`).
+fn contiguous_opt<'a, D: numpy::ndarray::Dimension>(
+    a: &'a Option<numpy::PyReadonlyArray<'_, f32, D>>,
+    name: &str,
+) -> PyResult<Option<&'a [f32]>> {
+    a.as_ref()
+        .map(|a| contiguous(a.as_slice(), name))
+        .transpose()
+}
+
 /// gelu_inplace(x): x = x * 0.5 * (1 + erf(x / sqrt 2)) over a contiguous float32 array.
 #[pyfunction]
 fn gelu_inplace(py: Python<'_>, mut x: PyReadwriteArrayDyn<'_, f32>) -> PyResult<()> {
@@ -54,10 +64,7 @@ fn softmax_masked_inplace(
             )));
         }
     }
-    let ms = match &mask {
-        Some(m) => Some(contiguous(m.as_slice(), "mask")?),
-        None => None,
-    };
+    let ms = contiguous_opt(&mask, "mask")?;
     let ss = contiguous(scores.as_slice_mut(), "scores")?;
     detached(py, || {
         crate::pool::install(|| k::softmax_masked_inplace(ss, b, t, ms))
@@ -87,14 +94,8 @@ fn add_layernorm_inplace(
             "gamma length must equal the number of columns of x",
         ));
     }
-    let rs = match &residual {
-        Some(r) => Some(contiguous(r.as_slice(), "residual")?),
-        None => None,
-    };
-    let bs = match &bias {
-        Some(b) => Some(contiguous(b.as_slice(), "bias")?),
-        None => None,
-    };
+    let rs = contiguous_opt(&residual, "residual")?;
+    let bs = contiguous_opt(&bias, "bias")?;
     let g = contiguous(gamma.as_slice(), "gamma")?;
     let be = contiguous(beta.as_slice(), "beta")?;
     let xs = contiguous(x.as_slice_mut(), "x")?;
@@ -128,14 +129,8 @@ fn self_attention(
         )));
     }
     let q = contiguous(qkv.as_slice(), "qkv")?;
-    let b = match &bias {
-        Some(b) => Some(contiguous(b.as_slice(), "bias")?),
-        None => None,
-    };
-    let m = match &key_mask {
-        Some(m) => Some(contiguous(m.as_slice(), "key_mask")?),
-        None => None,
-    };
+    let b = contiguous_opt(&bias, "bias")?;
+    let m = contiguous_opt(&key_mask, "key_mask")?;
     let out = contiguous(ctx.as_slice_mut(), "ctx")?;
     detached(py, || {
         crate::pool::install(|| k::self_attention(q, b, heads, h / heads, &starts, &lens, m, out))

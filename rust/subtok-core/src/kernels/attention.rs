@@ -203,22 +203,22 @@ mod avx512 {
     }
 }
 
-multiversion!(attend_block_portable, attend_block_body, (b: Block<'_>, s: &mut [f32], out: &mut [f32]));
+multiversion!(
+    attend_block_dispatch,
+    attend_block_body,
+    (b: Block<'_>, s: &mut [f32], out: &mut [f32]),
+    avx512: avx512::attend_block
+);
 
-/// One block of queries, through the AVX-512 kernels when the CPU has them.
+/// One block of queries (through the AVX-512 kernels when the CPU has them), after checking the
+/// buffer sizes the kernels rely on.
 fn attend_block(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
     let (lk, dp) = (b.kb.len(), round_up(b.d, COLS));
     assert!(lk.is_multiple_of(COLS) && lk >= b.len && b.rows <= ROWS);
     assert!(b.qs >= b.d && b.q.len() >= (ROWS - 1) * b.qs + b.d);
     assert!(b.kt.len() >= b.d * lk && b.v.len() >= b.len * dp);
     assert!(s.len() >= ROWS * lk && out.len() >= ROWS * dp);
-    #[cfg(target_arch = "x86_64")]
-    if super::simd512::available() {
-        // SAFETY: the CPU has the features; the buffer sizes the kernel relies on are asserted above.
-        unsafe { avx512::attend_block(b, s, out) };
-        return;
-    }
-    attend_block_portable(b, s, out)
+    attend_block_dispatch(b, s, out)
 }
 
 /// The context output, shared by tasks that each write a disjoint set of (row, column) cells.
@@ -555,7 +555,7 @@ mod tests {
             f(block, &mut s, &mut out);
             out
         };
-        let (a, b) = (run(attend_block), run(attend_block_portable));
+        let (a, b) = (run(attend_block), run(attend_block_body));
         for r in 0..5 {
             for c in 0..d {
                 assert!(

@@ -68,12 +68,32 @@ fn gelu16(x: __m512) -> __m512 {
     _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5), x), one_plus)
 }
 
+/// In place: `x = gelu(x)` (as the portable `gelu_body`).
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA ([`available`]).
+#[target_feature(enable = "avx512f,fma")]
+pub(crate) unsafe fn gelu(x: &mut [f32]) {
+    gelu_slice(x, None)
+}
+
+/// In place over rows of `bias.len()` values: `x = gelu(x + bias)` (as `bias_gelu_body`).
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA ([`available`]).
+#[target_feature(enable = "avx512f,fma")]
+pub(crate) unsafe fn bias_gelu(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        gelu_slice(row, Some(bias))
+    }
+}
+
 /// In place: `x = gelu(x + bias)` (`bias`, when given, has the length of `x`).
 ///
 /// # Safety
 /// The CPU must support AVX-512F and FMA ([`available`]).
 #[target_feature(enable = "avx512f,fma")]
-pub(crate) unsafe fn gelu_slice(x: &mut [f32], bias: Option<&[f32]>) {
+unsafe fn gelu_slice(x: &mut [f32], bias: Option<&[f32]>) {
     if let Some(b) = bias {
         assert_eq!(b.len(), x.len());
     }
