@@ -289,6 +289,14 @@ class Tokenizer:
     def __repr__(self) -> str:
         return f"subtok.Tokenizer({self._impl!r})"
 
+    def __copy__(self) -> "Tokenizer":
+        """An independent tokenizer: settings changed on the copy leave the original alone."""
+        return type(self)(self._impl.__copy__(), self.model_max_length)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "Tokenizer":
+        """Same as :meth:`__copy__` (the vocabulary is immutable, the settings are copied)."""
+        return self.__copy__()
+
 
 def _model_max_length_beside(path: PathLike) -> Optional[int]:
     """``model_max_length`` from a ``tokenizer_config.json`` next to the tokenizer file, if any."""

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use subtok_core::bpe_tokenizer::{BpeTokenizer, SpecialPolicy, SpecialSet};
 use subtok_core::Error;
 
-#[pyclass(module = "subtok._core", name = "BpeTokenizer")]
+/// Frozen like `WordPieceTokenizer`: settings change atomically through `&self`.
+#[pyclass(module = "subtok._core", name = "BpeTokenizer", frozen)]
+#[derive(Clone)]
 pub struct PyBpeTokenizer {
     pub inner: BpeTokenizer,
 }
@@ -94,8 +96,8 @@ impl PyBpeTokenizer {
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
         let pad = self
             .inner
-            .padding
-            .as_ref()
+            .settings
+            .padding()
             .map(|p| std::sync::Arc::from(p.pad_token.as_str()));
         PyEncoding::new(e, self.inner.id_to_token_table(), pad)
     }

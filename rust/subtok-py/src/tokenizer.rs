@@ -16,7 +16,10 @@ use subtok_core::postprocess::{
 };
 use subtok_core::{Error, WordPieceTokenizer};
 
-#[pyclass(module = "subtok._core", name = "WordPieceTokenizer")]
+/// Frozen: every method takes `&self`, so no call ever fails with "Already borrowed"; the
+/// stored settings change atomically inside the core tokenizer (`SettingsCell`).
+#[pyclass(module = "subtok._core", name = "WordPieceTokenizer", frozen)]
+#[derive(Clone)]
 pub struct PyWordPiece {
     pub inner: WordPieceTokenizer,
     pub id_to_token: Arc<Vec<String>>,
@@ -29,8 +32,8 @@ impl PyWordPiece {
     }
     fn pad_token(&self) -> Option<Arc<str>> {
         self.inner
-            .padding
-            .as_ref()
+            .settings
+            .padding()
             .map(|p| Arc::from(p.pad_token.as_str()))
     }
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
@@ -191,25 +194,26 @@ macro_rules! truncation_padding_methods {
         impl $class {
             #[pyo3(signature = (max_length, stride=0, strategy="longest_first", direction="right"))]
             fn enable_truncation(
-                &mut self,
+                &self,
                 max_length: usize,
                 stride: usize,
                 strategy: &str,
                 direction: &str,
             ) -> PyResult<()> {
-                self.inner.truncation = Some(make_truncation(max_length, stride, strategy, direction)?);
+                let t = make_truncation(max_length, stride, strategy, direction)?;
+                self.inner.settings.set_truncation(Some(t));
                 Ok(())
             }
-            fn no_truncation(&mut self) {
-                self.inner.truncation = None;
+            fn no_truncation(&self) {
+                self.inner.settings.set_truncation(None);
             }
             #[getter]
             fn truncation<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-                truncation_dict(py, &self.inner.truncation)
+                truncation_dict(py, &self.inner.settings.truncation())
             }
             #[pyo3(signature = (direction="right", pad_id=0, pad_type_id=0, pad_token="[PAD]", length=None, pad_to_multiple_of=None))]
             fn enable_padding(
-                &mut self,
+                &self,
                 direction: &str,
                 pad_id: u32,
                 pad_type_id: u32,
@@ -217,22 +221,30 @@ macro_rules! truncation_padding_methods {
                 length: Option<usize>,
                 pad_to_multiple_of: Option<usize>,
             ) -> PyResult<()> {
-                self.inner.padding = Some(make_padding(
+                let p = make_padding(
                     direction,
                     pad_id,
                     pad_type_id,
                     pad_token,
                     length,
                     pad_to_multiple_of,
-                )?);
+                )?;
+                self.inner.settings.set_padding(Some(p));
                 Ok(())
             }
-            fn no_padding(&mut self) {
-                self.inner.padding = None;
+            fn no_padding(&self) {
+                self.inner.settings.set_padding(None);
             }
             #[getter]
             fn padding<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-                padding_dict(py, &self.inner.padding)
+                padding_dict(py, &self.inner.settings.padding())
+            }
+            /// An independent tokenizer: changing its settings leaves this one alone.
+            fn __copy__(&self) -> Self {
+                self.clone()
+            }
+            fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+                self.clone()
             }
         }
     };
