@@ -314,10 +314,14 @@ impl BpeTokenizer {
         specials: Vec<(String, u32)>,
         label: &str,
     ) -> Result<Self> {
+        let bound = crate::io::check::IdBound::for_entries(ranks.len() + specials.len());
         let model = BpeModel::from_ranks(ranks).map_err(|m| Error::malformed(label, m))?;
         let splitter = Splitter::from_pattern(pattern, false)?;
         let mut added = Vec::new();
         for (content, id) in specials {
+            bound
+                .check(id as u64, "special_tokens", &format!("{content:?}"))
+                .map_err(|e| Error::invalid(e.to_string()))?;
             if content.is_empty() {
                 return Err(Error::invalid("special tokens must not be empty"));
             }
@@ -381,6 +385,7 @@ impl BpeTokenizer {
 
     /// From a parsed HF `tokenizer.json` with a BPE model; `label` names the file in errors.
     pub fn from_hf_json(v: &Value, label: &str) -> Result<Self> {
+        crate::io::check::check_tokenizer_json(v, label)?;
         let bad = |msg: String| Error::malformed(label, msg);
         let model = v
             .get("model")
