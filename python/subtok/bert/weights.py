@@ -20,6 +20,7 @@ import os
 import pickle
 import struct
 import zipfile
+import zlib
 from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -391,7 +392,7 @@ class _ZipReader:
                 )
         try:
             return _zip_member_view(self.path, self.zf, info, self.mm)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as e:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error) as e:
             raise ValueError(f"{self.path}: malformed checkpoint: cannot read {member}: {e}") from None
 
 
