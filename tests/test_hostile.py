@@ -217,6 +217,12 @@ row("from_vocab-directory", 5, IsADirectoryError, "Is a directory")(lambda d: ((
 row("from_gpt2_files-directory", 5, IsADirectoryError, "Is a directory")(
     lambda d: ((lambda: subtok.Tokenizer.from_gpt2_files(d, d)), d)
 )
+row("from_file-device", 1, OSError, "not a regular file")(
+    lambda d: ((lambda: subtok.Tokenizer.from_file("/dev/zero")), None)
+)
+row("from_vocab-device", 1, OSError, "not a regular file")(
+    lambda d: ((lambda: subtok.Tokenizer.from_vocab("/dev/zero")), None)
+)
 row("train-list-with-directory", 5, IsADirectoryError, "directory")(
     lambda d: ((lambda: subtok.train([str(d)], show_progress=False)), d)
 )
@@ -422,6 +428,8 @@ bin_row("missing-storage", "missing", lambda d: torch_bin(
     d, {"w": _T(ref("1", 4), 0, (4,), (1,))}, {"0": f32(4)}))
 bin_row("global-os-system", "refusing", lambda d: torch_bin(
     d, {}, {}, pkl=b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R."), raises=UnsafeCheckpointError)
+bin_row("bytearray8-claims-1-TiB", "(?i)bytearray8", lambda d: torch_bin(
+    d, {}, {}, pkl=b"\x80\x05\x96" + struct.pack("<Q", 1 << 40) + b"."))
 bin_row("truncated-pickle", "malformed", lambda d: torch_bin(d, {}, {}, pkl=b"\x80\x02}q\x00"))
 bin_row("not-a-state-dict", "state dict", lambda d: torch_bin(d, {}, {}, pkl=b"\x80\x02K\x05."))
 
@@ -436,6 +444,9 @@ def _corrupt_crc(d: Path) -> Path:
 
 
 bin_row("corrupt-member", "malformed", _corrupt_crc)
+row("bin-device", 2, ValueError, "not a regular file")(lambda d: ((lambda: load_pytorch_bin("/dev/zero")), None))
+row("safetensors-device", 2, ValueError, "not a regular file")(lambda d: ((lambda: load_safetensors("/dev/zero")), None))
+row("bin-directory", 2, IsADirectoryError, "directory")(lambda d: ((lambda: load_pytorch_bin(d)), d))
 
 
 # ------------------------------------------------------------------ the test
