@@ -371,7 +371,16 @@ impl BpeTokenizer {
     pub fn from_gpt2_files(vocab: &Path, merges: &Path) -> Result<Self> {
         let (v, m) = crate::io::gpt2_files::read(vocab, merges)?;
         let label = format!("{} / {}", vocab.display(), merges.display());
-        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(&label, e))?;
+        Self::from_gpt2_parts(v, m, &label)
+    }
+
+    /// [`Self::from_gpt2_files`] from a parsed vocabulary and merges list.
+    pub fn from_gpt2_parts(
+        v: crate::io::gpt2_files::Ranks,
+        m: crate::io::gpt2_files::Merges,
+        label: &str,
+    ) -> Result<Self> {
+        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(label, e))?;
         Self::assemble(
             model,
             Splitter::Gpt2,

@@ -6,6 +6,8 @@ pub mod added_vocab;
 pub mod bpe_tokenizer;
 pub mod encoding;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inputs;
 pub mod io;
 pub mod kernels;
