@@ -718,6 +718,36 @@ impl WordPieceTokenizer {
             .apply(a, b, add_special_tokens))
     }
 
+    /// HF `Tokenizer.post_process`: stored truncation, the template, stored padding.
+    pub fn post_process(
+        &self,
+        a: Encoding,
+        b: Option<Encoding>,
+        add_special_tokens: bool,
+    ) -> Result<Encoding> {
+        let mut enc = self.post_process_with(a, b, add_special_tokens, self.truncation)?;
+        if let Some(p) = &self.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded on its own (the
+    /// pre-tokenizer may still split it), word ids = word index, offsets relative to each word.
+    pub fn encode_pretokenized(
+        &self,
+        a: &[&str],
+        b: Option<&[&str]>,
+        add_special_tokens: bool,
+    ) -> Result<Encoding> {
+        let words = |ws: &[&str], seq: u32| {
+            Encoding::from_words(ws, |w| Ok::<_, Error>(self.encode_raw(w, seq)))
+        };
+        let ea = words(a, 0)?;
+        let eb = b.map(|b| words(b, 1)).transpose()?;
+        self.post_process(ea, eb, add_special_tokens)
+    }
+
     /// HF `Tokenizer.encode`: stored truncation and padding apply.
     pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
         let mut enc = self.encode_one(a, b, add_special_tokens, self.truncation)?;
