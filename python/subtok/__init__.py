@@ -23,6 +23,7 @@ from subtok.tiktoken_compat import (
     TiktokenEncoding,
     encoding_for_model,
     encoding_name_for_model,
+    find_tiktoken_file,
     get_encoding,
     list_encoding_names,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "encoding_for_model",
     "encoding_name_for_model",
     "export_vocab_files",
+    "find_tiktoken_file",
     "get_encoding",
     "list_encoding_names",
     "train",

@@ -116,3 +116,13 @@ def resolve_pretrained(
         f"{what} {name!r} not found (subtok never downloads; needs {', '.join(need)}). Looked in: "
         + "; ".join(looked)
     )
+
+
+def resolve_model(name_or_path: PathLike, *, need_tokenizer: bool = False) -> str:
+    """The folder of a BERT checkpoint (``config.json`` + ``model.safetensors`` or
+    ``pytorch_model.bin``, and ``tokenizer.json`` if ``need_tokenizer``), resolved as
+    :func:`resolve_pretrained` does; a path to an existing file is returned unchanged."""
+    if isinstance(name_or_path, (str, os.PathLike)) and os.path.isfile(name_or_path):
+        return os.fspath(name_or_path)
+    required = ("config.json", "tokenizer.json") if need_tokenizer else ("config.json",)
+    return resolve_pretrained(name_or_path, required, any_of=("model.safetensors", "pytorch_model.bin"), what="model")
