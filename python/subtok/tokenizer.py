@@ -56,7 +56,7 @@ class AddedToken:
     ``True`` unless ``special``); ``special``: skipped by ``decode(skip_special_tokens=True)``.
     """
 
-    __slots__ = ("content", "single_word", "lstrip", "rstrip", "normalized", "special")
+    _FIELDS = ("content", "single_word", "lstrip", "rstrip", "normalized", "special")
 
     def __init__(
         self,
@@ -79,10 +79,10 @@ class AddedToken:
         self.special = bool(special)
 
     def __getstate__(self) -> Dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in self._FIELDS}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        for k in self.__slots__:
+        for k in self._FIELDS:
             setattr(self, k, state[k])
 
     def __eq__(self, other: object) -> bool:
@@ -119,15 +119,24 @@ class Tokenizer:
     or :func:`subtok.train`.
     """
 
-    __slots__ = ("_impl", "model_max_length", "_name", "_special")
+    __slots__ = ("_impl", "_model_max_length", "_name", "_special")
 
     def __init__(self, impl: Any, model_max_length: Optional[int] = None) -> None:
         self._impl = impl
-        #: Default ``max_length`` of :meth:`__call__` (from a sibling ``tokenizer_config.json``).
-        self.model_max_length = model_max_length
+        self._model_max_length = model_max_length
         self._name: Optional[str] = None
         #: transformers' special-token attributes set by a config or by the user.
         self._special: Dict[str, Optional[str]] = {}
+
+    @property
+    def model_max_length(self) -> Optional[int]:
+        """Default ``max_length`` of :meth:`__call__` (transformers' attribute; read from
+        ``tokenizer_config.json`` beside the file or in the :meth:`from_pretrained` folder)."""
+        return self._model_max_length
+
+    @model_max_length.setter
+    def model_max_length(self, value: Optional[int]) -> None:
+        self._model_max_length = value
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
@@ -640,6 +649,7 @@ class Tokenizer:
         self._impl.enable_truncation(max_length, stride, strategy, direction)
 
     def no_truncation(self) -> None:
+        """Turn stored truncation off."""
         self._impl.no_truncation()
 
     @property
@@ -660,6 +670,7 @@ class Tokenizer:
         self._impl.enable_padding(direction, pad_id, pad_type_id, pad_token, length, pad_to_multiple_of)
 
     def no_padding(self) -> None:
+        """Turn stored padding off."""
         self._impl.no_padding()
 
     @property

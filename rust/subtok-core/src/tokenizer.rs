@@ -165,11 +165,22 @@ impl WordPieceTokenizer {
         for t in added_tokens.iter().filter(|t| t.special) {
             special_ids[t.id as usize] = true;
         }
-        let added = AddedVocab::new(added_tokens, |content| {
+        let normalize = |content: &str| {
             let (mut out, mut align) = (String::new(), Vec::new());
             normalize_aligned(normalizer.as_ref(), content, &mut out, &mut align);
             out
-        })?;
+        };
+        // As in HF, an added `normalized` token that is not a model token is shown (and decoded)
+        // as its normalized text; `get_vocab` and `token_to_id` keep its content.
+        for t in added_tokens.iter().filter(|t| t.normalized) {
+            if model.vocab().get(t.id as usize).is_none_or(String::is_empty) {
+                let n = normalize(&t.content);
+                if !n.is_empty() {
+                    id_to_token[t.id as usize] = n;
+                }
+            }
+        }
+        let added = AddedVocab::new(added_tokens, normalize)?;
         let mut ascii_class = [A_WORD; 128];
         let mut ascii_lower = [0u8; 128];
         for b in 0u8..128 {
@@ -292,6 +303,11 @@ impl WordPieceTokenizer {
             .collect();
         // Tokens that appear twice (a repeated vocab line) map to their last id, like HF.
         v.retain(|(t, i)| self.token_to_id(t) == Some(*i));
+        for t in self.added.tokens() {
+            if self.id_to_token[t.id as usize] != t.content {
+                v.push((t.content.clone(), t.id));
+            }
+        }
         v
     }
 

@@ -40,10 +40,12 @@ impl PyEncoding {
 
 #[pymethods]
 impl PyEncoding {
+    /// The token ids.
     #[getter]
     fn ids(&self) -> Vec<u32> {
         self.inner.ids()
     }
+    /// The token strings (padding shows the pad token).
     #[getter]
     fn tokens(&self) -> Vec<String> {
         self.inner
@@ -59,30 +61,37 @@ impl PyEncoding {
             })
             .collect()
     }
+    /// Character offsets `(start, end)` of each token in its own sequence's text.
     #[getter]
     fn offsets(&self) -> Vec<(usize, usize)> {
         self.inner.offsets()
     }
+    /// Segment (token type) ids.
     #[getter]
     fn type_ids(&self) -> Vec<u32> {
         self.inner.type_ids()
     }
+    /// 1 for real tokens, 0 for padding.
     #[getter]
     fn attention_mask(&self) -> Vec<u32> {
         self.inner.attention_mask()
     }
+    /// 1 for special tokens and padding, 0 for text tokens.
     #[getter]
     fn special_tokens_mask(&self) -> Vec<u32> {
         self.inner.special_tokens_mask()
     }
+    /// The index of the word each token came from (`None` for specials and padding).
     #[getter]
     fn word_ids(&self) -> Vec<Option<u32>> {
         self.inner.word_ids()
     }
+    /// The sequence (0 or 1) of each token (`None` for specials and padding).
     #[getter]
     fn sequence_ids(&self) -> Vec<Option<u32>> {
         self.inner.sequence_ids()
     }
+    /// The windows cut off by truncation (HF `overflowing`).
     #[getter]
     fn overflowing(&self) -> Vec<PyEncoding> {
         self.inner
@@ -97,6 +106,7 @@ impl PyEncoding {
             })
             .collect()
     }
+    /// Number of tokens.
     fn __len__(&self) -> usize {
         self.inner.len()
     }
@@ -120,8 +130,14 @@ impl PyEncoding {
             _ => 0..0,
         }
     }
+    /// 2 when a pair was encoded: a token of sequence 1, or (an empty pair) a non-pad token of
+    /// type 1 such as BERT's last `[SEP]`.
     fn n_seqs(&self) -> usize {
-        let has1 = self.inner.tokens.iter().any(|r| r.seq == 1);
+        let has1 = self
+            .inner
+            .tokens
+            .iter()
+            .any(|r| r.seq == 1 || (r.attention == 1 && r.type_id == 1));
         1 + has1 as usize
     }
     fn word_of(&self, token: usize) -> Option<u32> {
