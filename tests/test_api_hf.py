@@ -238,3 +238,42 @@ def test_help_describes_every_public_name():
                 continue
             doc = getattr(getattr(cls, name), "__doc__", None)
             assert doc and doc.strip(), f"{cls.__name__}.{name} has no docstring"
+
+
+@pytest.fixture(scope="module")
+def bpe_path(tmp_path_factory, lines):
+    """A byte-level BPE trained by HF tokenizers (the peer file for the BPE half of the API)."""
+    bl = tokenizers.ByteLevelBPETokenizer()
+    bl.train_from_iterator(corpus_lines("wikitext2-test.txt")[:3000], vocab_size=2000, min_frequency=2,
+                           special_tokens=["<|endoftext|>"], show_progress=False)
+    path = tmp_path_factory.mktemp("api_bpe") / "tokenizer.json"
+    bl.save(str(path))
+    return str(path)
+
+
+def test_bpe_helpers_pretokenized_post_process(bpe_path, lines):
+    hf, mine = tokenizers.Tokenizer.from_file(bpe_path), subtok.Tokenizer.from_file(bpe_path)
+    for i in range(0, 60, 3):
+        check_helpers(mine.encode(lines[i]), hf.encode(lines[i]))
+        check_helpers(mine.encode(lines[i], lines[i + 1]), hf.encode(lines[i], lines[i + 1]))
+        words, pair = lines[i].split(), lines[i + 1].split()
+        same(mine.encode(words, is_pretokenized=True), hf.encode(words, is_pretokenized=True))
+        same(mine.encode(words, pair, is_pretokenized=True), hf.encode(words, pair, is_pretokenized=True))
+        a_m, b_m = (mine.encode(x, add_special_tokens=False) for x in lines[i:i + 2])
+        a_h, b_h = (hf.encode(x, add_special_tokens=False) for x in lines[i:i + 2])
+        same(mine.post_process(a_m, b_m), hf.post_process(a_h, b_h))
+    seqs = [hf.encode(x).ids for x in lines[:20]]
+    assert mine.decode_batch(seqs) == hf.decode_batch(seqs)
+
+
+def test_bpe_added_tokens(bpe_path, lines):
+    hf, mine = tokenizers.Tokenizer.from_file(bpe_path), subtok.Tokenizer.from_file(bpe_path)
+    assert mine.add_tokens(["newword", subtok.AddedToken("<m>", lstrip=True)]) == \
+        hf.add_tokens(["newword", tokenizers.AddedToken("<m>", lstrip=True)])
+    assert mine.add_special_tokens(["<sep2>", "<|endoftext|>"]) == hf.add_special_tokens(["<sep2>", "<|endoftext|>"])
+    for text in ["a newword and <m> then <sep2>x", lines[3] + " <m>", "newwordnewword <sep2>"]:
+        same(mine.encode(text, allowed_special="all"), hf.encode(text))
+        ids = hf.encode(text).ids
+        assert mine.decode(ids) == hf.decode(ids)
+    assert mine.get_vocab() == hf.get_vocab()
+    assert mine.get_vocab(with_added_tokens=False) == hf.get_vocab(with_added_tokens=False)
