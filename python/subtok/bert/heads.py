@@ -25,6 +25,7 @@ import numpy as np
 from subtok.bert import ops
 from subtok.bert.config import BertConfig
 from subtok.bert.model import KNOWN_HEAD_PREFIXES, ArrayLike, BertModel, StateDict, _as_int_array
+from subtok.hub import resolve_model
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -88,6 +89,7 @@ class _HeadModel:
     @classmethod
     def from_pretrained(cls, path: PathLike) -> Any:
         """Load from a folder with ``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``."""
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state)
@@ -236,6 +238,7 @@ class BertForMaskedLM(_HeadModel):
 
     @classmethod
     def from_pretrained(cls, path: PathLike) -> "BertForMaskedLM":
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state)

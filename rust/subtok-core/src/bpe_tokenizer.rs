@@ -897,6 +897,51 @@ impl BpeTokenizer {
         Ok(enc)
     }
 
+    /// HF `Tokenizer.post_process`: stored truncation, A then B (type id 1), stored padding.
+    pub fn post_process(&self, mut a: Encoding, mut b: Option<Encoding>) -> Result<Encoding> {
+        let settings = self.settings.snapshot();
+        if let Some(t) = &settings.truncation {
+            truncate_encodings(&mut a, b.as_mut(), t)?;
+        }
+        let mut enc = Template::plain().apply(a, b, false);
+        if let Some(p) = &settings.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded as a text of its
+    /// own, word ids = word index, offsets relative to each word; then [`Self::post_process`].
+    pub fn encode_pretokenized(
+        &self,
+        a: &[&str],
+        b: Option<&[&str]>,
+        pol: &SpecialPolicy,
+    ) -> Result<Encoding> {
+        let ea = Encoding::from_words(a, |w| self.encode_one(w, 0, pol))?;
+        let eb = b
+            .map(|b| Encoding::from_words(b, |w| self.encode_one(w, 1, pol)))
+            .transpose()?;
+        self.post_process(ea, eb)
+    }
+
+    /// The bytes of one token id (special tokens: their text).
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        match self.added_by_id(id) {
+            Some(a) => Some(a.content.as_bytes()),
+            None => self.model.token_bytes(id),
+        }
+    }
+
+    /// The id of the token whose bytes are exactly `bytes` (regular or special), as tiktoken's
+    /// `encode_single_token`.
+    pub fn single_token_id(&self, bytes: &[u8]) -> Option<u32> {
+        if let Some(a) = self.added.iter().find(|a| a.content.as_bytes() == bytes) {
+            return Some(a.id);
+        }
+        self.model.token_id(bytes)
+    }
+
     fn encode_unpadded(
         &self,
         text: &str,

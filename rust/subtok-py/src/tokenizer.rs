@@ -468,6 +468,61 @@ impl PyWordPiece {
     }
 }
 
+/// Words of a pre-tokenized input (`is_pretokenized=True`): a list of str.
+pub fn extract_words(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBackedStr>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a list of words (str) when is_pretokenized=True, not a single str"
+        )));
+    }
+    obj.try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a list of str")))?
+        .map(|w| {
+            w?.extract::<PyBackedStr>()
+                .map_err(|_| PyTypeError::new_err(format!("{what} must contain only str")))
+        })
+        .collect()
+}
+
+/// HF `post_process` and pre-tokenized input (the HF tokenizers API beyond `encode`).
+#[pymethods]
+impl PyWordPiece {
+    /// Stored truncation, the post-processor template and stored padding applied to encodings
+    /// made with `add_special_tokens=False` (HF `Tokenizer.post_process`).
+    #[pyo3(signature = (encoding, pair=None, add_special_tokens=true))]
+    fn post_process(
+        &self,
+        encoding: PyRef<'_, PyEncoding>,
+        pair: Option<PyRef<'_, PyEncoding>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let (a, b) = (encoding.to_core(), pair.map(|p| p.to_core()));
+        let e = self.inner.post_process(a, b, add_special_tokens).py()?;
+        Ok(self.wrap(e))
+    }
+
+    /// Encode a list of words (and a pair list): HF `encode(..., is_pretokenized=True)`.
+    #[pyo3(signature = (words, pair=None, add_special_tokens=true))]
+    fn encode_pretokenized(
+        &self,
+        py: Python<'_>,
+        words: &Bound<'_, PyAny>,
+        pair: Option<&Bound<'_, PyAny>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let a = extract_words(words, "sequence")?;
+        let b = pair.map(|p| extract_words(p, "pair")).transpose()?;
+        let inner = &self.inner;
+        let e = detached(py, || {
+            let a: Vec<&str> = a.iter().map(|w| &**w).collect();
+            let b: Option<Vec<&str>> = b.as_ref().map(|b| b.iter().map(|w| &**w).collect());
+            inner.encode_pretokenized(&a, b.as_deref(), add_special_tokens)
+        })?
+        .py()?;
+        Ok(self.wrap(e))
+    }
+}
+
 /// Wrap [`BatchArrays`] as a dict of 2-D (offsets: 3-D) int64 numpy arrays, without copying.
 pub fn arrays_to_dict(py: Python<'_>, a: BatchArrays) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
