@@ -25,6 +25,13 @@ import numpy as np
 from subtok.bert import ops
 from subtok.bert.config import BertConfig
 from subtok.bert.model import KNOWN_HEAD_PREFIXES, ArrayLike, BertModel, StateDict, _as_int_array
+from subtok.bert.trainable import (
+    TrainableMaskedLM,
+    TrainablePreTraining,
+    TrainableQuestionAnswering,
+    TrainableSequenceClassification,
+    TrainableTokenClassification,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -144,7 +151,7 @@ class BertForPreTrainingOutput:
 
 
 # ---------------------------------------------------------------------------------- heads
-class BertForSequenceClassification(_HeadModel):
+class BertForSequenceClassification(TrainableSequenceClassification, _HeadModel):
     """``[CLS]`` classification: ``logits = classifier(pooler_output)``, (B, num_labels)."""
 
     _uses_prefixes = ("classifier.",)
@@ -160,7 +167,7 @@ class BertForSequenceClassification(_HeadModel):
         return SequenceClassifierOutput(self.classifier(out.pooler_output), out.pooler_output, out.last_hidden_state)
 
 
-class BertForTokenClassification(_HeadModel):
+class BertForTokenClassification(TrainableTokenClassification, _HeadModel):
     """Per-token classification: ``logits = classifier(last_hidden_state)``, (B, T, num_labels)."""
 
     _uses_prefixes = ("classifier.",)
@@ -176,7 +183,7 @@ class BertForTokenClassification(_HeadModel):
         return TokenClassifierOutput(self.classifier(out.last_hidden_state), out.last_hidden_state)
 
 
-class BertForQuestionAnswering(_HeadModel):
+class BertForQuestionAnswering(TrainableQuestionAnswering, _HeadModel):
     """Extractive QA: ``qa_outputs`` maps each token to (start, end) logits, each (B, T)."""
 
     _uses_prefixes = ("qa_outputs.",)
@@ -225,7 +232,7 @@ class _LMPredictionHead:
         return logits.reshape(*shape[:-1], -1)
 
 
-class BertForMaskedLM(_HeadModel):
+class BertForMaskedLM(TrainableMaskedLM, _HeadModel):
     """Masked-LM head: ``logits`` (B, T, vocab); ``loss`` when ``labels`` (-100 = ignored) are given."""
 
     _uses_prefixes = ("cls.predictions.",)
@@ -253,7 +260,7 @@ class BertForMaskedLM(_HeadModel):
         return MaskedLMOutput(logits, loss, out.last_hidden_state)
 
 
-class BertForPreTraining(_HeadModel):
+class BertForPreTraining(TrainablePreTraining, _HeadModel):
     """MLM + NSP heads: ``prediction_logits`` (B, T, vocab), ``seq_relationship_logits`` (B, 2).
 
     With ``labels`` (B, T; -100 where not predicted) and/or ``next_sentence_label`` (B,), the mean

@@ -18,6 +18,7 @@ import numpy as np
 
 from subtok.bert import blas, ops
 from subtok.bert.config import BertConfig
+from subtok.bert.trainable import TrainableEncoder
 from subtok.bert.weights import load_state_dict
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -135,7 +136,7 @@ def _as_int_array(x: ArrayLike, name: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- the encoder
-class BertModel:
+class BertModel(TrainableEncoder):
     """A BERT encoder in NumPy, loaded from a Hugging Face checkpoint.
 
     >>> model = BertModel.from_pretrained("path/to/folder")          # doctest: +SKIP
