@@ -190,6 +190,62 @@ class Trainable:
         """Number of trainable scalars (tied weights counted once)."""
         return int(sum(v.size for v in self.state_dict().values()))
 
+    # ------------------------------------------------------------------ fresh models
+    @staticmethod
+    def _head_shapes(config: Any) -> Dict[str, Tuple[int, ...]]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: Any, seed: Optional[int] = 0) -> Any:
+        """A freshly initialized model, as transformers initializes BERT: weights
+        ``N(0, initializer_range)`` (0.02 by default), biases 0, LayerNorm weights 1, the pad
+        token's embedding 0. ``seed`` seeds the generator."""
+        from subtok.bert.model import StateDict
+
+        rng = np.random.default_rng(seed)
+        std = float(config.extra.get("initializer_range", 0.02) or 0.02)
+        c = config
+        H, I = c.hidden_size, c.intermediate_size
+        shapes: Dict[str, Tuple[int, ...]] = {
+            "embeddings.word_embeddings.weight": (c.vocab_size, H),
+            "embeddings.position_embeddings.weight": (c.max_position_embeddings, H),
+            "embeddings.token_type_embeddings.weight": (c.type_vocab_size, H),
+            "embeddings.LayerNorm.weight": (H,),
+            "embeddings.LayerNorm.bias": (H,),
+        }
+        for i in range(c.num_hidden_layers):
+            p = f"encoder.layer.{i}."
+            for nm, out, inp in (("attention.self.query", H, H), ("attention.self.key", H, H),
+                                 ("attention.self.value", H, H), ("attention.output.dense", H, H),
+                                 ("intermediate.dense", I, H), ("output.dense", H, I)):
+                shapes[p + nm + ".weight"] = (out, inp)
+                shapes[p + nm + ".bias"] = (out,)
+            for nm in ("attention.output.LayerNorm", "output.LayerNorm"):
+                shapes[p + nm + ".weight"] = (H,)
+                shapes[p + nm + ".bias"] = (H,)
+        pooler = getattr(cls, "_pooler", True)
+        if pooler is None or pooler:
+            shapes["pooler.dense.weight"] = (H, H)
+            shapes["pooler.dense.bias"] = (H,)
+        shapes.update(cls._head_shapes(c))
+        tensors: Dict[str, np.ndarray] = {}
+        for k, shp in shapes.items():
+            if "LayerNorm.weight" in k:
+                tensors[k] = np.ones(shp, np.float32)
+            elif k.endswith("bias"):
+                tensors[k] = np.zeros(shp, np.float32)
+            else:
+                tensors[k] = (rng.standard_normal(shp) * std).astype(np.float32)
+        if c.pad_token_id is not None and 0 <= c.pad_token_id < c.vocab_size:
+            tensors["embeddings.word_embeddings.weight"][c.pad_token_id] = 0
+        state = StateDict(tensors, source="from_config")
+        if getattr(cls, "_prefix", "bert.") == "":
+            model = cls(config, state, add_pooling_layer=True)  # type: ignore[call-arg]
+        else:
+            model = cls(config, state)  # type: ignore[call-arg]
+        state.finish()
+        return model
+
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, path: PathLike) -> None:
         """Write ``config.json`` and ``model.safetensors`` (float32) into the folder ``path``."""
@@ -276,6 +332,11 @@ class TrainableSequenceClassification(Trainable):
     """``loss_and_grads`` for ``BertForSequenceClassification`` (cross-entropy; MSE when
     ``num_labels == 1``; BCE-with-logits for float multi-label targets), as transformers."""
 
+    @staticmethod
+    def _head_shapes(config: Any) -> Dict[str, Tuple[int, ...]]:
+        n = config.labels_count()
+        return {"classifier.weight": (n, config.hidden_size), "classifier.bias": (n,)}
+
     def _head_params(self) -> Params:
         return _LinearHead.params(self.classifier, "classifier")  # type: ignore[attr-defined]
 
@@ -322,6 +383,11 @@ class TrainableSequenceClassification(Trainable):
 class TrainableTokenClassification(Trainable):
     """``loss_and_grads`` for ``BertForTokenClassification`` (labels (B, T), -100 = ignored)."""
 
+    @staticmethod
+    def _head_shapes(config: Any) -> Dict[str, Tuple[int, ...]]:
+        n = config.labels_count()
+        return {"classifier.weight": (n, config.hidden_size), "classifier.bias": (n,)}
+
     def _head_params(self) -> Params:
         return _LinearHead.params(self.classifier, "classifier")  # type: ignore[attr-defined]
 
@@ -356,6 +422,10 @@ class TrainableQuestionAnswering(Trainable):
     """``loss_and_grads`` for ``BertForQuestionAnswering``: mean of the start and end
     cross-entropies over all T positions; positions outside ``[0, T)`` are ignored, as transformers."""
 
+    @staticmethod
+    def _head_shapes(config: Any) -> Dict[str, Tuple[int, ...]]:
+        return {"qa_outputs.weight": (2, config.hidden_size), "qa_outputs.bias": (2,)}
+
     def _head_params(self) -> Params:
         return _LinearHead.params(self.qa_outputs, "qa_outputs")  # type: ignore[attr-defined]
 
@@ -387,6 +457,13 @@ class TrainableQuestionAnswering(Trainable):
 
 class _TrainableLM(Trainable):
     """The MLM prediction head (``cls.predictions``), decoder tied to the word embeddings."""
+
+    @staticmethod
+    def _head_shapes(config: Any) -> Dict[str, Tuple[int, ...]]:
+        H = config.hidden_size
+        return {"cls.predictions.transform.dense.weight": (H, H), "cls.predictions.transform.dense.bias": (H,),
+                "cls.predictions.transform.LayerNorm.weight": (H,), "cls.predictions.transform.LayerNorm.bias": (H,),
+                "cls.predictions.bias": (config.vocab_size,)}
 
     def _head_params(self) -> Params:
         pr = self.predictions  # type: ignore[attr-defined]
@@ -457,6 +534,12 @@ class TrainableMaskedLM(_TrainableLM):
 
 class TrainablePreTraining(_TrainableLM):
     """``loss_and_grads`` for ``BertForPreTraining``: MLM loss + NSP loss (either may be omitted)."""
+
+    @staticmethod
+    def _head_shapes(config: Any) -> Dict[str, Tuple[int, ...]]:
+        d = _TrainableLM._head_shapes(config)
+        d.update({"cls.seq_relationship.weight": (2, config.hidden_size), "cls.seq_relationship.bias": (2,)})
+        return d
 
     def _head_params(self) -> Params:
         P = super()._head_params()
