@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from subtok.bert import ops
 from subtok.bert.config import BertConfig
 
 try:  # optional: a true erf (float64-exact, used for the finite-difference checks)
@@ -74,9 +75,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
         return _scipy_erf(x).astype(x.dtype, copy=False)
     if x.dtype == np.float64:
         return np.vectorize(math.erf, otypes=[np.float64])(x)
-    from subtok.bert.ops import erf
-
-    return erf(x)
+    return ops.erf(x)
 
 
 _TANH_K = math.sqrt(2.0 / math.pi)
@@ -84,6 +83,11 @@ _TANH_K = math.sqrt(2.0 / math.pi)
 
 def act_forward(x: np.ndarray, kind: str) -> np.ndarray:
     """The activation (new array)."""
+    rk = _rust(x)
+    if kind == "gelu" and rk is not None:
+        y = np.array(x, order="C")
+        rk.gelu_inplace(y)
+        return y
     if kind == "gelu":
         return x * (0.5 * (1.0 + _erf(x * x.dtype.type(1.0 / math.sqrt(2.0)))))
     if kind == "relu":
@@ -95,6 +99,11 @@ def act_forward(x: np.ndarray, kind: str) -> np.ndarray:
 
 def act_backward(x: np.ndarray, dy: np.ndarray, kind: str) -> np.ndarray:
     """``dy * act'(x)`` (new array)."""
+    rk = _rust(x, dy)
+    if kind == "gelu" and rk is not None and x.shape == dy.shape:
+        d = np.array(dy, order="C")
+        rk.gelu_backward(np.ascontiguousarray(x), d)
+        return d
     t = x.dtype.type
     if kind == "gelu":
         cdf = 0.5 * (1.0 + _erf(x * t(1.0 / math.sqrt(2.0))))
@@ -110,8 +119,23 @@ def act_backward(x: np.ndarray, dy: np.ndarray, kind: str) -> np.ndarray:
     raise ValueError(f"unsupported hidden_act {kind!r}")
 
 
+def _rust(*arrays: np.ndarray) -> Optional[Any]:
+    """The Rust kernels when available (not disabled) and every array is float32."""
+    rk = ops.rust_kernels()
+    if rk is None or any(a.dtype != np.float32 for a in arrays):
+        return None
+    return rk
+
+
 def layernorm_forward(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> Tuple[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
     """LayerNorm over the last axis; returns ``(y, (xhat, rstd))``."""
+    rk = _rust(x, g, b)
+    if rk is not None and x.ndim == 2:
+        y = np.array(x, order="C")
+        xhat = np.empty_like(y)
+        rstd = np.empty((y.shape[0], 1), dtype=np.float32)
+        rk.layernorm_train_forward(y, xhat, rstd.reshape(-1), np.ascontiguousarray(g), np.ascontiguousarray(b), float(eps))
+        return y, (xhat, rstd)
     mu = x.mean(axis=-1, keepdims=True)
     xc = x - mu
     var = np.einsum("ij,ij->i", xc, xc)[:, None] / x.dtype.type(x.shape[-1])
@@ -123,6 +147,13 @@ def layernorm_forward(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -
 def layernorm_backward(dy: np.ndarray, g: np.ndarray, cache: Tuple[np.ndarray, np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns ``(dx, dgamma, dbeta)``."""
     xhat, rstd = cache
+    rk = _rust(dy, xhat, g)
+    if rk is not None and dy.ndim == 2:
+        dx = np.array(dy, order="C")
+        dg = np.empty_like(g)
+        db = np.empty_like(g)
+        rk.layernorm_backward(dx, xhat, rstd.reshape(-1), np.ascontiguousarray(g), dg, db)
+        return dx, dg, db
     dg = np.einsum("ij,ij->j", dy, xhat)
     db = dy.sum(axis=0)
     dxh = dy * g
@@ -173,6 +204,8 @@ class Layout:
     groups: List[Tuple[np.ndarray, int, int]]  # (row indices of G sequences of length L, G, L)
     key_mask: Optional[np.ndarray]  # (n,) additive key mask, or None
     packed: bool
+    starts: List[int] = field(default_factory=list)  # first row of each sequence
+    lens: List[int] = field(default_factory=list)  # rows of each sequence
 
     @property
     def n(self) -> int:
@@ -201,7 +234,7 @@ def make_layout(mask: np.ndarray, packed: bool, dtype: np.dtype) -> Layout:
         km = None
         if not valid.all():
             km = np.where(valid.reshape(-1), 0.0, _NEG).astype(dtype)
-        return Layout(B, T, rows, [(rows, B, T)], km, False)
+        return Layout(B, T, rows, [(rows, B, T)], km, False, list(range(0, B * T, T)), [T] * B)
     rows = np.flatnonzero(valid.reshape(-1))
     lengths = valid.sum(axis=1)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -213,7 +246,7 @@ def make_layout(mask: np.ndarray, packed: bool, dtype: np.dtype) -> Layout:
     for ln, firsts in sorted(by_len.items()):
         idx = (np.asarray(firsts)[:, None] + np.arange(ln)).reshape(-1)
         groups.append((idx, len(firsts), ln))
-    return Layout(B, T, rows, groups, None, True)
+    return Layout(B, T, rows, groups, None, True, starts.tolist(), lengths.tolist())
 
 
 # ---------------------------------------------------------------------------------- attention
@@ -226,13 +259,30 @@ class _AttnTape:
     drop: Optional[np.ndarray]
 
 
-def attention_forward(qkv: np.ndarray, heads: int, layout: Layout, drop: Dropout) -> Tuple[np.ndarray, List[_AttnTape]]:
-    """``softmax(Q Kᵀ / sqrt d + mask)`` (dropout) ``V`` per sequence and head; ``qkv`` (n, 3H)."""
+@dataclass
+class _RustAttnTape:
+    qkv: np.ndarray
+    dropout: float
+    seed: int
+
+
+def attention_forward(qkv: np.ndarray, heads: int, layout: Layout, drop: Dropout) -> Tuple[np.ndarray, List[Any]]:
+    """``softmax(Q Kᵀ / sqrt d + mask)`` (dropout) ``V`` per sequence and head; ``qkv`` (n, 3H).
+
+    With the Rust kernels (float32), the tape holds only the seed of the attention dropout: the
+    backward kernel recomputes the weights and regenerates the mask.
+    """
     n, H3 = qkv.shape
     H = H3 // 3
     d = H // heads
     scale = qkv.dtype.type(1.0 / math.sqrt(d))
     ctx = np.empty((n, H), dtype=qkv.dtype)
+    rk = _rust(qkv)
+    if rk is not None and qkv.flags.c_contiguous:
+        p = drop.attention if drop.rng is not None else 0.0
+        seed = int(drop.rng.integers(0, 2**63)) if p > 0 else 0
+        rk.attention_train_forward(qkv, heads, layout.starts, layout.lens, layout.key_mask, float(scale), float(p), seed, ctx)
+        return ctx, [_RustAttnTape(qkv, float(p), seed)]
     tapes = []
     for idx, G, L in layout.groups:
         x = qkv[idx].reshape(G, L, 3, heads, d)
@@ -254,12 +304,18 @@ def attention_forward(qkv: np.ndarray, heads: int, layout: Layout, drop: Dropout
     return ctx, tapes
 
 
-def attention_backward(dctx: np.ndarray, heads: int, layout: Layout, tapes: List[_AttnTape]) -> np.ndarray:
+def attention_backward(dctx: np.ndarray, heads: int, layout: Layout, tapes: List[Any]) -> np.ndarray:
     """Gradient w.r.t. ``qkv`` (n, 3H) given the gradient of the context (n, H)."""
     n, H = dctx.shape
     d = H // heads
     scale = dctx.dtype.type(1.0 / math.sqrt(d))
     dqkv = np.empty((n, 3 * H), dtype=dctx.dtype)
+    if tapes and isinstance(tapes[0], _RustAttnTape):
+        rt = tapes[0]
+        rk = ops.rust_kernels()
+        rk.attention_train_backward(rt.qkv, heads, layout.starts, layout.lens, layout.key_mask, float(scale),
+                                    rt.dropout, rt.seed, np.ascontiguousarray(dctx), dqkv)
+        return dqkv
     for (idx, G, L), t in zip(layout.groups, tapes):
         dc = dctx[idx].reshape(G, L, heads, d).transpose(0, 2, 1, 3)
         pd = t.p if t.drop is None else t.p * t.drop
@@ -296,7 +352,7 @@ def linear_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, grads: Params,
 @dataclass
 class _LayerTape:
     x: np.ndarray
-    attn: List[_AttnTape]
+    attn: List[Any]
     ctx: np.ndarray
     drop1: Optional[np.ndarray]
     ln1: Tuple[np.ndarray, np.ndarray]

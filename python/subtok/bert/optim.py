@@ -125,8 +125,11 @@ class AdamW:
 
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:
     """L2 norm of all gradients together."""
-    norms = [float(np.linalg.norm(g.reshape(-1).astype(np.float64, copy=False))) for g in grads.values()]
-    return float(math.sqrt(sum(n * n for n in norms)))
+    total = 0.0
+    for g in grads.values():
+        flat = g.reshape(-1)
+        total += float(np.dot(flat, flat))
+    return float(math.sqrt(total))
 
 
 def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
