@@ -196,12 +196,10 @@ class Trainable:
         return {}
 
     @classmethod
-    def from_config(cls, config: Any, seed: Optional[int] = 0) -> Any:
-        """A freshly initialized model, as transformers initializes BERT: weights
-        ``N(0, initializer_range)`` (0.02 by default), biases 0, LayerNorm weights 1, the pad
-        token's embedding 0. ``seed`` seeds the generator."""
-        from subtok.bert.model import StateDict
-
+    def _init_tensors(cls, config: Any, seed: Optional[int]) -> Dict[str, np.ndarray]:
+        """Fresh weights under canonical names (no ``bert.`` prefix), initialized as transformers
+        initializes BERT: ``N(0, initializer_range)`` (0.02 by default), biases 0, LayerNorm
+        weights 1, the pad token's embedding 0."""
         rng = np.random.default_rng(seed)
         std = float(config.extra.get("initializer_range", 0.02) or 0.02)
         c = config
@@ -238,12 +236,56 @@ class Trainable:
                 tensors[k] = (rng.standard_normal(shp) * std).astype(np.float32)
         if c.pad_token_id is not None and 0 <= c.pad_token_id < c.vocab_size:
             tensors["embeddings.word_embeddings.weight"][c.pad_token_id] = 0
-        state = StateDict(tensors, source="from_config")
+        return tensors
+
+    @classmethod
+    def _build(cls, config: Any, state: Any) -> Any:
         if getattr(cls, "_prefix", "bert.") == "":
-            model = cls(config, state, add_pooling_layer=True)  # type: ignore[call-arg]
-        else:
-            model = cls(config, state)  # type: ignore[call-arg]
+            return cls(config, state, add_pooling_layer=True)  # type: ignore[call-arg]
+        return cls(config, state)  # type: ignore[call-arg]
+
+    @classmethod
+    def from_config(cls, config: Any, seed: Optional[int] = 0) -> Any:
+        """A freshly initialized model (as transformers initializes BERT; ``seed`` seeds it)."""
+        from subtok.bert.model import StateDict
+
+        state = StateDict(cls._init_tensors(config, seed), source="from_config")
+        model = cls._build(config, state)
         state.finish()
+        return model
+
+    @classmethod
+    def from_pretrained_base(cls, path: PathLike, num_labels: Optional[int] = None,
+                             id2label: Optional[Dict[int, str]] = None, seed: Optional[int] = 0) -> Any:
+        """Load a checkpoint and initialize the weights it lacks (a new task head, a missing
+        pooler), as transformers' ``from_pretrained`` does for a fine-tuning start. ``num_labels``
+        / ``id2label`` set the head size; weights of other heads in the checkpoint are ignored."""
+        from subtok.bert.config import BertConfig
+        from subtok.bert.model import KNOWN_HEAD_PREFIXES, StateDict
+
+        config = BertConfig.from_pretrained(path)
+        if id2label is not None:
+            config.id2label = {int(k): str(v) for k, v in id2label.items()}
+            config.label2id = {v: k for k, v in config.id2label.items()}
+            config.num_labels = len(config.id2label)
+        elif num_labels is not None:
+            if num_labels < 1:
+                raise ValueError("num_labels must be >= 1")
+            config.num_labels = int(num_labels)
+            config.id2label = {i: f"LABEL_{i}" for i in range(int(num_labels))}
+            config.label2id = {v: k for k, v in config.id2label.items()}
+        state = StateDict.from_pretrained(path)
+        fresh = cls._init_tensors(config, seed)
+        head_keys = {k for k in cls._head_shapes(config)}
+        for k, v in fresh.items():
+            if not state.has(k) or (k in head_keys and state.tensors[k].shape != v.shape):
+                state.tensors[k] = v  # a missing (or re-sized) head starts fresh
+        model = cls._build(config, state)
+        uses = tuple(getattr(cls, "_uses_prefixes", ()))
+        ignore = tuple(p for p in KNOWN_HEAD_PREFIXES if p not in uses)
+        if getattr(cls, "_pooler", None) is False:
+            ignore += ("pooler.",)
+        state.finish(ignore_prefixes=ignore)
         return model
 
     # ------------------------------------------------------------------ saving
