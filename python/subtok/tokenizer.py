@@ -81,6 +81,13 @@ class Tokenizer:
         ``"o200k_base"``) or the pre-tokenizer regex itself; known patterns run a hand-written
         splitter, any other regex a general engine with lookarounds and possessive quantifiers.
         ``special_tokens`` maps e.g. ``"<|endoftext|>"`` to its id."""
+        if special_tokens is not None:
+            if not isinstance(special_tokens, dict):
+                raise TypeError(f"special_tokens must be a dict {{token: id}}, not {type(special_tokens).__name__}")
+            for token, id_ in special_tokens.items():
+                if not isinstance(token, str):
+                    raise TypeError(f"special_tokens keys must be str, got {type(token).__name__}")
+                _uint_arg(f"special_tokens[{token!r}]", id_, 2**32)
         return cls(_core.BpeTokenizer.from_tiktoken(os.fspath(path), pattern, special_tokens))
 
     @classmethod
@@ -190,6 +197,8 @@ class Tokenizer:
         self, max_length: int, stride: int = 0, strategy: str = "longest_first", direction: str = "right"
     ) -> None:
         """Truncate encodings to ``max_length`` tokens (HF semantics; ``stride`` is the overflow overlap)."""
+        _uint_arg("max_length", max_length)
+        _uint_arg("stride", stride)
         self._impl.enable_truncation(max_length, stride, strategy, direction)
 
     def no_truncation(self) -> None:
@@ -210,6 +219,11 @@ class Tokenizer:
         pad_to_multiple_of: Optional[int] = None,
     ) -> None:
         """Pad encodings: to ``length`` if given, else to the longest in the batch (HF semantics)."""
+        _uint_arg("pad_id", pad_id, 2**32)
+        _uint_arg("pad_type_id", pad_type_id, 2**32)
+        for name, value in (("length", length), ("pad_to_multiple_of", pad_to_multiple_of)):
+            if value is not None:
+                _uint_arg(name, value)
         self._impl.enable_padding(direction, pad_id, pad_type_id, pad_token, length, pad_to_multiple_of)
 
     def no_padding(self) -> None:
@@ -288,6 +302,22 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f"subtok.Tokenizer({self._impl!r})"
+
+    def __copy__(self) -> "Tokenizer":
+        """An independent tokenizer: settings changed on the copy leave the original alone."""
+        return type(self)(self._impl.__copy__(), self.model_max_length)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "Tokenizer":
+        """Same as :meth:`__copy__` (the vocabulary is immutable, the settings are copied)."""
+        return self.__copy__()
+
+
+def _uint_arg(name: str, value: Any, limit: int = 2**63) -> None:
+    """``TypeError`` unless ``value`` is an int, ``ValueError`` naming ``name`` unless ``0 <= value < limit``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value < limit:
+        raise ValueError(f"{name} must be a non-negative int below {limit}, got {value}")
 
 
 def _model_max_length_beside(path: PathLike) -> Optional[int]:

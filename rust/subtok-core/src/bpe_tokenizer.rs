@@ -11,7 +11,7 @@ use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, Template, TruncationParams,
+    pad_encodings, truncate_encodings, truncate_ids, SettingsCell, Template, TruncationParams,
 };
 use crate::pretokenize::bytelevel::{bytes_to_string, string_to_bytes};
 use crate::pretokenize::regex::Splitter;
@@ -82,8 +82,8 @@ pub struct BpeTokenizer {
     trim_prefix_space: bool,
     /// Stored truncation and padding (HF semantics; BPE adds no special tokens, so the whole
     /// `max_length` is the budget).
-    pub truncation: Option<TruncationParams>,
-    pub padding: Option<PaddingParams>,
+    /// Stored truncation and padding (changeable through `&self`; see [`SettingsCell`]).
+    pub settings: SettingsCell,
 }
 
 enum Seg {
@@ -301,8 +301,7 @@ impl BpeTokenizer {
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
             post_processor,
-            truncation: None,
-            padding: None,
+            settings: SettingsCell::default(),
         };
         t.default_policy = t.policy(&SpecialSet::none(), &SpecialSet::All)?;
         Ok(t)
@@ -315,10 +314,14 @@ impl BpeTokenizer {
         specials: Vec<(String, u32)>,
         label: &str,
     ) -> Result<Self> {
+        let bound = crate::io::check::IdBound::for_entries(ranks.len() + specials.len());
         let model = BpeModel::from_ranks(ranks).map_err(|m| Error::malformed(label, m))?;
         let splitter = Splitter::from_pattern(pattern, false)?;
         let mut added = Vec::new();
         for (content, id) in specials {
+            bound
+                .check(id as u64, "special_tokens", &format!("{content:?}"))
+                .map_err(|e| Error::invalid(e.to_string()))?;
             if content.is_empty() {
                 return Err(Error::invalid("special tokens must not be empty"));
             }
@@ -382,6 +385,7 @@ impl BpeTokenizer {
 
     /// From a parsed HF `tokenizer.json` with a BPE model; `label` names the file in errors.
     pub fn from_hf_json(v: &Value, label: &str) -> Result<Self> {
+        crate::io::check::check_tokenizer_json(v, label)?;
         let bad = |msg: String| Error::malformed(label, msg);
         let model = v
             .get("model")
@@ -578,7 +582,7 @@ impl BpeTokenizer {
                 });
             }
         }
-        let mut t = Self::assemble(
+        let t = Self::assemble(
             bpe,
             splitter,
             added,
@@ -588,8 +592,10 @@ impl BpeTokenizer {
             post,
         )?;
         let cx = crate::io::hf_json::Ctx { label };
-        t.truncation = crate::io::hf_json::parse_truncation(&cx, v.get("truncation"))?;
-        t.padding = crate::io::hf_json::parse_padding(&cx, v.get("padding"))?;
+        t.settings
+            .set_truncation(crate::io::hf_json::parse_truncation(&cx, v.get("truncation"))?);
+        t.settings
+            .set_padding(crate::io::hf_json::parse_padding(&cx, v.get("padding"))?);
         Ok(t)
     }
 
@@ -607,6 +613,7 @@ impl BpeTokenizer {
 
     /// The HF `tokenizer.json` of this tokenizer.
     pub fn to_hf_json(&self) -> Value {
+        let settings = self.settings.snapshot();
         let mut vocab = serde_json::Map::new();
         for (bytes, id) in self.model.tokens() {
             vocab.insert(bytes_to_string(bytes), json!(id));
@@ -645,8 +652,8 @@ impl BpeTokenizer {
             .unwrap_or(Value::Null);
         json!({
             "version": "1.0",
-            "truncation": crate::io::hf_json::truncation_json(&self.truncation),
-            "padding": crate::io::hf_json::padding_json(&self.padding),
+            "truncation": crate::io::hf_json::truncation_json(&settings.truncation),
+            "padding": crate::io::hf_json::padding_json(&settings.padding),
             "added_tokens": added,
             "normalizer": null,
             "pre_tokenizer": pre,
@@ -848,8 +855,9 @@ impl BpeTokenizer {
     /// (concatenated, the pair with type id 1; BPE adds no special tokens of its own).
     /// Stored truncation applies (with overflow windows) and, for this one encoding, padding.
     pub fn encode(&self, text: &str, pair: Option<&str>, pol: &SpecialPolicy) -> Result<Encoding> {
-        let mut enc = self.encode_unpadded(text, pair, pol)?;
-        if let Some(p) = &self.padding {
+        let settings = self.settings.snapshot();
+        let mut enc = self.encode_unpadded(text, pair, pol, settings.truncation.as_ref())?;
+        if let Some(p) = &settings.padding {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
         Ok(enc)
@@ -860,10 +868,11 @@ impl BpeTokenizer {
         text: &str,
         pair: Option<&str>,
         pol: &SpecialPolicy,
+        truncation: Option<&TruncationParams>,
     ) -> Result<Encoding> {
         let mut a = self.encode_one(text, 0, pol)?;
         let mut b = pair.map(|p| self.encode_one(p, 1, pol)).transpose()?;
-        if let Some(t) = &self.truncation {
+        if let Some(t) = truncation {
             truncate_encodings(&mut a, b.as_mut(), t)?;
         }
         // BPE has no post-processor template: A, then B with its own type id 1.
@@ -896,7 +905,8 @@ impl BpeTokenizer {
         pol: &SpecialPolicy,
         truncate: bool,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
-        let trunc = self.truncation.as_ref().filter(|_| truncate);
+        let settings = self.settings.snapshot();
+        let trunc = settings.truncation.as_ref().filter(|_| truncate);
         if texts.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -942,11 +952,13 @@ impl BpeTokenizer {
         inputs: &[(String, Option<String>)],
         pol: &SpecialPolicy,
     ) -> Result<Vec<Encoding>> {
+        let settings = self.settings.snapshot();
+        let trunc = settings.truncation.as_ref();
         let mut encs = inputs
             .par_iter()
-            .map(|(a, b)| self.encode_unpadded(a, b.as_deref(), pol))
+            .map(|(a, b)| self.encode_unpadded(a, b.as_deref(), pol, trunc))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = &self.padding {
+        if let Some(p) = &settings.padding {
             pad_encodings(&mut encs, p);
         }
         Ok(encs)

@@ -14,7 +14,8 @@ use crate::normalize::bert::{
     is_control, is_whitespace, normalize_aligned, BertNormalizer, CharClass,
 };
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, Template, TruncationParams,
+    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, SettingsCell, Template,
+    TruncationParams,
 };
 use crate::pretokenize::bert::is_bert_punc;
 use rayon::prelude::*;
@@ -37,8 +38,8 @@ pub struct WordPieceTokenizer {
     pub model: WordPiece,
     pub added: AddedVocab,
     pub template: Option<Template>,
-    pub truncation: Option<TruncationParams>,
-    pub padding: Option<PaddingParams>,
+    /// Stored truncation and padding (changeable through `&self`; see [`SettingsCell`]).
+    pub settings: SettingsCell,
     pub decoder: WordPieceDecoder,
     /// id -> token for the model vocab and the added tokens.
     id_to_token: Vec<String>,
@@ -195,8 +196,7 @@ impl WordPieceTokenizer {
             model,
             added,
             template,
-            truncation: None,
-            padding: None,
+            settings: SettingsCell::default(),
             decoder,
             id_to_token,
             special_ids,
@@ -664,14 +664,6 @@ impl WordPieceTokenizer {
 
     // ------------------------------------------------------------------ post-processing
 
-    fn effective_truncation(
-        &self,
-        is_pair: bool,
-        add_special_tokens: bool,
-    ) -> Result<Option<TruncationParams>> {
-        self.budget(self.truncation, is_pair, add_special_tokens)
-    }
-
     /// Truncation settings with `max_length` reduced by the special tokens the template adds.
     fn budget(
         &self,
@@ -720,8 +712,9 @@ impl WordPieceTokenizer {
 
     /// HF `Tokenizer.encode`: stored truncation and padding apply.
     pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
-        let mut enc = self.encode_one(a, b, add_special_tokens, self.truncation)?;
-        if let Some(p) = &self.padding {
+        let settings = self.settings.snapshot();
+        let mut enc = self.encode_one(a, b, add_special_tokens, settings.truncation)?;
+        if let Some(p) = &settings.padding {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
         Ok(enc)
@@ -754,15 +747,16 @@ impl WordPieceTokenizer {
         inputs: &[(&str, Option<&str>)],
         add_special_tokens: bool,
     ) -> Result<Vec<crate::encoding::CompactEncoding>> {
+        let settings = self.settings.snapshot();
         let mut out = inputs
             .par_iter()
             .with_min_len(64)
             .map_init(Encoding::default, |enc, (a, b)| {
-                self.encode_one_into(a, *b, add_special_tokens, self.truncation, enc)?;
+                self.encode_one_into(a, *b, add_special_tokens, settings.truncation, enc)?;
                 Ok(crate::encoding::CompactEncoding::from(&*enc))
             })
             .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = &self.padding {
+        if let Some(p) = &settings.padding {
             crate::postprocess::pad_compact(&mut out, p);
         }
         Ok(out)
@@ -777,7 +771,7 @@ impl WordPieceTokenizer {
         truncate: bool,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
         let trunc = if truncate {
-            self.effective_truncation(false, add_special_tokens)?
+            self.budget(self.settings.truncation(), false, add_special_tokens)?
         } else {
             None
         };

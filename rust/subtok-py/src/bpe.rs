@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use subtok_core::bpe_tokenizer::{BpeTokenizer, SpecialPolicy, SpecialSet};
 use subtok_core::Error;
 
-#[pyclass(module = "subtok._core", name = "BpeTokenizer")]
+/// Frozen like `WordPieceTokenizer`: settings change atomically through `&self`.
+#[pyclass(module = "subtok._core", name = "BpeTokenizer", frozen)]
+#[derive(Clone)]
 pub struct PyBpeTokenizer {
     pub inner: BpeTokenizer,
 }
@@ -61,7 +63,7 @@ fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
 }
 
 fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
-    let s = obj.cast::<PyString>().map_err(|_| {
+    let s = crate::tokenizer::utf8_str(obj, what)?.ok_or_else(|| {
         PyTypeError::new_err(format!(
             "{what} must be str, not {}",
             obj.get_type()
@@ -70,7 +72,7 @@ fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
                 .unwrap_or_default()
         ))
     })?;
-    Ok(s.to_cow()?.into_owned())
+    Ok(s.to_string())
 }
 
 impl PyBpeTokenizer {
@@ -94,8 +96,8 @@ impl PyBpeTokenizer {
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
         let pad = self
             .inner
-            .padding
-            .as_ref()
+            .settings
+            .padding()
             .map(|p| std::sync::Arc::from(p.pad_token.as_str()));
         PyEncoding::new(e, self.inner.id_to_token_table(), pad)
     }
@@ -191,14 +193,16 @@ impl PyBpeTokenizer {
     ) -> PyResult<Vec<PyEncoding>> {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
+        crate::tokenizer::reject_single_str(inputs, "expected a list of str or of (str, str) pairs, got a single str; use encode() for one text")?;
         let mut items: Vec<(String, Option<String>)> = Vec::new();
-        for item in inputs
+        for (i, item) in inputs
             .try_iter()
             .map_err(|_| PyTypeError::new_err("inputs must be a list of str or (str, str)"))?
+            .enumerate()
         {
             let item = item?;
             if item.cast::<PyString>().is_ok() {
-                items.push((text_arg(&item, "input")?, None));
+                items.push((text_arg(&item, &format!("batch item {i}"))?, None));
             } else if item.cast::<PyTuple>().is_ok() || item.cast::<PyList>().is_ok() {
                 let a: Vec<Bound<'_, PyAny>> = item.extract()?;
                 if a.len() != 2 {
@@ -206,7 +210,10 @@ impl PyBpeTokenizer {
                         "a pair input must have exactly two strings",
                     ));
                 }
-                items.push((text_arg(&a[0], "input")?, Some(text_arg(&a[1], "pair")?)));
+                items.push((
+                    text_arg(&a[0], &format!("batch item {i}[0]"))?,
+                    Some(text_arg(&a[1], &format!("batch item {i}[1]"))?),
+                ));
             } else {
                 return Err(PyTypeError::new_err(
                     "inputs must be a list of str or (str, str)",
@@ -233,18 +240,20 @@ impl PyBpeTokenizer {
     ) -> PyResult<FlatArrays<'py>> {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
+        crate::tokenizer::reject_single_str(inputs, "expected a list of str, got a single str")?;
         let mut texts: Vec<String> = Vec::new();
         if let Ok(list) = inputs.cast::<PyList>() {
             texts.reserve(list.len());
-            for item in list.iter() {
-                texts.push(text_arg(&item, "input")?);
+            for (i, item) in list.iter().enumerate() {
+                texts.push(text_arg(&item, &format!("batch item {i}"))?);
             }
         } else {
-            for item in inputs
+            for (i, item) in inputs
                 .try_iter()
                 .map_err(|_| PyTypeError::new_err("inputs must be a list of str"))?
+                .enumerate()
             {
-                texts.push(text_arg(&item?, "input")?);
+                texts.push(text_arg(&item?, &format!("batch item {i}"))?);
             }
         }
         let (ids, lens) = detached(py, || {
