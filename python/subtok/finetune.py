@@ -329,7 +329,7 @@ def _run_epochs(
             model.train(dropout) if dropout else None
         result.history.append(metrics)
         if log is not None:
-            _log_line(epoch, metrics, log)
+            _log_line(epoch, metrics, sys.stderr if log == "stderr" else log)
         score = -metrics["loss"] if metric == "loss" else metrics[metric]
         if score > best:
             best = score
@@ -361,7 +361,7 @@ def fit(
     dropout: bool = True,
     output_dir: Optional[PathLike] = None,
     progress: Optional[bool] = None,
-    log: Any = sys.stderr,
+    log: Any = "stderr",
 ) -> FitResult:
     """Fine-tune all parameters of ``model`` on ``train`` (see the module docstring for formats).
 
@@ -369,7 +369,7 @@ def fit(
     ``warmup_ratio`` of the steps then linear decay, clipping to ``max_grad_norm``, ``grad_accum``
     batches per step, dropout from the config (seeded with ``seed``) unless ``dropout=False``.
     After each epoch ``eval`` is scored (:func:`evaluate`), one line of metrics goes to ``log``
-    (``None``: silent), and when the main metric (accuracy, or exact match for QA; the training loss
+    (default ``sys.stderr``; ``None``: silent), and when the main metric (accuracy, or exact match for QA; the training loss
     without ``eval``) improves, the model is saved to ``output_dir`` (with ``tokenizer.json``).
     A progress bar is drawn on terminals (``progress=True/False`` forces it). The model ends in
     eval mode with the weights of the last epoch.
@@ -420,7 +420,7 @@ def pretrain(
     eval_instances: Optional[Dict[str, np.ndarray]] = None,
     output_dir: Optional[PathLike] = None,
     progress: Optional[bool] = None,
-    log: Any = sys.stderr,
+    log: Any = "stderr",
 ) -> FitResult:
     """MLM + NSP training of a :class:`~subtok.bert.BertForPreTraining` on
     :func:`subtok.pretraining.create_pretraining_data` instances, re-masked dynamically every
