@@ -15,6 +15,8 @@ Writes ``tests/fixtures/training/``:
 * ``minilm_grads.npz``: all-MiniLM-L6-v2 (``BertModel``), loss ``sum(last_hidden_state * R1) +
   sum(pooler_output * R2)`` over a padded batch; every parameter's gradient norm and the full
   gradients of a few small parameters (the full set would be 90 MB).
+* ``hidden_states.npz``: ``output_hidden_states=True`` of the tiny ``BertModel`` and
+  ``BertForTokenClassification``.
 * ``saved_<task>.npz``: transformers' outputs of the checkpoint that subtok's ``save_pretrained``
   writes after one plain gradient step (the script also asserts that they equal subtok's outputs).
 """
@@ -204,6 +206,21 @@ def saved_fixture(task: str) -> None:
     np.savez_compressed(OUT / f"saved_{task}.npz", **arrays)
 
 
+def hidden_states_fixture() -> None:
+    """transformers' hidden_states (embeddings + each layer) of the tiny base and token models."""
+    e = np.load(TINY / "expected.npz")
+    batch = as_t({k: e[k] for k in ("input_ids", "attention_mask", "token_type_ids")})
+    arrays = {}
+    for name, cls, folder in (("base", transformers.BertModel, "pretraining"),
+                              ("token", transformers.BertForTokenClassification, "token-classification")):
+        m = cls.from_pretrained(TINY / folder, attn_implementation="eager").eval()
+        with torch.no_grad():
+            out = m(**batch, output_hidden_states=True)
+        for i, h in enumerate(out.hidden_states):
+            arrays[f"{name}.{i}"] = h.numpy()
+    np.savez_compressed(OUT / "hidden_states.npz", **arrays)
+
+
 def main() -> None:
     torch.manual_seed(0)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -216,6 +233,8 @@ def main() -> None:
         if not only or "saved" in only:
             saved_fixture(task)
         print("done", task)
+    if not only or "hidden" in only:
+        hidden_states_fixture()
     if not only or "minilm" in only:
         minilm_fixture()
     for f in sorted(OUT.iterdir()):

@@ -391,3 +391,67 @@ def test_config_json_round_trip(tmp_path):
     again = sb.BertForSequenceClassification.from_pretrained(tmp_path)
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(again.state_dict()[k], v)
+
+
+# ------------------------------------------------------------------ hidden states and ScalarMix
+def test_output_hidden_states_match_transformers():
+    ref = np.load(FIX / "hidden_states.npz")
+    batch = _expected_batch()
+    base = sb.BertModel.from_pretrained(TINY / "pretraining")
+    out = base(**batch, output_hidden_states=True)
+    assert len(out.hidden_states) == 3
+    for i, h in enumerate(out.hidden_states):
+        np.testing.assert_allclose(h, ref[f"base.{i}"], atol=2e-5, rtol=0)
+    plain = base(**batch)
+    valid = batch["attention_mask"].astype(bool)
+    np.testing.assert_allclose(out.last_hidden_state[valid], plain.last_hidden_state[valid], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(out.pooler_output, plain.pooler_output, atol=2e-5, rtol=0)
+    tok = sb.BertForTokenClassification.from_pretrained(TINY / "token-classification")
+    out = tok(**batch, output_hidden_states=True)
+    for i, h in enumerate(out.hidden_states):
+        np.testing.assert_allclose(h, ref[f"token.{i}"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(out.logits[valid], tok(**batch).logits[valid], atol=2e-5, rtol=0)
+    assert tok(**batch).hidden_states is None
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_scalar_mix_gradients_and_training(layer_norm):
+    rng = np.random.default_rng(0)
+    hs = [rng.standard_normal((2, 5, 4)).astype(np.float32) * (k + 1) for k in range(4)]
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    mix = sb.ScalarMix(4, do_layer_norm=layer_norm, initial_scalar_parameters=[0.1, -0.2, 0.3, 0.0], initial_gamma=1.5)
+    assert mix.weights.sum() == pytest.approx(1.0, rel=1e-6)
+    w = rng.standard_normal((2, 5, 4))
+
+    def loss():
+        return float((mix(hs, mask).astype(np.float64) * w).sum())
+
+    base = loss()
+    grads, d_inputs = mix.backward(w)
+    h = 1e-3
+    for name, p in mix.state_dict().items():
+        for j in range(p.size):
+            old = p.flat[j]
+            p.flat[j] = old + h
+            up = loss()
+            p.flat[j] = old - h
+            down = loss()
+            p.flat[j] = old
+            assert (up - down) / (2 * h) == pytest.approx(float(grads[name].flat[j]), rel=2e-2, abs=2e-3), name
+    for k in (0, 3):
+        for idx in [(0, 1, 2), (1, 4, 0)]:
+            old = hs[k][idx]
+            hs[k][idx] = old + h
+            up = loss()
+            hs[k][idx] = old - h
+            down = loss()
+            hs[k][idx] = old
+            assert (up - down) / (2 * h) == pytest.approx(float(d_inputs[k][idx]), rel=2e-2, abs=2e-3)
+    # trainable: AdamW on its parameters moves the weights toward the useful layer
+    target = hs[2] * 2.0
+    opt = AdamW(mix, lr=0.05, weight_decay=0.0)
+    for _ in range(150):
+        out = mix(hs)
+        g, _ = mix.backward(2 * (out - target) / out.size)
+        opt.step(g)
+    assert int(np.argmax(mix.weights)) == 2 and base != loss()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
@@ -104,8 +104,10 @@ class _HeadModel:
         state.finish(ignore_prefixes=ignore)
         return model
 
-    def _encode(self, input_ids: ArrayLike, attention_mask: Any, token_type_ids: Any, position_ids: Any) -> Any:
-        return self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids)
+    def _encode(self, input_ids: ArrayLike, attention_mask: Any, token_type_ids: Any, position_ids: Any,
+                output_hidden_states: bool = False) -> Any:
+        return self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+                         output_hidden_states=output_hidden_states)
 
     @property
     def id2label(self) -> dict:
@@ -118,12 +120,14 @@ class SequenceClassifierOutput:
     logits: np.ndarray
     pooler_output: Optional[np.ndarray] = None
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
 class TokenClassifierOutput:
     logits: np.ndarray
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
@@ -131,6 +135,7 @@ class QuestionAnsweringModelOutput:
     start_logits: np.ndarray
     end_logits: np.ndarray
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
@@ -138,6 +143,7 @@ class MaskedLMOutput:
     logits: np.ndarray
     loss: Optional[float] = None
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
@@ -148,6 +154,7 @@ class BertForPreTrainingOutput:
     mlm_loss: Optional[float] = None
     nsp_loss: Optional[float] = None
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 # ---------------------------------------------------------------------------------- heads
@@ -162,9 +169,10 @@ class BertForSequenceClassification(TrainableSequenceClassification, _HeadModel)
         self.classifier = _Linear(state, "classifier", self.num_labels, config.hidden_size)
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None) -> SequenceClassifierOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
-        return SequenceClassifierOutput(self.classifier(out.pooler_output), out.pooler_output, out.last_hidden_state)
+                 position_ids: Any = None, output_hidden_states: bool = False) -> SequenceClassifierOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
+        return SequenceClassifierOutput(self.classifier(out.pooler_output), out.pooler_output, out.last_hidden_state,
+                                        out.hidden_states)
 
 
 class BertForTokenClassification(TrainableTokenClassification, _HeadModel):
@@ -178,9 +186,9 @@ class BertForTokenClassification(TrainableTokenClassification, _HeadModel):
         self.classifier = _Linear(state, "classifier", self.num_labels, config.hidden_size)
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None) -> TokenClassifierOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
-        return TokenClassifierOutput(self.classifier(out.last_hidden_state), out.last_hidden_state)
+                 position_ids: Any = None, output_hidden_states: bool = False) -> TokenClassifierOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
+        return TokenClassifierOutput(self.classifier(out.last_hidden_state), out.last_hidden_state, out.hidden_states)
 
 
 class BertForQuestionAnswering(TrainableQuestionAnswering, _HeadModel):
@@ -193,11 +201,12 @@ class BertForQuestionAnswering(TrainableQuestionAnswering, _HeadModel):
         self.qa_outputs = _Linear(state, "qa_outputs", 2, config.hidden_size)
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None) -> QuestionAnsweringModelOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
+                 position_ids: Any = None, output_hidden_states: bool = False) -> QuestionAnsweringModelOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
         logits = self.qa_outputs(out.last_hidden_state)
         return QuestionAnsweringModelOutput(
-            np.ascontiguousarray(logits[..., 0]), np.ascontiguousarray(logits[..., 1]), out.last_hidden_state
+            np.ascontiguousarray(logits[..., 0]), np.ascontiguousarray(logits[..., 1]), out.last_hidden_state,
+            out.hidden_states,
         )
 
 
@@ -251,13 +260,14 @@ class BertForMaskedLM(TrainableMaskedLM, _HeadModel):
         return model
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None, labels: Optional[ArrayLike] = None) -> MaskedLMOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
+                 position_ids: Any = None, labels: Optional[ArrayLike] = None,
+                 output_hidden_states: bool = False) -> MaskedLMOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
         logits = self.predictions(out.last_hidden_state)
         loss = None
         if labels is not None:
             loss = cross_entropy(logits, _as_int_array(labels, "labels").reshape(logits.shape[:-1]))
-        return MaskedLMOutput(logits, loss, out.last_hidden_state)
+        return MaskedLMOutput(logits, loss, out.last_hidden_state, out.hidden_states)
 
 
 class BertForPreTraining(TrainablePreTraining, _HeadModel):
@@ -277,8 +287,9 @@ class BertForPreTraining(TrainablePreTraining, _HeadModel):
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
                  position_ids: Any = None, labels: Optional[ArrayLike] = None,
-                 next_sentence_label: Optional[ArrayLike] = None) -> BertForPreTrainingOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
+                 next_sentence_label: Optional[ArrayLike] = None,
+                 output_hidden_states: bool = False) -> BertForPreTrainingOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
         pred = self.predictions(out.last_hidden_state)
         nsp = self.seq_relationship(out.pooler_output)
         mlm_loss = nsp_loss = loss = None
@@ -294,4 +305,4 @@ class BertForPreTraining(TrainablePreTraining, _HeadModel):
             nsp_loss = cross_entropy(nsp, nsl)
         if mlm_loss is not None or nsp_loss is not None:
             loss = (mlm_loss or 0.0) + (nsp_loss or 0.0)
-        return BertForPreTrainingOutput(pred, nsp, loss, mlm_loss, nsp_loss, out.last_hidden_state)
+        return BertForPreTrainingOutput(pred, nsp, loss, mlm_loss, nsp_loss, out.last_hidden_state, out.hidden_states)

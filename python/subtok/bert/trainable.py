@@ -334,6 +334,16 @@ class TrainableEncoder(Trainable):
         return self._tape(input_ids, attention_mask, token_type_ids, position_ids, params,
                           self.has_pooler, lambda v: False)[1]  # type: ignore[attr-defined]
 
+    def forward_all_layers(self, input_ids: Any, attention_mask: Any = None, token_type_ids: Any = None,
+                           position_ids: Any = None) -> Any:
+        """``BaseModelOutputWithPooling`` with ``hidden_states`` (embeddings + every layer, (B, T, H)
+        each), computed at every position as transformers does (dropout only in training mode)."""
+        from subtok.bert.model import BaseModelOutputWithPooling
+
+        tape = self.forward_with_tape(input_ids, attention_mask, token_type_ids, position_ids)
+        hs = tuple(tape.layout.scatter(h) for h in tape.hidden)
+        return BaseModelOutputWithPooling(last_hidden_state=hs[-1], pooler_output=tape.pooled, hidden_states=hs)
+
     def backward(self, tape: bw.EncoderTape, d_last_hidden_state: Optional[np.ndarray] = None,
                  d_pooler_output: Optional[np.ndarray] = None, params: Optional[Params] = None,
                  grads: Optional[Params] = None) -> Params:
