@@ -78,6 +78,11 @@ class _HeadModel:
     bert: BertModel
 
     def __init__(self, config: BertConfig, state: StateDict) -> None:
+        if config.family != "bert":
+            raise ValueError(
+                f"{type(self).__name__} loads BERT checkpoints; model_type {config.model_type!r} loads "
+                "through BertModel / SentenceEncoder only"
+            )
         self.config = config
         self.bert = BertModel(config, state, add_pooling_layer=self._pooler)
         self._init_head(config, state)

@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
+from subtok.bert import architectures as _arch
 from subtok.bert import blas, ops
 from subtok.bert.config import BertConfig
 from subtok.bert.weights import load_state_dict
@@ -43,28 +44,31 @@ def _canonical(name: str) -> str:
 class StateDict:
     """Checkpoint tensors under canonical names, tracking which ones a model consumed.
 
-    Encoder keys are stored without the ``bert.`` prefix (accepted with or without it); old
-    TF-style ``gamma``/``beta`` LayerNorm names become ``weight``/``bias``.
+    Encoder keys are stored without the ``bert.`` prefix (accepted with or without it; ``roberta.`` /
+    ``distilbert.`` and DistilBERT's own layer names for those families, see
+    :mod:`subtok.bert.architectures`); old TF-style ``gamma``/``beta`` LayerNorm names become
+    ``weight``/``bias``.
     """
 
-    def __init__(self, tensors: Dict[str, np.ndarray], source: str = "checkpoint") -> None:
+    def __init__(self, tensors: Dict[str, np.ndarray], source: str = "checkpoint", family: str = "bert") -> None:
         self.source = source
+        self.family = family
         self.tensors: Dict[str, np.ndarray] = {}
         for k, v in tensors.items():
-            k = _canonical(k)
-            if k.startswith("bert."):
-                k = k[len("bert.") :]
+            k, _ = _arch.canonical_name(_canonical(k), family)
             if k in IGNORED_BUFFERS:
                 continue
             if k in self.tensors:
-                raise ValueError(f"{source}: weight {k!r} appears twice (with and without the 'bert.' prefix)")
+                raise ValueError(
+                    f"{source}: weight {k!r} appears twice (with and without the '{_arch.BASE_PREFIXES[family]}' prefix)"
+                )
             self.tensors[k] = v
         self.used: set = set()
         self.missing: List[str] = []
 
     @classmethod
-    def from_pretrained(cls, path: PathLike) -> "StateDict":
-        return cls(load_state_dict(path), os.fspath(path))
+    def from_pretrained(cls, path: PathLike, family: str = "bert") -> "StateDict":
+        return cls(load_state_dict(path), os.fspath(path), family)
 
     def has(self, name: str) -> bool:
         return name in self.tensors
@@ -151,7 +155,10 @@ class BertModel:
         H, I, V = c.hidden_size, c.intermediate_size, c.vocab_size
         self.word_embeddings = state.take("embeddings.word_embeddings.weight", (V, H))
         self.position_embeddings = state.take("embeddings.position_embeddings.weight", (c.max_position_embeddings, H))
-        self.token_type_embeddings = state.take("embeddings.token_type_embeddings.weight", (c.type_vocab_size, H))
+        if c.family == "distilbert":  # no token types: a zero row keeps one embedding path
+            self.token_type_embeddings = np.zeros((1, H), dtype=np.float32)
+        else:
+            self.token_type_embeddings = state.take("embeddings.token_type_embeddings.weight", (c.type_vocab_size, H))
         self.emb_ln_g = state.take("embeddings.LayerNorm.weight", (H,))
         self.emb_ln_b = state.take("embeddings.LayerNorm.bias", (H,))
         scale = np.float32(1.0 / math.sqrt(c.head_dim))
@@ -191,18 +198,29 @@ class BertModel:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, path: PathLike, add_pooling_layer: Optional[bool] = None) -> "BertModel":
+    def from_pretrained(
+        cls, path: PathLike, add_pooling_layer: Optional[bool] = None, quantize: Optional[str] = None
+    ) -> "BertModel":
         """Load from a folder with ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``.
 
-        The pooler is loaded when the checkpoint has one (or required with ``add_pooling_layer=True``).
-        Weights of standard heads (``cls.*``, ``classifier.*``, ``qa_outputs.*``) are ignored; any
-        other unknown or missing weight raises ``ValueError`` listing the names.
+        Dispatches on ``config.json``'s ``model_type`` like transformers' ``AutoModel``: BERT,
+        RoBERTa (also XLM-R, CamemBERT) and DistilBERT checkpoints load (base models or any head
+        checkpoint of theirs). The pooler is loaded when the checkpoint has one (or required with
+        ``add_pooling_layer=True``). Weights of the family's standard heads are ignored; any other
+        unknown or missing weight raises ``ValueError`` listing the names.
         """
         config = BertConfig.from_pretrained(path)
-        state = StateDict.from_pretrained(path)
+        state = StateDict.from_pretrained(path, config.family)
         model = cls(config, state, add_pooling_layer=add_pooling_layer)
-        state.finish(ignore_prefixes=KNOWN_HEAD_PREFIXES)
+        state.finish(ignore_prefixes=_arch.HEAD_PREFIXES[config.family])
+        if quantize is not None:
+            raise ValueError(f"quantize={quantize!r} is not supported")
         return model
+
+    @property
+    def max_input_length(self) -> int:
+        """Longest input sequence the position embeddings allow."""
+        return self.config.max_input_length
 
     # ------------------------------------------------------------------ inputs
     def _check_inputs(
@@ -238,12 +256,17 @@ class BertModel:
         if tt.min() < 0 or tt.max() >= c.type_vocab_size:
             raise ValueError(f"token_type_ids must be in [0, {c.type_vocab_size}), got {int(tt.max())}")
         if position_ids is None:
-            if T > c.max_position_embeddings:
+            if T > c.max_input_length:
                 raise ValueError(
-                    f"sequence length {T} exceeds max_position_embeddings ({c.max_position_embeddings}); "
+                    f"sequence length {T} exceeds the model's {c.max_input_length} positions (max_position_embeddings); "
                     "truncate the input"
                 )
-            pos = np.broadcast_to(np.arange(T, dtype=np.int64), ids.shape)
+            if c.family == "roberta":  # transformers' create_position_ids_from_input_ids
+                pad = int(c.pad_token_id or 0)
+                real = ids != pad
+                pos = np.cumsum(real, axis=1) * real + pad
+            else:
+                pos = np.broadcast_to(np.arange(T, dtype=np.int64), ids.shape)
         else:
             pos = other(position_ids, "position_ids", ids)
             if pos.min() < 0 or pos.max() >= c.max_position_embeddings:
