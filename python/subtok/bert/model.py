@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -123,6 +123,17 @@ class BaseModelOutputWithPooling:
 class _Layer:
     __slots__ = ("w_qkv", "b_qkv", "w_o", "b_o", "ln1_g", "ln1_b", "w_i", "b_i", "w_out", "b_out", "ln2_g", "ln2_b")
 
+    #: the dense weights that ``quantize`` replaces
+    DENSE = ("w_qkv", "w_o", "w_i", "w_out")
+
+
+def _dense(x: np.ndarray, w: Any, out: np.ndarray) -> None:
+    """``out = x @ w`` for a float32 weight or a quantized one (:class:`subtok.bert.quant.Int8Linear`)."""
+    if isinstance(w, np.ndarray):
+        np.matmul(x, w, out=out)
+    else:
+        w(x, out)
+
 
 def _as_int_array(x: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(x)
@@ -207,15 +218,42 @@ class BertModel:
         RoBERTa (also XLM-R, CamemBERT) and DistilBERT checkpoints load (base models or any head
         checkpoint of theirs). The pooler is loaded when the checkpoint has one (or required with
         ``add_pooling_layer=True``). Weights of the family's standard heads are ignored; any other
-        unknown or missing weight raises ``ValueError`` listing the names.
+        unknown or missing weight raises ``ValueError`` listing the names. ``quantize="int8"``
+        quantizes the dense layers once at load (see :meth:`quantize`).
         """
+        from subtok.bert.quant import check_kind
+
+        check_kind(quantize)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path, config.family)
         model = cls(config, state, add_pooling_layer=add_pooling_layer)
         state.finish(ignore_prefixes=_arch.HEAD_PREFIXES[config.family])
         if quantize is not None:
-            raise ValueError(f"quantize={quantize!r} is not supported")
+            model.quantize(quantize)
         return model
+
+    #: ``None`` (float32) or the ``quantize`` kind applied to the dense layers
+    quantized: Optional[str] = None
+
+    def quantize(self, kind: str = "int8") -> "BertModel":
+        """Quantize the encoder layers' dense weights in place, once (returns ``self``).
+
+        ``"int8"``: dynamic quantization (per-output-channel int8 weights, per-row int8 activations,
+        int32 products on AVX512-VNNI when available; see :mod:`subtok.bert.quant`). Embeddings,
+        LayerNorms, attention and the pooler stay float32.
+        """
+        from subtok.bert import quant
+
+        quant.check_kind(kind)
+        if self.quantized is not None:
+            if self.quantized != kind:
+                raise ValueError(f"model is already quantized to {self.quantized}")
+            return self
+        for L in self.layers:
+            for name in _Layer.DENSE:
+                setattr(L, name, quant.Int8Linear(getattr(L, name)))
+        self.quantized = kind
+        return self
 
     @property
     def max_input_length(self) -> int:
@@ -345,11 +383,11 @@ class BertModel:
     def _layer_tail(self, L: _Layer, h: np.ndarray, ctx2d: np.ndarray, attn: np.ndarray, inter: np.ndarray) -> None:
         """Attention output projection + LayerNorm, then the feed-forward block; result in ``h``."""
         c = self.config
-        np.matmul(ctx2d, L.w_o, out=attn)
+        _dense(ctx2d, L.w_o, attn)
         ops.add_layernorm_(attn, h, L.b_o, L.ln1_g, L.ln1_b, c.layer_norm_eps)
-        np.matmul(attn, L.w_i, out=inter)
+        _dense(attn, L.w_i, inter)
         ops.add_bias_gelu_(inter, L.b_i, c.hidden_act)
-        np.matmul(inter, L.w_out, out=h)
+        _dense(inter, L.w_out, h)
         ops.add_layernorm_(h, attn, L.b_out, L.ln2_g, L.ln2_b, c.layer_norm_eps)
 
     def _encode_padded(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -374,7 +412,7 @@ class BertModel:
         lens = [T] * B
         key_mask = None if mask_bias is None else mask_bias.reshape(-1)
         for L in self.layers:
-            np.matmul(h, L.w_qkv, out=qkv)
+            _dense(h, L.w_qkv, qkv)
             ops.self_attention_(qkv, L.b_qkv, nh, starts, lens, key_mask, ctx)
             self._layer_tail(L, h, ctx, attn, inter)
         return h.reshape(B, T, H)
@@ -394,7 +432,7 @@ class BertModel:
         attn = np.empty((Nv, H), dtype=np.float32)
         inter = np.empty((Nv, I), dtype=np.float32)
         for L in self.layers:
-            np.matmul(h, L.w_qkv, out=qkv)
+            _dense(h, L.w_qkv, qkv)
             ops.self_attention_(qkv, L.b_qkv, nh, starts, lengths, None, ctx)
             self._layer_tail(L, h, ctx, attn, inter)
         out = np.zeros((B * T, H), dtype=np.float32)
@@ -407,7 +445,7 @@ class BertModel:
         n = self.word_embeddings.size + self.position_embeddings.size + self.token_type_embeddings.size
         n += 2 * self.config.hidden_size
         for L in self.layers:
-            n += sum(getattr(L, s).size for s in _Layer.__slots__)
+            n += sum(int(np.prod(getattr(L, s).shape)) for s in _Layer.__slots__)
         if self.has_pooler:
             n += self.pooler_w.size + self.pooler_b.size
         return int(n)
