@@ -350,13 +350,14 @@ class SentenceEncoder:
         ``ValueError``), ``1_Pooling/config.json``, ``sentence_bert_config.json`` and
         ``config_sentence_transformers.json``. Without ``modules.json`` the pipeline is mean pooling
         without normalization, as sentence-transformers builds it. ``path=None`` uses the default
-        all-MiniLM-L6-v2 model when its package is installed. ``quantize`` (``"int8"``/``"bf16"``)
-        is passed to :meth:`BertModel.from_pretrained`. ``tokenizer`` replaces the folder's
+        all-MiniLM-L6-v2 model when its package is installed; a name is looked up in the offline
+        Hugging Face cache like :meth:`subtok.Tokenizer.from_pretrained`. ``quantize="int8"`` is
+        passed to :meth:`BertModel.from_pretrained`. ``tokenizer`` replaces the folder's
         ``tokenizer.json`` (e.g. a ``tokenizers.Tokenizer`` for a tokenizer subtok cannot load).
         """
-        folder = default_model_path() if path is None else os.fspath(path)
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"{folder}: model folder not found")
+        from subtok.hub import resolve_model
+
+        folder = resolve_model(default_model_path() if path is None else path, need_tokenizer=tokenizer is None)
         layout = read_sentence_transformers_config(folder)
         tr_folder = layout.pop("transformer_path")
         if tokenizer is None:
