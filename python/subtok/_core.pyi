@@ -277,6 +277,22 @@ class _Kernels:
         ctx: npt.NDArray[np.float32],
     ) -> None: ...
     @staticmethod
+    def vnni_available() -> bool: ...
+    class Int8Weight:
+        """A (k, n) float32 weight quantized to int8 per output column, packed for the int8 kernels."""
+
+        def __init__(self, w: npt.NDArray[np.float32]) -> None: ...
+        @property
+        def shape(self) -> Tuple[int, int]: ...
+        def dequantized(self) -> npt.NDArray[np.float32]: ...
+        def matmul(
+            self,
+            x: npt.NDArray[np.float32],
+            out: npt.NDArray[np.float32],
+            bias: Optional[npt.NDArray[np.float32]] = None,
+            portable: bool = False,
+        ) -> None: ...
+    @staticmethod
     def attention_train_forward(
         qkv: npt.NDArray[np.float32],
         heads: int,
