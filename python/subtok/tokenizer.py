@@ -6,9 +6,10 @@ WordPiece (BERT) and byte-level BPE share this API, so code written against HF t
 from __future__ import annotations
 
 import os
-from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by the calls that return arrays, not by `import subtok`
+    import numpy as np
 
 from subtok import _core
 from subtok._core import Encoding
@@ -279,6 +280,8 @@ class Tokenizer:
         ``overflow_to_sample_mapping``. A single ``str`` gives one row (more with overflow).
         Stored truncation/padding settings do not apply here; the arguments decide, as in transformers.
         """
+        from subtok.inputs import build_model_inputs
+
         return build_model_inputs(
             self, text, text_pair, add_special_tokens=add_special_tokens, truncation=truncation,
             max_length=max_length, padding=padding, pad_to_multiple_of=pad_to_multiple_of, stride=stride,
@@ -302,5 +305,3 @@ def _model_max_length_beside(path: PathLike) -> Optional[int]:
         return None
     return int(value) if isinstance(value, int) and 0 < value < 1_000_000 else None
 
-
-from subtok.inputs import build_model_inputs  # noqa: E402  (inputs imports Tokenizer only for typing)

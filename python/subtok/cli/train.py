@@ -26,6 +26,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="*", metavar="FILES", help="UTF-8 text files (default: built-in corpus)")
+    p.add_argument("-i", "--input", action="append", default=[], metavar="FILE", help="an input file (repeatable; same as FILES)")
     p.add_argument("-o", "--output", default="tokenizer.json", help="where to write tokenizer.json (default: %(default)s)")
     p.add_argument("--model", choices=["bpe", "wordpiece"], default="bpe", help="model to train (default: %(default)s)")
     p.add_argument("--vocab-size", type=int, default=30000, metavar="N", help="vocabulary size (default: %(default)s)")
@@ -49,8 +50,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from subtok.training import default_corpus, export_vocab_files, save_json, train_json
 
-    if args.files:
-        corpus: Any = list(args.files)
+    inputs = list(args.files) + list(getattr(args, "input", None) or [])
+    if inputs:
+        corpus: Any = inputs
         files = True
         source = f"{len(corpus)} file(s)"
     else:
