@@ -35,7 +35,7 @@ BENCHES: Dict[str, Tuple[str, List[str], List[str], str]] = {
               "tokenizer training vs HF trainers, SentencePiece, bpeasy"),
     "wordpiece_vocab": ("bench_wordpiece_vocab.py", ["--vocab-size", "8000"], [],
                         "held-out compression of the WordPiece learners vs HF's WordPieceTrainer"),
-    "encoder": ("bench_encoder.py", ["--threads", "2", "--rounds", "2", "--e2e-lines", "64"], [],
+    "encoder": ("bench_encoder.py", ["--threads", "1", "--rounds", "2", "--e2e-lines", "64"], [],
                 "NumPy BERT encoder vs transformers on PyTorch"),
     "pretraining": ("bench_pretraining.py", ["--dupe-factor", "1", "--repeat", "1", "--reference-docs", "10"], [],
                     "BERT pretraining-data generation vs Google's loop in Python"),
@@ -70,7 +70,7 @@ def _bars(ax: Any, groups: Dict[str, Dict[str, float]], ylabel: str) -> None:
         xs = [j + i * width for j in range(len(labels))]
         ax.bar(xs, [groups[g].get(s, 0.0) for g in labels], width, label=s)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
-    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_xticklabels(labels, fontsize=7, rotation=12, ha="right")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
 

@@ -84,7 +84,13 @@ class SentenceEncoder:
 
     @property
     def dim(self) -> int:
+        """Length of each embedding vector (the model's hidden size)."""
         return self.model.config.hidden_size
+
+    def __repr__(self) -> str:
+        c = self.model.config
+        return (f"SentenceEncoder(dim={self.dim}, layers={c.num_hidden_layers}, max_seq_length={self.max_seq_length}, "
+                f"vocab={c.vocab_size})")
 
     def tokenize(self, texts: Sequence[str]) -> List[List[int]]:
         """Token ids (with ``[CLS]``/``[SEP]``) of each text, truncated to ``max_seq_length``."""

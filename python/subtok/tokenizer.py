@@ -134,6 +134,7 @@ class Tokenizer:
     __slots__ = ("_impl", "_model_max_length", "_name", "_special")
 
     def __init__(self, impl: Any, model_max_length: Optional[int] = None) -> None:
+        """Wrap a compiled tokenizer; use the ``from_*`` constructors (or :func:`subtok.train`)."""
         self._impl = impl
         self._model_max_length = model_max_length
         self._name: Optional[str] = None
