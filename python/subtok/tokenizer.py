@@ -7,9 +7,21 @@ from __future__ import annotations
 
 import json
 import os
-from typing import AbstractSet, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:
+
+    class _LazyNumpy:
+        """``np``, imported on first attribute use: ``import subtok`` does not load numpy."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            return getattr(numpy, name)
+
+    np = _LazyNumpy()
 
 from subtok import _core
 from subtok._core import Encoding
@@ -122,6 +134,7 @@ class Tokenizer:
     __slots__ = ("_impl", "_model_max_length", "_name", "_special")
 
     def __init__(self, impl: Any, model_max_length: Optional[int] = None) -> None:
+        """Wrap a compiled tokenizer; use the ``from_*`` constructors (or :func:`subtok.train`)."""
         self._impl = impl
         self._model_max_length = model_max_length
         self._name: Optional[str] = None
@@ -807,6 +820,8 @@ class Tokenizer:
         ``overflow_to_sample_mapping``. A single ``str`` gives one row (more with overflow).
         Stored truncation/padding settings do not apply here; the arguments decide, as in transformers.
         """
+        from subtok.inputs import build_model_inputs
+
         if return_tensors not in (None, "np", "pt"):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported; use None, 'np' or 'pt'")
         out: Dict[str, Any] = build_model_inputs(
@@ -939,5 +954,3 @@ def _model_max_length_beside(path: PathLike) -> Optional[int]:
         return None
     return int(value) if isinstance(value, int) and 0 < value < 1_000_000 else None
 
-
-from subtok.inputs import build_model_inputs  # noqa: E402  (inputs imports Tokenizer only for typing)

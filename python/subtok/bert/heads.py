@@ -113,6 +113,12 @@ class _HeadModel:
             model.bert.quantize(quantize)
         return model
 
+    def __repr__(self) -> str:
+        c = self.config
+        labels = f", labels={self.num_labels}" if hasattr(self, "num_labels") else ""
+        return (f"{type(self).__name__}(layers={c.num_hidden_layers}, hidden={c.hidden_size}, "
+                f"heads={c.num_attention_heads}, vocab={c.vocab_size}{labels})")
+
     def _encode(self, input_ids: ArrayLike, attention_mask: Any, token_type_ids: Any, position_ids: Any,
                 output_hidden_states: bool = False) -> Any:
         return self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
@@ -120,6 +126,7 @@ class _HeadModel:
 
     @property
     def id2label(self) -> dict:
+        """``{class index: label name}`` from the config (empty for heads without labels)."""
         return {i: self.config.label_name(i) for i in range(self.num_labels)} if hasattr(self, "num_labels") else {}
 
 

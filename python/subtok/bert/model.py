@@ -163,6 +163,8 @@ class BertModel(TrainableEncoder):
     """
 
     def __init__(self, config: BertConfig, state: StateDict, add_pooling_layer: Optional[bool] = None) -> None:
+        """Build from a config and loaded weights; use :meth:`from_pretrained` to load a folder.
+        ``add_pooling_layer=None`` keeps the pooler when the weights have one."""
         # Once per process, while loading (before any threads run GEMMs): see subtok.bert.blas.
         blas.apply_default()
         self.config = config
@@ -454,6 +456,7 @@ class BertModel(TrainableEncoder):
     # ------------------------------------------------------------------ misc
     @property
     def num_parameters(self) -> int:
+        """Number of weights (embeddings, layers and pooler), as transformers' ``num_parameters()``."""
         n = self.word_embeddings.size + self.position_embeddings.size + self.token_type_embeddings.size
         n += 2 * self.config.hidden_size
         for L in self.layers:
