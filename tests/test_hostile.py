@@ -173,6 +173,18 @@ for _kind, _mk in (("wordpiece", _wp), ("bpe", _bpe)):
     row(f"{_kind}-encode_batch_flat-single-str", 5, TypeError, "single str")(
         lambda d, mk=_mk: ((lambda: mk().encode_batch_flat("abc")), None)
     )
+    row(f"{_kind}-encode_batch-lone-surrogate", 5, UnicodeEncodeError, "batch item 1")(
+        lambda d, mk=_mk: ((lambda: mk().encode_batch(["ok", "a\ud800b"])), None)
+    )
+    row(f"{_kind}-encode_batch-pair-lone-surrogate", 5, UnicodeEncodeError, r"batch item 0\[1\]")(
+        lambda d, mk=_mk: ((lambda: mk().encode_batch([("ok", "a\udfffb")])), None)
+    )
+    row(f"{_kind}-encode_batch_flat-lone-surrogate", 5, UnicodeEncodeError, "batch item 2")(
+        lambda d, mk=_mk: ((lambda: mk().encode_batch_flat(["ok", "fine", "\ud800"])), None)
+    )
+    row(f"{_kind}-encode-lone-surrogate", 5, UnicodeEncodeError, "surrogates")(
+        lambda d, mk=_mk: ((lambda: mk().encode("a\ud800b")), None)
+    )
     row(f"{_kind}-encode_batch-bytes-item", 5, TypeError, "bytes|str")(
         lambda d, mk=_mk: ((lambda: mk().encode_batch([b"abc"])), None)
     )
@@ -198,19 +210,6 @@ row("from_file-directory", 5, IsADirectoryError, "Is a directory")(
     lambda d: ((lambda: subtok.Tokenizer.from_file(d)), d)
 )
 row("bpe-call-model-inputs", 5, TypeError, "WordPiece")(lambda d: ((lambda: _bpe()(["a", "b"])), None))
-# BPE follows tiktoken instead: a lone surrogate becomes U+FFFD (tests/test_api_tiktoken.py).
-row("wordpiece-encode_batch-lone-surrogate", 5, UnicodeEncodeError, "batch item 1")(
-    lambda d, mk=_wp: ((lambda: mk().encode_batch(["ok", "a\ud800b"])), None)
-)
-row("wordpiece-encode_batch-pair-lone-surrogate", 5, UnicodeEncodeError, r"batch item 0\[1\]")(
-    lambda d, mk=_wp: ((lambda: mk().encode_batch([("ok", "a\udfffb")])), None)
-)
-row("wordpiece-encode_batch_flat-lone-surrogate", 5, UnicodeEncodeError, "batch item 2")(
-    lambda d, mk=_wp: ((lambda: mk().encode_batch_flat(["ok", "fine", "\ud800"])), None)
-)
-row("wordpiece-encode-lone-surrogate", 5, UnicodeEncodeError, "surrogates")(
-    lambda d, mk=_wp: ((lambda: mk().encode("a\ud800b")), None)
-)
 row("wordpiece-call-lone-surrogate", 5, UnicodeEncodeError, "batch item 1")(
     lambda d: ((lambda: _wp()(["a", "\ud800"])), None)
 )
