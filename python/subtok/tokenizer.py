@@ -107,7 +107,7 @@ def _batch_items(inputs: Any) -> Any:
         if inputs.ndim == 2 and inputs.shape[1] == 2:
             return [(str(a), str(b)) for a, b in inputs]
         raise ValueError(f"a numpy batch must be 1-D (texts) or 2-D with 2 columns (pairs), not shape {inputs.shape}")
-    if isinstance(inputs, (list, tuple)) and any(isinstance(item, np.ndarray) for item in inputs):
+    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], np.ndarray):
         return [tuple(str(x) for x in item) if isinstance(item, np.ndarray) else item for item in inputs]
     return inputs
 
@@ -207,7 +207,7 @@ class Tokenizer:
         return cls(_core.BpeTokenizer.from_gpt2_files(os.fspath(vocab), os.fspath(merges)))
 
     @classmethod
-    def from_pretrained(cls, identifier: PathLike, *, cache_dir: Optional[PathLike] = None, **_ignored: Any) -> "Tokenizer":
+    def from_pretrained(cls, identifier: PathLike, *, cache_dir: Optional[PathLike] = None, **hub_options: Any) -> "Tokenizer":
         """Load ``tokenizer.json`` (or a BERT ``vocab.txt``) from a local folder or from the offline
         Hugging Face cache (``HF_HUB_CACHE`` / ``HF_HOME`` / ``~/.cache/huggingface/hub``), as HF
         tokenizers and transformers do; never downloads (``FileNotFoundError`` lists where it
@@ -216,6 +216,10 @@ class Tokenizer:
         (``cls_token``...). Other keyword arguments of the peers (``revision``, ``token``...) are
         accepted and ignored."""
         from subtok.hub import resolve_pretrained
+
+        unknown = set(hub_options) - _HUB_OPTIONS
+        if unknown:
+            raise TypeError(f"from_pretrained got unexpected keyword arguments: {', '.join(sorted(unknown))}")
 
         folder = resolve_pretrained(identifier, (), any_of=("tokenizer.json", "vocab.txt"), what="tokenizer",
                                     cache_dir=cache_dir)
@@ -408,10 +412,17 @@ class Tokenizer:
         """:meth:`decode` for each id list (HF tokenizers' ``decode_batch``)."""
         return [self.decode(ids, skip_special_tokens) for ids in sequences]
 
-    def batch_decode(self, sequences: Any, skip_special_tokens: bool = False, **_ignored: Any) -> List[str]:
+    def batch_decode(
+        self, sequences: Any, skip_special_tokens: bool = False, clean_up_tokenization_spaces: Optional[bool] = None
+    ) -> List[str]:
         """transformers' ``batch_decode``: like :meth:`decode_batch`, but special tokens are kept
-        unless ``skip_special_tokens=True``; rows of a 2-D array are accepted."""
-        return [self.decode([int(i) for i in ids], skip_special_tokens) for ids in sequences]
+        unless ``skip_special_tokens=True``; rows of a 2-D array are accepted.
+        ``clean_up_tokenization_spaces=True`` removes the spaces before punctuation and English
+        contractions as transformers does (default: off, transformers' default for BERT)."""
+        texts = [self.decode([int(i) for i in ids], skip_special_tokens) for ids in sequences]
+        if clean_up_tokenization_spaces:
+            texts = [_clean_up_tokenization(t) for t in texts]
+        return texts
 
     def _bpe(self, what: str) -> Any:
         if not _is_bpe(self._impl):
@@ -634,7 +645,7 @@ class Tokenizer:
             return self.unk_token_id if token_id is None else token_id
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
-    def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **_ignored: Any) -> List[str]:
+    def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False) -> List[str]:
         """transformers: the token strings of ``text`` (and ``pair``), without special tokens unless
         ``add_special_tokens=True``; stored truncation and padding do not apply."""
         if add_special_tokens and not _is_bpe(self._impl):
@@ -790,7 +801,7 @@ class Tokenizer:
         return_attention_mask: Optional[bool] = None,
         return_token_type_ids: Optional[bool] = None,
         return_length: bool = False,
-        **_ignored: Any,
+        verbose: bool = True,
     ) -> Dict[str, Any]:
         """BERT model inputs as numpy ``int64`` arrays, like transformers'
         ``BertTokenizerFast(...)(..., return_tensors="np")``.
@@ -798,8 +809,8 @@ class Tokenizer:
         ``return_tensors`` is ``None`` or ``"np"`` (numpy arrays either way) or ``"pt"`` (torch
         tensors; needs torch installed, which subtok never requires). ``return_attention_mask=False``
         / ``return_token_type_ids=False`` leave those arrays out; ``return_length=True`` adds
-        ``length``, each row's length (padding included, as in transformers). Other keyword
-        arguments of transformers (``verbose``...) are accepted and ignored.
+        ``length``, each row's length (padding included, as in transformers). ``verbose`` is accepted
+        and ignored.
 
         Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` and ``position_ids`` of shape
         ``(rows, length)``; on request ``offset_mapping`` ``(rows, length, 2)``,
@@ -852,6 +863,19 @@ def _uint_arg(name: str, value: Any, limit: int = 2**63) -> None:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if not 0 <= value < limit:
         raise ValueError(f"{name} must be a non-negative int below {limit}, got {value}")
+
+
+#: transformers / HF hub keyword arguments of ``from_pretrained`` that have no meaning offline.
+_HUB_OPTIONS = frozenset({"revision", "token", "use_auth_token", "local_files_only", "force_download",
+                          "trust_remote_code", "use_fast", "subfolder", "proxies", "resume_download"})
+
+
+def _clean_up_tokenization(text: str) -> str:
+    """transformers' ``clean_up_tokenization``: no space before ``. ? ! ,`` and contractions."""
+    for before, after in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                          (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
+        text = text.replace(before, after)
+    return text
 
 
 def _pattern_arg(preset: Optional[str], pattern: Optional[str], regex: Optional[str]) -> str:
