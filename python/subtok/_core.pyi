@@ -276,5 +276,50 @@ class _Kernels:
         key_mask: Optional[npt.NDArray[np.float32]],
         ctx: npt.NDArray[np.float32],
     ) -> None: ...
+    @staticmethod
+    def attention_train_forward(
+        qkv: npt.NDArray[np.float32],
+        heads: int,
+        starts: Sequence[int],
+        lens: Sequence[int],
+        key_mask: Optional[npt.NDArray[np.float32]],
+        scale: float,
+        dropout: float,
+        seed: int,
+        ctx: npt.NDArray[np.float32],
+    ) -> None: ...
+    @staticmethod
+    def attention_train_backward(
+        qkv: npt.NDArray[np.float32],
+        heads: int,
+        starts: Sequence[int],
+        lens: Sequence[int],
+        key_mask: Optional[npt.NDArray[np.float32]],
+        scale: float,
+        dropout: float,
+        seed: int,
+        dctx: npt.NDArray[np.float32],
+        dqkv: npt.NDArray[np.float32],
+    ) -> None: ...
+    @staticmethod
+    def gelu_backward(x: npt.NDArray[np.float32], dy: npt.NDArray[np.float32]) -> None: ...
+    @staticmethod
+    def layernorm_train_forward(
+        x: npt.NDArray[np.float32],
+        xhat: npt.NDArray[np.float32],
+        rstd: npt.NDArray[np.float32],
+        gamma: npt.NDArray[np.float32],
+        beta: npt.NDArray[np.float32],
+        eps: float,
+    ) -> None: ...
+    @staticmethod
+    def layernorm_backward(
+        dy: npt.NDArray[np.float32],
+        xhat: npt.NDArray[np.float32],
+        rstd: npt.NDArray[np.float32],
+        gamma: npt.NDArray[np.float32],
+        dgamma: npt.NDArray[np.float32],
+        dbeta: npt.NDArray[np.float32],
+    ) -> None: ...
 
 kernels: _Kernels

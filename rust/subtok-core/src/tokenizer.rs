@@ -7,6 +7,7 @@
 //! reusable buffer. Offsets are only tracked when the caller needs them (`Encoding`), not for
 //! the flat id path.
 use crate::added_vocab::{AddedToken, AddedVocab, Segment};
+use crate::cancel::{cancelled, Cancel, CHECK_BYTES};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::WordPiece;
@@ -369,7 +370,14 @@ impl WordPieceTokenizer {
         let bytes = text.as_bytes();
         let mut i = 0usize;
         let mut cpos: u32 = 0;
+        let mut check_at = CHECK_BYTES;
         while i < bytes.len() {
+            if i >= check_at {
+                check_at = i + CHECK_BYTES;
+                if cancelled() {
+                    return; // the caller reports `Error::Cancelled`
+                }
+            }
             let b = bytes[i];
             if b < 0x80 {
                 match self.ascii_class[b as usize] {
@@ -655,18 +663,23 @@ impl WordPieceTokenizer {
             let encs = self.encode_batch_with(inputs, add_special_tokens, truncation, padding)?;
             return to_arrays(&encs, opt);
         }
+        let cancel = Cancel::current();
         let parts = inputs
             .par_chunks(ROWS_PER_CHUNK)
             .map(|group| {
-                let mut rows = CompactRows::new(opt);
-                let mut enc = Encoding::default();
-                for (a, b) in group {
-                    self.encode_one_into(a, *b, add_special_tokens, truncation, &mut enc)?;
-                    rows.push(&enc);
-                }
-                Ok(rows)
+                cancel.enter(|| {
+                    let mut rows = CompactRows::new(opt);
+                    let mut enc = Encoding::default();
+                    for (a, b) in group {
+                        cancel.check()?;
+                        self.encode_one_into(a, *b, add_special_tokens, truncation, &mut enc)?;
+                        rows.push(&enc);
+                    }
+                    Ok(rows)
+                })
             })
             .collect::<Result<Vec<_>>>()?;
+        cancel.check()?;
         assemble(&parts, padding, opt)
     }
 
@@ -761,6 +774,7 @@ impl WordPieceTokenizer {
     pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
         let settings = self.settings.snapshot();
         let mut enc = self.encode_one(a, b, add_special_tokens, settings.truncation)?;
+        Cancel::current().check()?;
         if let Some(p) = &settings.padding {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
@@ -776,11 +790,16 @@ impl WordPieceTokenizer {
         truncation: Option<TruncationParams>,
         padding: Option<&PaddingParams>,
     ) -> Result<Vec<Encoding>> {
+        let cancel = Cancel::current();
         let mut encs = inputs
             .par_iter()
             .with_min_len(64)
-            .map(|(a, b)| self.encode_one(a, *b, add_special_tokens, truncation))
+            .map(|(a, b)| {
+                cancel.check()?;
+                cancel.enter(|| self.encode_one(a, *b, add_special_tokens, truncation))
+            })
             .collect::<Result<Vec<_>>>()?;
+        cancel.check()?;
         if let Some(p) = padding {
             pad_encodings(&mut encs, p);
         }
@@ -795,14 +814,19 @@ impl WordPieceTokenizer {
         add_special_tokens: bool,
     ) -> Result<Vec<crate::encoding::CompactEncoding>> {
         let settings = self.settings.snapshot();
+        let cancel = Cancel::current();
         let mut out = inputs
             .par_iter()
             .with_min_len(64)
             .map_init(Encoding::default, |enc, (a, b)| {
-                self.encode_one_into(a, *b, add_special_tokens, settings.truncation, enc)?;
+                cancel.check()?;
+                cancel.enter(|| {
+                    self.encode_one_into(a, *b, add_special_tokens, settings.truncation, enc)
+                })?;
                 Ok(crate::encoding::CompactEncoding::from(&*enc))
             })
             .collect::<Result<Vec<_>>>()?;
+        cancel.check()?;
         if let Some(p) = &settings.padding {
             crate::postprocess::pad_compact(&mut out, p);
         }
@@ -828,6 +852,7 @@ impl WordPieceTokenizer {
             (vec![], vec![])
         };
         let chunk = (texts.len() / (rayon::current_num_threads() * 8)).clamp(16, 4096);
+        let cancel = Cancel::current();
         let parts: Vec<(Vec<u32>, Vec<i64>)> = texts
             .par_chunks(chunk)
             .map(|group| {
@@ -835,10 +860,13 @@ impl WordPieceTokenizer {
                 let mut ids = Vec::with_capacity(bytes / 3 + group.len() * 3);
                 let mut lens = Vec::with_capacity(group.len());
                 for t in group {
+                    if cancel.is_set() {
+                        break;
+                    }
                     let start = ids.len();
                     ids.extend_from_slice(&cls);
                     let body = ids.len();
-                    self.encode_ids_into(t, &mut ids);
+                    cancel.enter(|| self.encode_ids_into(t, &mut ids));
                     if let Some(tr) = &trunc {
                         truncate_ids(&mut ids, body, tr);
                     }
@@ -848,6 +876,7 @@ impl WordPieceTokenizer {
                 (ids, lens)
             })
             .collect();
+        cancel.check()?;
         let total: usize = parts.iter().map(|p| p.0.len()).sum();
         let mut ids = Vec::with_capacity(total);
         let mut lens = Vec::with_capacity(texts.len());

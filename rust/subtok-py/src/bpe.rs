@@ -178,7 +178,11 @@ impl PyBpeTokenizer {
             Some(p) if !p.is_none() => Some(text_arg(p, "pair")?),
             _ => None,
         };
-        let enc = detached(py, || self.inner.encode(&text, pair.as_deref(), &pol))?.py()?;
+        let bytes = text.len() + pair.as_ref().map_or(0, |p| p.len());
+        let enc = pool::run_sized(py, bytes, || {
+            self.inner.encode(&text, pair.as_deref(), &pol)
+        })?
+        .py()?;
         Ok(self.wrap(enc))
     }
 
@@ -220,9 +224,7 @@ impl PyBpeTokenizer {
                 ));
             }
         }
-        let encs = detached(py, || {
-            pool::install(|| self.inner.encode_batch(&items, &pol))
-        })?
+        let encs = pool::run(py, || self.inner.encode_batch(&items, &pol))?
         .py()?;
         Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
     }
@@ -256,8 +258,8 @@ impl PyBpeTokenizer {
                 texts.push(text_arg(&item?, &format!("batch item {i}"))?);
             }
         }
-        let (ids, lens) = detached(py, || {
-            pool::install(|| self.inner.encode_batch_flat(&texts, &pol, truncate))
+        let (ids, lens) = pool::run(py, || {
+            self.inner.encode_batch_flat(&texts, &pol, truncate)
         })?
         .py()?;
         Ok(flat_arrays(py, ids, lens))
@@ -274,13 +276,16 @@ impl PyBpeTokenizer {
     ) -> PyResult<usize> {
         let pol = self.policy(allowed_special, disallowed_special)?;
         let text = text_arg(text, "text")?;
-        detached(py, || self.inner.count_tokens(&text, &pol))?.py()
+        pool::run_sized(py, text.len(), || self.inner.count_tokens(&text, &pol))?.py()
     }
 
     #[pyo3(signature = (ids, skip_special_tokens=true))]
     fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
         let ids = ids_arg(ids)?;
-        detached(py, || self.inner.decode(&ids, skip_special_tokens))?.py()
+        pool::run_sized(py, ids.len() * 4, || {
+            self.inner.decode(&ids, skip_special_tokens)
+        })?
+        .py()
     }
 
     /// The raw bytes of `ids` (special tokens included), for ids that end inside a character.

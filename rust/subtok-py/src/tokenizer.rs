@@ -327,7 +327,8 @@ impl PyWordPiece {
         add_special_tokens: bool,
     ) -> PyResult<PyEncoding> {
         let inner = &self.inner;
-        let e = detached(py, || {
+        let bytes = sequence.len() + pair.as_ref().map_or(0, |p| p.len());
+        let e = pool::run_sized(py, bytes, || {
             inner.encode(&sequence, pair.as_deref(), add_special_tokens)
         })?
         .py()?;
@@ -343,9 +344,9 @@ impl PyWordPiece {
     ) -> PyResult<Vec<PyEncoding>> {
         let items = extract_batch(inputs)?;
         let inner = &self.inner;
-        let encs = detached(py, || {
+        let encs = pool::run(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| inner.encode_batch_compact(&refs, add_special_tokens))
+            inner.encode_batch_compact(&refs, add_special_tokens)
         })?
         .py()?;
         let pad = self.pad_token();
@@ -365,9 +366,9 @@ impl PyWordPiece {
     ) -> PyResult<FlatArrays<'py>> {
         let texts = extract_texts(inputs)?;
         let inner = &self.inner;
-        let (ids, lens) = detached(py, || {
+        let (ids, lens) = pool::run(py, || {
             let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            pool::install(|| inner.encode_batch_flat(&refs, add_special_tokens, truncate))
+            inner.encode_batch_flat(&refs, add_special_tokens, truncate)
         })?
         .py()?;
         Ok(flat_arrays(py, ids, lens))
@@ -450,11 +451,9 @@ impl PyWordPiece {
             return_sequence_ids,
         };
         let inner = &self.inner;
-        let arrays = detached(py, || {
+        let arrays = pool::run(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| {
-                inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
-            })
+            inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
         })?
         .py()?;
         arrays_to_dict(py, arrays)
