@@ -174,6 +174,7 @@ class TiktokenEncoding(Tokenizer):
         impl = _core.BpeTokenizer.from_ranks(mergeable_ranks, pat_str, dict(special_tokens))
         super().__init__(impl)
         self._name = name
+        self._tiktoken_text = True
         if explicit_n_vocab is not None:
             if len(mergeable_ranks) + len(special_tokens) != explicit_n_vocab or self.n_vocab != explicit_n_vocab:
                 raise ValueError(f"explicit_n_vocab={explicit_n_vocab} does not match the ranks and special tokens "
@@ -184,6 +185,7 @@ class TiktokenEncoding(Tokenizer):
         obj = cls.__new__(cls)
         Tokenizer.__init__(obj, impl)
         obj._name = name
+        obj._tiktoken_text = True
         return obj
 
     def __repr__(self) -> str:

@@ -119,12 +119,14 @@ class Tokenizer:
     or :func:`subtok.train`.
     """
 
-    __slots__ = ("_impl", "_model_max_length", "_name", "_special")
+    __slots__ = ("_impl", "_model_max_length", "_name", "_special", "_tiktoken_text")
 
     def __init__(self, impl: Any, model_max_length: Optional[int] = None) -> None:
         self._impl = impl
         self._model_max_length = model_max_length
         self._name: Optional[str] = None
+        #: Loaded from tiktoken ranks: text that is not valid Unicode is fixed as tiktoken does.
+        self._tiktoken_text = False
         #: transformers' special-token attributes set by a config or by the user.
         self._special: Dict[str, Optional[str]] = {}
 
@@ -199,7 +201,9 @@ class Tokenizer:
                 if not isinstance(token, str):
                     raise TypeError(f"special_tokens keys must be str, got {type(token).__name__}")
                 _uint_arg(f"special_tokens[{token!r}]", id_, 2**32)
-        return cls(_core.BpeTokenizer.from_tiktoken(os.fspath(path), _pattern_arg(preset, pattern, regex), special_tokens))
+        tok = cls(_core.BpeTokenizer.from_tiktoken(os.fspath(path), _pattern_arg(preset, pattern, regex), special_tokens))
+        tok._tiktoken_text = True
+        return tok
 
     @classmethod
     def from_gpt2_files(cls, vocab: PathLike, merges: PathLike) -> "Tokenizer":
@@ -302,9 +306,10 @@ class Tokenizer:
         BPE only: ``allowed_special`` / ``disallowed_special`` follow tiktoken. By default a special
         token (e.g. ``<|endoftext|>``) found in the text raises ``ValueError``; ``allowed_special="all"``
         (or a set of tokens) encodes it as the special id; ``disallowed_special=()`` encodes it as
-        plain text. A ``str`` that is not valid Unicode is fixed as tiktoken does (a surrogate pair
-        becomes its character, a lone surrogate U+FFFD; offsets then index the fixed text); for
-        WordPiece it raises ``UnicodeEncodeError``, a ``ValueError``."""
+        plain text. A ``str`` that is not valid Unicode (lone surrogates) raises
+        ``UnicodeEncodeError``, a ``ValueError``, as in HF tokenizers; tokenizers built from tiktoken
+        ranks (:meth:`from_tiktoken`, :func:`subtok.get_encoding`) fix it as tiktoken does instead (a
+        surrogate pair becomes its character, a lone surrogate U+FFFD; offsets index the fixed text)."""
         impl = self._impl
         if is_pretokenized:
             if _is_bpe(impl):
@@ -314,6 +319,8 @@ class Tokenizer:
             try:
                 return impl.encode(sequence, pair, add_special_tokens, allowed_special, disallowed_special)
             except UnicodeEncodeError:
+                if not self._tiktoken_text:
+                    raise
                 sequence = _fix_surrogates(sequence) if isinstance(sequence, str) else sequence
                 pair = _fix_surrogates(pair) if isinstance(pair, str) else pair
                 return impl.encode(sequence, pair, add_special_tokens, allowed_special, disallowed_special)
@@ -344,6 +351,8 @@ class Tokenizer:
             try:
                 return self._impl.encode_batch(items, add_special_tokens, allowed_special, disallowed_special)
             except UnicodeEncodeError:
+                if not self._tiktoken_text:
+                    raise
                 items = [tuple(map(_fix_surrogates, x)) if isinstance(x, tuple) else _fix_surrogates(x) for x in items]
                 return self._impl.encode_batch(items, add_special_tokens, allowed_special, disallowed_special)
         return self._impl.encode_batch(items, add_special_tokens)
@@ -365,6 +374,8 @@ class Tokenizer:
             try:
                 return self._impl.encode_batch_flat(inputs, add_special_tokens, allowed_special, disallowed_special, truncate)
             except UnicodeEncodeError:
+                if not self._tiktoken_text:
+                    raise
                 inputs = [_fix_surrogates(t) if isinstance(t, str) else t for t in inputs]
                 return self._impl.encode_batch_flat(inputs, add_special_tokens, allowed_special, disallowed_special, truncate)
         return self._impl.encode_batch_flat(inputs, add_special_tokens, truncate)
@@ -381,6 +392,8 @@ class Tokenizer:
         try:
             return impl.count_tokens(text, allowed_special, disallowed_special)
         except UnicodeEncodeError:
+            if not self._tiktoken_text:
+                raise
             return impl.count_tokens(_fix_surrogates(text), allowed_special, disallowed_special)
 
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
@@ -485,6 +498,8 @@ class Tokenizer:
         try:
             ids, lens = impl.encode_batch_flat(texts, False, allowed, disallowed, False)
         except UnicodeEncodeError:
+            if not self._tiktoken_text:
+                raise
             ids, lens = impl.encode_batch_flat([_fix_surrogates(t) for t in texts], False, allowed, disallowed, False)
         bounds = np.concatenate(([0], np.cumsum(lens)))
         flat = ids.tolist()
@@ -498,6 +513,8 @@ class Tokenizer:
         try:
             ids, _ = impl.encode_batch_flat([text], False, allowed_special, disallowed_special, False)
         except UnicodeEncodeError:
+            if not self._tiktoken_text:
+                raise
             ids, _ = impl.encode_batch_flat([_fix_surrogates(text)], False, allowed_special, disallowed_special, False)
         return ids
 
@@ -850,6 +867,7 @@ class Tokenizer:
         Tokenizer.__init__(new, self._impl.__copy__(), self.model_max_length)
         new._name = self._name
         new._special = dict(self._special)
+        new._tiktoken_text = self._tiktoken_text
         return new
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Tokenizer":
