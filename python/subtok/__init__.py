@@ -20,6 +20,7 @@ from subtok.bert import (
 from subtok.embeddings import SentenceEncoder
 from subtok.tokenizer import Tokenizer
 from subtok.training import export_vocab_files, train
+from subtok.wordcounts import WordCounts, count_words
 
 __all__ = [
     "BertConfig",
@@ -33,7 +34,9 @@ __all__ = [
     "SentenceEncoder",
     "Tokenizer",
     "TokenizerFileError",
+    "WordCounts",
     "__version__",
+    "count_words",
     "export_vocab_files",
     "train",
 ]

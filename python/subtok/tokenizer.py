@@ -289,6 +289,19 @@ class Tokenizer:
     def __repr__(self) -> str:
         return f"subtok.Tokenizer({self._impl!r})"
 
+    # ------------------------------------------------------------------ pickling
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickle by value: the ``tokenizer.json`` text (vocabulary, merges, added tokens, stored
+        truncation and padding) plus ``model_max_length``, so a tokenizer reaches spawn pools,
+        Dask/Ray/Spark workers and ``datasets.map(num_proc=...)``. ``copy.copy`` and
+        ``copy.deepcopy`` give independent tokenizers the same way."""
+        return (_restore_tokenizer, (self._impl.to_str(False), self.model_max_length))
+
+
+def _restore_tokenizer(json: str, model_max_length: Optional[int]) -> Tokenizer:
+    """Unpickle a :class:`Tokenizer` (see :meth:`Tokenizer.__reduce__`)."""
+    return Tokenizer(_core.load_tokenizer_str(json), model_max_length)
+
 
 def _model_max_length_beside(path: PathLike) -> Optional[int]:
     """``model_max_length`` from a ``tokenizer_config.json`` next to the tokenizer file, if any."""
