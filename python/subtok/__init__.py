@@ -8,6 +8,11 @@
 from __future__ import annotations
 
 from subtok._core import Encoding, TokenizerFileError, __version__
+
+# Exceptions cross process boundaries (Dask, multiprocessing) pickled by reference: name a
+# module that pickle can import (the extension registers it as plain "_core").
+TokenizerFileError.__module__ = "subtok._core"
+from subtok.corpus import TokenDataset
 from subtok.bert import (
     BertConfig,
     BertForMaskedLM,
@@ -32,6 +37,7 @@ __all__ = [
     "BertModel",
     "Encoding",
     "SentenceEncoder",
+    "TokenDataset",
     "Tokenizer",
     "TokenizerFileError",
     "WordCounts",
