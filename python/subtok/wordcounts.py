@@ -94,7 +94,7 @@ class WordCounts:
     def __eq__(self, other: Any) -> bool:
         if not isinstance(other, WordCounts):
             return NotImplemented
-        return len(self) == len(other) and self.to_bytes() == other.to_bytes()
+        return bool(self._impl.equals(other._impl))
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -398,6 +398,10 @@ impl PyWordCounts {
         })?;
         Ok(PyWordCounts { inner: r.py()? })
     }
+    /// Same settings and the same counts.
+    fn equals(&self, other: PyRef<'_, PyWordCounts>) -> bool {
+        self.inner == other.inner
+    }
     /// The compact byte form (used for pickling).
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let inner = &self.inner;
