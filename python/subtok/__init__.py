@@ -17,8 +17,13 @@ from typing import Dict as _Dict
 from typing import List as _List
 
 from subtok._core import Encoding, TokenizerFileError, __version__
+
+# Exceptions cross process boundaries (Dask, multiprocessing) pickled by reference: name a
+# module that pickle can import (the extension registers it as plain "_core").
+TokenizerFileError.__module__ = "subtok._core"
 from subtok.tokenizer import AddedToken, Tokenizer, UnknownTokenError
 from subtok.training import export_vocab_files, train
+from subtok.wordcounts import WordCounts, count_words
 
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs; loaded lazily at run time
     from subtok.bert import (
@@ -30,6 +35,7 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs; loaded lazi
         BertForTokenClassification,
         BertModel,
     )
+    from subtok.corpus import TokenDataset
     from subtok.embeddings import SentenceEncoder
     from subtok.tiktoken_compat import (
         TiktokenEncoding,
@@ -50,6 +56,7 @@ _LAZY: _Dict[str, str] = {
     "BertForTokenClassification": "subtok.bert",
     "BertModel": "subtok.bert",
     "SentenceEncoder": "subtok.embeddings",
+    "TokenDataset": "subtok.corpus",
     "TiktokenEncoding": "subtok.tiktoken_compat",
     "encoding_for_model": "subtok.tiktoken_compat",
     "encoding_name_for_model": "subtok.tiktoken_compat",
@@ -84,10 +91,13 @@ __all__ = [
     "Encoding",
     "SentenceEncoder",
     "TiktokenEncoding",
+    "TokenDataset",
     "Tokenizer",
     "TokenizerFileError",
     "UnknownTokenError",
+    "WordCounts",
     "__version__",
+    "count_words",
     "encoding_for_model",
     "encoding_name_for_model",
     "export_vocab_files",

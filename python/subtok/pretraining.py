@@ -31,7 +31,8 @@ import numpy as np
 from subtok import _core
 from subtok.tokenizer import Tokenizer
 
-__all__ = ["create_pretraining_data", "mask_tokens", "read_documents", "PRETRAINING_KEYS"]
+__all__ = ["create_pretraining_data", "write_pretraining_shards", "shard_seed", "compact_dtypes", "mask_tokens",
+           "read_documents", "PRETRAINING_KEYS"]
 
 #: Keys of the dict returned by :func:`create_pretraining_data`, in a stable order.
 PRETRAINING_KEYS: Tuple[str, ...] = (
@@ -145,6 +146,7 @@ def create_pretraining_data(
     seed: int = 12345,
     num_threads: Optional[int] = None,
     progress: Optional[Callable[[int, int], None]] = None,
+    convert: Optional[Callable[[str, np.ndarray], np.ndarray]] = None,
 ) -> Dict[str, np.ndarray]:
     """Masked-LM + NSP training instances from ``documents`` (each a list of sentences).
 
@@ -166,7 +168,8 @@ def create_pretraining_data(
 
     The result is a deterministic function of the inputs and ``seed`` (independent of
     ``num_threads``, which defaults to all cores). ``progress(done, total)`` is called as the
-    document passes complete, if given.
+    document passes complete, if given. ``convert(key, array)``, if given, is applied to each
+    array as it is made (e.g. a cast to smaller dtypes, keeping the peak memory low).
     """
     max_seq_length = _check_int("max_seq_length", max_seq_length, 5)
     short_seq_prob = _check_prob("short_seq_prob", short_seq_prob)
@@ -219,20 +222,151 @@ def create_pretraining_data(
     def shaped(flat: Dict[str, Any], n: int) -> Dict[str, np.ndarray]:
         return {k: flat[k].reshape(n, widths[k]) if k in widths else flat[k] for k in PRETRAINING_KEYS}
 
-    if progress is None:
+    if progress is None and convert is None:
         # One call; Rust applies the final shuffle of all instances (as Google's script does).
         res = corpus.create_instances(order, 0, total, shuffle=True, **common)
         return shaped(res, int(res["n"]))
+    # In chunks (for progress, or to convert each chunk to compact dtypes as it comes), then the
+    # permutation Rust's shuffle applies: the same instances in the same order.
     step = max(1, math.ceil(total / 200))
     bounds = list(range(0, total, step)) + [total]
-    parts = []
+    parts: Dict[str, List[np.ndarray]] = {k: [] for k in PRETRAINING_KEYS}
+    n = 0
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        parts.append(corpus.create_instances(order, lo, hi, shuffle=False, **common))
-        progress(hi, total)
-    n = sum(int(p["n"]) for p in parts)
+        res = corpus.create_instances(order, lo, hi, shuffle=False, **common)
+        m = int(res["n"])
+        part = shaped(res, m)
+        del res
+        for k in PRETRAINING_KEYS:
+            parts[k].append(convert(k, part[k]) if convert is not None else part[k])
+        del part
+        n += m
+        if progress is not None:
+            progress(hi, total)
     perm = _core.pretraining_permutation(seed64, n)  # the same order as shuffle=True
-    joined = shaped({k: np.concatenate([p[k] for p in parts]) for k in PRETRAINING_KEYS}, n)
-    return {k: v[perm] for k, v in joined.items()}
+    out: Dict[str, np.ndarray] = {}
+    for k in PRETRAINING_KEYS:  # one key at a time keeps the peak near the compact total
+        joined = np.concatenate(parts.pop(k))
+        out[k] = joined[perm]
+        del joined
+    return out
+
+
+#: Golden-ratio increment that spreads per-shard seeds over 64 bits.
+_SHARD_SEED_STEP = 0x9E3779B97F4A7C15
+
+
+def shard_seed(seed: int, index: int) -> int:
+    """The seed of pretraining shard ``index``: ``(seed + index * 0x9E3779B97F4A7C15) mod 2**64``.
+    Shard 0 uses ``seed`` itself, so a single-shard run equals :func:`create_pretraining_data`."""
+    return (_check_seed(seed) + int(index) * _SHARD_SEED_STEP) % _U64
+
+
+def compact_dtypes(vocab_size: int, max_seq_length: int) -> Dict[str, np.dtype]:
+    """Storage dtypes of pretraining shards: ids ``uint16`` when the vocabulary fits (else int32),
+    positions ``uint16`` (else int32), 0/1 arrays ``uint8``, weights float32."""
+    ids = np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.int32)
+    pos = np.dtype(np.uint16) if max_seq_length <= 1 << 16 else np.dtype(np.int32)
+    u8 = np.dtype(np.uint8)
+    return {
+        "input_ids": ids, "token_type_ids": u8, "attention_mask": u8, "masked_lm_positions": pos,
+        "masked_lm_ids": ids, "masked_lm_weights": np.dtype(np.float32), "next_sentence_labels": u8,
+    }
+
+
+def pretraining_block(tokenizer: Any, block: Tuple[str, int, int], index: int, out_dir: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    """Make the shard of one block (its blank-line separated documents) as ``pretrain-NNNNNN.npz``
+    with compact dtypes, written atomically. Runs on a worker under :mod:`subtok.dask`."""
+    from subtok.corpus import read_block, write_atomic
+
+    path, start, end = block
+    documents = [[line.strip() for line in d] for d in read_block(path, start, end, "blank")]
+    entry: Dict[str, Any] = {"index": index, "source": path, "start": start, "end": end,
+                             "documents": len(documents), "instances": 0, "file": None}
+    if not documents:
+        return entry
+    opts = dict(options)
+    dtypes = compact_dtypes(int(tokenizer.vocab_size), int(opts["max_seq_length"]))
+    opts["seed"] = shard_seed(opts["seed"], index)
+    try:
+        data = create_pretraining_data(documents, tokenizer, convert=lambda k, a: a.astype(dtypes[k]), **opts)
+    except ValueError as e:
+        if "no tokens" in str(e):
+            return entry
+        raise
+    name = f"pretrain-{index:06d}.npz"
+    write_atomic(os.path.join(out_dir, name), lambda f: np.savez(f, **data))
+    entry.update(file=name, instances=int(len(data["next_sentence_labels"])))
+    return entry
+
+
+def write_pretraining_shards(
+    paths: Any,
+    tokenizer: Any,
+    out_dir: Union[str, "os.PathLike[str]"],
+    *,
+    blocksize: int = 4 << 20,
+    show_progress: bool = True,
+    _map: Optional[Callable[..., Any]] = None,
+    **options: Any,
+) -> Dict[str, Any]:
+    """Stream pretraining instances of text files into ``out_dir``: one ``pretrain-NNNNNN.npz``
+    per block of ``blocksize`` bytes (the documents starting in it), plus ``manifest.json``.
+    ``options`` are those of :func:`create_pretraining_data` (``max_seq_length``, ``dupe_factor``,
+    ``seed``, ...; same defaults).
+
+    Memory is bounded by one block's instances, whatever the corpus size. Each shard holds the
+    keys of :data:`PRETRAINING_KEYS` in :func:`compact_dtypes` (ids ``uint16`` when they fit)
+    and is made by :func:`create_pretraining_data` on its own documents with seed
+    :func:`shard_seed` ``(seed, index)`` (so random-next segments come from the same shard). A
+    single-shard run (one file of at most ``blocksize`` bytes) gives exactly the instances of
+    :func:`create_pretraining_data` with ``seed``. Files are written atomically with normal
+    permissions. :func:`subtok.dask.pretraining_data` makes the shards on Dask workers."""
+    from subtok._progress import ProgressBar
+    from subtok.corpus import _ManifestWriter, _check_paths
+    from subtok.wordcounts import file_blocks
+
+    files = _check_paths(paths)
+    blocks = file_blocks(files, blocksize)
+    out = os.fspath(out_dir)
+    os.makedirs(out, exist_ok=True)
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(create_pretraining_data).parameters.items()
+                if p.kind is p.KEYWORD_ONLY and k not in ("progress", "convert")}
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
+    options = {**defaults, **options}
+    # validate the options once here rather than in every task
+    max_seq_length = _check_int("max_seq_length", options["max_seq_length"], 5)
+    _check_int("dupe_factor", options["dupe_factor"], 1)
+    _check_int("max_predictions_per_seq", options["max_predictions_per_seq"], 0)
+    for name in ("short_seq_prob", "masked_lm_prob"):
+        _check_prob(name, options[name])
+    options["seed"] = _check_seed(options["seed"])
+    options["whole_word_mask"] = bool(options["whole_word_mask"])
+    from subtok.corpus import tokenizer_hash
+
+    header = {"format": "subtok-pretraining-shards", "version": 1, "tokenizer_sha256": tokenizer_hash(tokenizer),
+              "blocksize": blocksize, "seed_rule": "shard seed = (seed + index * 0x9E3779B97F4A7C15) mod 2**64",
+              **{k: v for k, v in options.items() if k != "num_threads"},
+              "dtypes": {k: v.name for k, v in compact_dtypes(int(tokenizer.vocab_size), max_seq_length).items()}}
+    writer = _ManifestWriter(out, header, len(blocks), totals=("instances", "documents"))
+    todo = list(enumerate(blocks))
+    bar = ProgressBar(len(blocks), "pretraining-data", enabled=None if show_progress else False)
+    try:
+        results = (pretraining_block(tokenizer, b, i, out, options) for i, b in todo) if _map is None \
+            else _map(pretraining_block, tokenizer, todo, out, options)
+        for entry in results:
+            writer.add(entry)
+            bar.update(1)
+    finally:
+        bar.close()
+    manifest = writer.write(complete=True)
+    if manifest["instances"] == 0:
+        raise ValueError("the input files contain no tokens")
+    return manifest
 
 
 def mask_tokens(

@@ -876,6 +876,14 @@ class Tokenizer:
     def __repr__(self) -> str:
         return f"subtok.Tokenizer({self._impl!r})"
 
+    # ------------------------------------------------------------------ pickling
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickle by value: the ``tokenizer.json`` text (vocabulary, merges, added tokens, stored
+        truncation and padding) plus ``model_max_length``, the name and the special-token
+        attributes, so a tokenizer reaches spawn pools, Dask/Ray/Spark workers and
+        ``datasets.map(num_proc=...)``."""
+        return (_restore_tokenizer, (self._impl.to_str(False), self.model_max_length, self._name, dict(self._special)))
+
     def __copy__(self) -> "Tokenizer":
         """An independent tokenizer: settings changed on the copy leave the original alone."""
         new = Tokenizer.__new__(type(self))
@@ -888,6 +896,16 @@ class Tokenizer:
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Tokenizer":
         """Same as :meth:`__copy__` (the vocabulary is immutable, the settings are copied)."""
         return self.__copy__()
+
+
+def _restore_tokenizer(
+    json: str, model_max_length: Optional[int], name: Optional[str] = None, special: Optional[Dict[str, Optional[str]]] = None
+) -> "Tokenizer":
+    """Unpickle a :class:`Tokenizer` (see :meth:`Tokenizer.__reduce__`)."""
+    tok = Tokenizer(_core.load_tokenizer_str(json), model_max_length)
+    tok._name = name
+    tok._special = dict(special or {})
+    return tok
 
 
 def _uint_arg(name: str, value: Any, limit: int = 2**63) -> None:

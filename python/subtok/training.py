@@ -90,6 +90,11 @@ def _classify(corpus: Any, files: Optional[bool]) -> str:
 
 
 def _feed(trainer: "_core.Trainer", corpus: Any, files: Optional[bool], progress: Optional[ProgressCallback], bar: bool) -> None:
+    from subtok.wordcounts import WordCounts
+
+    if isinstance(corpus, WordCounts):
+        trainer.feed_word_counts(corpus._impl)
+        return
     kind = _classify(corpus, files)
     if kind == "counts":
         trainer.feed_counts(dict(corpus))
@@ -129,7 +134,7 @@ def _feed(trainer: "_core.Trainer", corpus: Any, files: Optional[bool], progress
 def train_json(
     corpus: Corpus,
     *,
-    model: str = "bpe",
+    model: Optional[str] = None,
     vocab_size: int = 30000,
     min_frequency: int = 2,
     special_tokens: Optional[Sequence[str]] = None,
@@ -155,8 +160,14 @@ def train_json(
         special_tokens = list(special_tokens)
     if progress_callback is not None and not callable(progress_callback):
         raise TypeError("progress_callback must be callable")
+    from subtok.wordcounts import WordCounts
+
+    if isinstance(corpus, WordCounts):  # its settings are the defaults; others must agree
+        model = corpus.model if model is None else model
+        lowercase = corpus.lowercase if lowercase is None else lowercase
+        pre_tokenizer = corpus.pre_tokenizer if pre_tokenizer is None else pre_tokenizer
     trainer = _core.Trainer(
-        model, vocab_size, min_frequency, special_tokens, limit_alphabet, score, lowercase, pre_tokenizer, unk_token
+        "bpe" if model is None else model, vocab_size, min_frequency, special_tokens, limit_alphabet, score, lowercase, pre_tokenizer, unk_token
     )
     # On a terminal the extension draws its own bar; in a notebook (where its stderr writes are
     # not shown) the progress callback draws one from Python.
@@ -176,7 +187,7 @@ def train_json(
 def train(
     corpus: Corpus,
     *,
-    model: str = "bpe",
+    model: Optional[str] = None,
     vocab_size: int = 30000,
     min_frequency: int = 2,
     special_tokens: Optional[Sequence[str]] = None,
@@ -193,13 +204,15 @@ def train(
 
     Args:
         corpus: a file path, a list of file paths, any iterable of str (or of lists of str;
-            each str is one sequence), or a mapping ``{word: count}`` whose words are used
-            verbatim (no normalization or splitting). A list of str counts as file paths when
+            each str is one sequence), a mapping ``{word: count}`` whose words are used
+            verbatim (no normalization or splitting), or :class:`subtok.WordCounts` from
+            :func:`subtok.count_words` (its model and pre-tokenization are the defaults;
+            conflicting options raise ``ValueError``). A list of str counts as file paths when
             one of them is an existing file, or when all look like text-file names (no
             whitespace, a suffix such as ``.txt``); pass ``files=True/False`` to decide explicitly.
             Files are streamed and counted in parallel, line by line; memory follows the
             number of unique words.
-        model: ``"bpe"`` (byte-level BPE, GPT-2 split; saved as HF ``ByteLevelBPETokenizer``
+        model: ``"bpe"`` (the default; byte-level BPE, GPT-2 split; saved as HF ``ByteLevelBPETokenizer``
             would save it) or ``"wordpiece"`` (BERT normalization and split).
         vocab_size: target size including special tokens and the alphabet.
         min_frequency: pairs seen fewer times are never merged.

@@ -213,6 +213,11 @@ class BertModel(TrainableEncoder):
             self.pooler_w = np.ascontiguousarray(state.take("pooler.dense.weight", (H, H)).T)
             self.pooler_b = np.array(state.take("pooler.dense.bias", (H,)))
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling (models pickle by value: config and weights) sets up BLAS as loading does."""
+        blas.apply_default()
+        self.__dict__.update(state)
+
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(

@@ -15,7 +15,7 @@ import sys
 from typing import Optional, Sequence
 
 # Subcommand modules, in the order `subtok --help` lists them.
-_COMMANDS: list[str] = ["train", "encode", "embed", "pretraining_data", "finetune"]
+_COMMANDS: list[str] = ["train", "encode", "encode_corpus", "embed", "pretraining_data", "finetune"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from typing import Any, List
+from typing import Any, Iterator, List
 
 _EPILOG = """examples:
   subtok train -o tok.json                                  # zero setup: Python's own docs as corpus
@@ -44,8 +45,56 @@ def register(subparsers: Any) -> None:
     case.add_argument("--cased", dest="lowercase", action="store_false", help="keep case (bpe default)")
     p.add_argument("--export-vocab", metavar="DIR", default=None,
                    help="also write vocab.txt (wordpiece) or vocab.json + merges.txt (bpe) into DIR")
+    add_cluster_arguments(p, "count blocks of the files on")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
+
+
+def add_cluster_arguments(p: Any, what: str) -> None:
+    """``--workers N | --scheduler ADDRESS`` (Dask; needs ``pip install 'subtok[dask]'``)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help=f"{what} a local Dask cluster of N worker processes")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help=f"{what} an existing Dask cluster, e.g. tcp://10.0.0.1:8786")
+    p.add_argument("--blocksize", type=_size, default=None, metavar="BYTES",
+                   help="bytes of input per task (e.g. 64M; default depends on the command)")
+
+
+def _size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("ib").rstrip("b")
+    mult = units.get(t[-1:], 1)
+    try:
+        n = int(float(t[:-1] if t[-1:] in units else t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
+    return n
+
+
+def cluster_client(args: argparse.Namespace) -> Any:
+    """The Dask client ``--workers`` / ``--scheduler`` ask for, or None."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    from subtok.dask import local_client
+
+    return local_client(workers=args.workers, scheduler=args.scheduler)
+
+
+@contextlib.contextmanager
+def closing_client(client: Any) -> Iterator[Any]:
+    """Close ``client`` afterwards, and its cluster when it is a local one this command made."""
+    try:
+        yield client
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and type(cluster).__name__ == "LocalCluster":
+            cluster.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +113,19 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(out_dir):
         raise FileNotFoundError(f"{args.output}: output directory {out_dir} does not exist")
     t0 = time.perf_counter()
+    client = cluster_client(args)
+    if client is not None:
+        if not args.files:
+            raise ValueError("--workers/--scheduler need input FILES")
+        from subtok.dask import DEFAULT_TRAIN_BLOCKSIZE, count_words
+
+        with closing_client(client):
+            corpus = count_words(
+                corpus, args.model, client=client, blocksize=args.blocksize or DEFAULT_TRAIN_BLOCKSIZE,
+                show_progress=not args.quiet, lowercase=args.lowercase, pre_tokenizer=args.pre_tokenizer,
+            )
+        files = None
+        source += f" on {'%d local workers' % args.workers if args.workers else args.scheduler}"
     text = train_json(
         corpus,
         model=args.model,

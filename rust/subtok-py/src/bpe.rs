@@ -4,7 +4,8 @@ use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use crate::tokenizer::{
-    extract_words, flat_arrays, make_padding, make_truncation, padding_dict, truncation_dict, FlatArrays,
+    extract_words, flat_arrays, make_padding, make_truncation, padding_dict, truncation_dict,
+    FlatArrays,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -224,8 +225,7 @@ impl PyBpeTokenizer {
                 ));
             }
         }
-        let encs = pool::run(py, || self.inner.encode_batch(&items, &pol))?
-        .py()?;
+        let encs = pool::run(py, || self.inner.encode_batch(&items, &pol))?.py()?;
         Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
     }
 
@@ -258,10 +258,8 @@ impl PyBpeTokenizer {
                 texts.push(text_arg(&item?, &format!("batch item {i}"))?);
             }
         }
-        let (ids, lens) = pool::run(py, || {
-            self.inner.encode_batch_flat(&texts, &pol, truncate)
-        })?
-        .py()?;
+        let (ids, lens) =
+            pool::run(py, || self.inner.encode_batch_flat(&texts, &pol, truncate))?.py()?;
         Ok(flat_arrays(py, ids, lens))
     }
 

@@ -20,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<encoding::PyEncoding>()?;
+    m.add_function(wrap_pyfunction!(encoding::_encoding_from_state, m)?)?;
     m.add_class::<tokenizer::PyWordPiece>()?;
     m.add_function(wrap_pyfunction!(pool::num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tokenizer::load_tokenizer_file, m)?)?;

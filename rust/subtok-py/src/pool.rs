@@ -96,7 +96,11 @@ pub fn run<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> PyResult<R>
 const SMALL_BYTES: usize = 1 << 18;
 
 /// [`run`] for work on `bytes` input bytes; small work runs directly with the GIL released.
-pub fn run_sized<R: Send>(py: Python<'_>, bytes: usize, f: impl FnOnce() -> R + Send) -> PyResult<R> {
+pub fn run_sized<R: Send>(
+    py: Python<'_>,
+    bytes: usize,
+    f: impl FnOnce() -> R + Send,
+) -> PyResult<R> {
     if bytes < SMALL_BYTES {
         crate::errors::detached(py, f)
     } else {

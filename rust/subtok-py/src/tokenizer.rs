@@ -54,9 +54,13 @@ pub fn utf8_str(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<PyBackedS
             let py = obj.py();
             let v = e.value(py);
             let reason = format!("{what}: {}", v.getattr("reason")?);
-            let err = py
-                .get_type::<PyUnicodeEncodeError>()
-                .call1(("utf-8", s, v.getattr("start")?, v.getattr("end")?, reason))?;
+            let err = py.get_type::<PyUnicodeEncodeError>().call1((
+                "utf-8",
+                s,
+                v.getattr("start")?,
+                v.getattr("end")?,
+                reason,
+            ))?;
             Err(PyErr::from_value(err))
         }
         Err(e) => Err(e),
@@ -85,10 +89,13 @@ pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
         if let Some(s) = utf8_str(&item, &format!("batch item {i}"))? {
             out.push(BatchInput::Single(s));
         } else if item.is_instance_of::<PyTuple>() || item.is_instance_of::<PyList>() {
-            let pair_err =
-                || PyTypeError::new_err(format!("batch item {i} must be a str or a pair of two str"));
+            let pair_err = || {
+                PyTypeError::new_err(format!("batch item {i} must be a str or a pair of two str"))
+            };
             let parts: Vec<Bound<'_, PyAny>> = item.extract().map_err(|_| pair_err())?;
-            let [a, b] = parts.as_slice() else { return Err(pair_err()) };
+            let [a, b] = parts.as_slice() else {
+                return Err(pair_err());
+            };
             let a = utf8_str(a, &format!("batch item {i}[0]"))?.ok_or_else(pair_err)?;
             let b = utf8_str(b, &format!("batch item {i}[1]"))?.ok_or_else(pair_err)?;
             out.push(BatchInput::Pair(a, b));

@@ -6,14 +6,14 @@
 use crate::errors::{detached, IntoPy};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use subtok_core::train::{
     self as core_train, json, pretok, ModelKind, PreTokenizer, Progress, Score, StderrBar,
-    TrainConfig, WordCounter,
+    TrainConfig, WordCounter, WordCounts,
 };
 
 const CALLBACK_INTERVAL: Duration = Duration::from_millis(200);
@@ -253,16 +253,9 @@ impl PyTrainer {
         progress: Option<Py<PyAny>>,
         stderr_bar: bool,
     ) -> PyResult<()> {
-        let prog = PyProgress::new(progress, stderr_bar);
-        let counter = &mut self.counter;
-        let r = detached(py, || {
-            run_interruptible(&prog, || {
-                let r = counter.add_files(&paths, &prog);
-                prog.finish();
-                r
-            })
-        })?;
-        prog.into_result(r)
+        let ranges: Vec<(PathBuf, u64, u64)> =
+            paths.into_iter().map(|p| (p, 0, u64::MAX)).collect();
+        self.feed_file_ranges(py, ranges, progress, stderr_bar)
     }
 
     /// Count a batch of texts; each text is one sequence.
@@ -297,6 +290,40 @@ impl PyTrainer {
         Ok(())
     }
 
+    /// Count the lines starting in byte ranges `(path, start, end)` of files.
+    #[pyo3(signature = (ranges, progress=None, stderr_bar=false))]
+    fn feed_file_ranges(
+        &mut self,
+        py: Python<'_>,
+        ranges: Vec<(PathBuf, u64, u64)>,
+        progress: Option<Py<PyAny>>,
+        stderr_bar: bool,
+    ) -> PyResult<()> {
+        let prog = PyProgress::new(progress, stderr_bar);
+        let counter = &mut self.counter;
+        let r = detached(py, || {
+            run_interruptible(&prog, || {
+                let r = counter.add_file_ranges(&ranges, &prog);
+                prog.finish();
+                r
+            })
+        })?;
+        prog.into_result(r)
+    }
+
+    /// Add word counts made with the same pre-tokenization (`ValueError` otherwise).
+    fn feed_word_counts(&mut self, counts: PyRef<'_, PyWordCounts>) -> PyResult<()> {
+        self.counter.add_counts(&counts.inner).py()
+    }
+
+    /// The final word counts gathered so far; the trainer is empty afterwards.
+    fn take_word_counts(&mut self, py: Python<'_>) -> PyResult<PyWordCounts> {
+        let counter =
+            std::mem::replace(&mut self.counter, WordCounter::new(self.cfg.count_config()));
+        let inner = detached(py, || crate::pool::install(|| counter.into_counts()))?;
+        Ok(PyWordCounts { inner })
+    }
+
     /// Distinct keys counted so far (before normalization).
     fn num_keys(&self) -> usize {
         self.counter.len()
@@ -322,6 +349,72 @@ impl PyTrainer {
             })
         })?;
         prog.into_result(r)
+    }
+}
+
+/// Final word counts plus the pre-tokenization that made them (`subtok.WordCounts` wraps it).
+#[pyclass(module = "subtok._core", name = "WordCounts", frozen)]
+pub struct PyWordCounts {
+    inner: WordCounts,
+}
+
+#[pymethods]
+impl PyWordCounts {
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+    /// Sum of all counts.
+    #[getter]
+    fn total(&self) -> u64 {
+        self.inner.total()
+    }
+    /// `(normalizer, lowercase, pre_tokenizer)`: normalizer is "none", "lowercase" or "bert".
+    #[getter]
+    fn config(&self) -> (&'static str, bool, &'static str) {
+        let (n, l) = match self.inner.cfg.normalizer {
+            subtok_core::train::Normalizer::None => ("none", false),
+            subtok_core::train::Normalizer::Lowercase => ("lowercase", true),
+            subtok_core::train::Normalizer::Bert { lowercase } => ("bert", lowercase),
+        };
+        (n, l, self.inner.cfg.pre_tokenizer.name())
+    }
+    /// A new object with the counts of both (same pre-tokenization required).
+    fn merged(&self, py: Python<'_>, other: PyRef<'_, PyWordCounts>) -> PyResult<PyWordCounts> {
+        let (a, b) = (&self.inner, &other.inner);
+        let r = detached(py, || {
+            let (mut big, small) = if a.len() >= b.len() {
+                (a.clone(), b)
+            } else {
+                (b.clone(), a)
+            };
+            big.merge(small.clone()).map(|_| big)
+        })?;
+        Ok(PyWordCounts { inner: r.py()? })
+    }
+    /// Same settings and the same counts.
+    fn equals(&self, other: PyRef<'_, PyWordCounts>) -> bool {
+        self.inner == other.inner
+    }
+    /// The compact byte form (used for pickling).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &self.inner;
+        let b = detached(py, || inner.to_bytes())?;
+        Ok(PyBytes::new(py, &b))
+    }
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<PyWordCounts> {
+        let r = detached(py, || WordCounts::from_bytes(data))?;
+        Ok(PyWordCounts { inner: r.py()? })
+    }
+    /// All `(word, count)` pairs, highest count first, ties by word.
+    #[pyo3(signature = (n=None))]
+    fn most_common(&self, n: Option<usize>) -> Vec<(String, u64)> {
+        let mut v: Vec<(&String, &u64)> = self.inner.words.iter().collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        v.into_iter()
+            .take(n.unwrap_or(usize::MAX))
+            .map(|(w, c)| (w.clone(), *c))
+            .collect()
     }
 }
 
@@ -369,6 +462,7 @@ fn _train_bert_normalize(text: &str, lowercase: bool) -> String {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTrainer>()?;
+    m.add_class::<PyWordCounts>()?;
     m.add_function(wrap_pyfunction!(train_export_vocab_files, m)?)?;
     m.add_function(wrap_pyfunction!(train_write_atomic, m)?)?;
     m.add_function(wrap_pyfunction!(_train_pretokenize, m)?)?;

@@ -90,6 +90,15 @@ pub struct CountConfig {
 }
 
 impl CountConfig {
+    /// A readable description, e.g. `normalizer Bert { lowercase: true }, pre_tokenizer "bert"`.
+    pub fn describe(&self) -> String {
+        format!(
+            "normalizer {:?}, pre_tokenizer {:?}",
+            self.normalizer,
+            self.pre_tokenizer.name()
+        )
+    }
+
     /// Count the words of one text into `map`. With `per_line`, each line (with its ending)
     /// is split on its own, as HF does when it trains from files.
     pub fn count_text(&self, text: &str, per_line: bool, map: &mut FxMap<String, u64>) {
@@ -215,8 +224,22 @@ impl WordCounter {
         paths: &[P],
         progress: &dyn Progress,
     ) -> Result<()> {
+        let ranges: Vec<(&Path, u64, u64)> =
+            paths.iter().map(|p| (p.as_ref(), 0, u64::MAX)).collect();
+        self.add_file_ranges(&ranges, progress)
+    }
+
+    /// Count the lines of byte ranges `(path, start, end)` of files: a range holds the lines
+    /// that *start* in `[start, end)`, so ranges that tile a file count every line exactly once
+    /// (as [`add_files`](Self::add_files) on the whole file does). Used to count blocks of
+    /// big files on different machines.
+    pub fn add_file_ranges<P: AsRef<Path>>(
+        &mut self,
+        ranges: &[(P, u64, u64)],
+        progress: &dyn Progress,
+    ) -> Result<()> {
         let mut total = 0u64;
-        for p in paths {
+        for (p, start, end) in ranges {
             let p = p.as_ref();
             let md = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
             if md.is_dir() {
@@ -225,23 +248,16 @@ impl WordCounter {
                     std::io::Error::other("is a directory, not a file"),
                 ));
             }
-            total += md.len();
+            total += (*end).min(md.len()).saturating_sub(*start);
         }
         progress.start("count words", total);
         let done = AtomicU64::new(0);
         let failed: Mutex<Option<Error>> = Mutex::new(None);
         let stop = AtomicBool::new(false);
         let cfg = self.cfg;
-        let mut files = Vec::with_capacity(paths.len());
-        for p in paths {
-            let p = p.as_ref().to_path_buf();
-            let f = std::fs::File::open(&p).map_err(|e| Error::io(&p, e))?;
-            files.push(ChunkReader {
-                r: BufReader::with_capacity(1 << 16, f),
-                path: p,
-                offset: 0,
-                done: false,
-            });
+        let mut files = Vec::with_capacity(ranges.len());
+        for (p, start, end) in ranges {
+            files.push(ChunkReader::open(p.as_ref(), *start, *end)?);
         }
         let chunks = files.into_iter().flatten();
         let m = chunks
@@ -307,31 +323,233 @@ impl WordCounter {
         }
         m
     }
+    /// The final word counts, with the settings that made them (consumes the counter).
+    pub fn into_counts(self) -> WordCounts {
+        let cfg = self.cfg;
+        WordCounts {
+            cfg,
+            words: self.into_word_counts(),
+        }
+    }
+
+    /// Add word counts made by [`into_counts`](Self::into_counts) (possibly elsewhere); they
+    /// must have been counted with this counter's normalization and pre-tokenizer.
+    pub fn add_counts(&mut self, counts: &WordCounts) -> Result<()> {
+        counts.check_config(self.cfg)?;
+        if self.verbatim.is_empty() {
+            self.verbatim = counts.words.clone();
+        } else {
+            for (k, v) in &counts.words {
+                bump(&mut self.verbatim, k, *v);
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Reads a file as UTF-8 chunks of about [`CHUNK`] bytes that end at a line end.
+/// Final word counts (normalized and pre-tokenized words) plus the [`CountConfig`] that made
+/// them: what a worker sends back when counting is spread over processes or machines.
+/// Counts of disjoint parts of a corpus add up to the counts of the whole corpus, so training
+/// on the merged counts gives the same tokenizer as training on the whole corpus at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WordCounts {
+    pub cfg: CountConfig,
+    pub words: FxMap<String, u64>,
+}
+
+const COUNTS_MAGIC: &[u8; 6] = b"STWC1\0";
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+impl WordCounts {
+    pub fn new(cfg: CountConfig) -> Self {
+        WordCounts {
+            cfg,
+            words: FxMap::default(),
+        }
+    }
+
+    /// Number of distinct words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Sum of all counts (saturating).
+    pub fn total(&self) -> u64 {
+        self.words.values().fold(0u64, |a, &c| a.saturating_add(c))
+    }
+
+    fn check_config(&self, cfg: CountConfig) -> Result<()> {
+        if self.cfg != cfg {
+            return Err(Error::invalid(format!(
+                "word counts made with {} cannot be combined with {}",
+                self.cfg.describe(),
+                cfg.describe()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Add `other`'s counts into `self` (the larger map is kept, the smaller one folded in).
+    pub fn merge(&mut self, other: WordCounts) -> Result<()> {
+        other.check_config(self.cfg)?;
+        let mine = std::mem::take(&mut self.words);
+        self.words = merge_maps(mine, other.words);
+        Ok(())
+    }
+
+    /// A compact, deterministic byte form: header, then `varint(len) word varint(count)` per
+    /// word in byte order of the words.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut entries: Vec<(&String, &u64)> = self.words.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let size: usize = entries.iter().map(|(w, _)| w.len() + 4).sum();
+        let mut out = Vec::with_capacity(size + 32);
+        out.extend_from_slice(COUNTS_MAGIC);
+        let (norm, lower) = match self.cfg.normalizer {
+            Normalizer::None => (0u8, 0u8),
+            Normalizer::Lowercase => (1, 1),
+            Normalizer::Bert { lowercase } => (2, lowercase as u8),
+        };
+        out.extend_from_slice(&[norm, lower]);
+        let name = self.cfg.pre_tokenizer.name().as_bytes();
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        put_varint(&mut out, entries.len() as u64);
+        for (w, c) in entries {
+            put_varint(&mut out, w.len() as u64);
+            out.extend_from_slice(w.as_bytes());
+            put_varint(&mut out, *c);
+        }
+        out
+    }
+
+    /// Read the form written by [`to_bytes`](Self::to_bytes).
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        let bad = || Error::invalid("not valid subtok word counts data");
+        if b.len() < COUNTS_MAGIC.len() + 3 || &b[..COUNTS_MAGIC.len()] != COUNTS_MAGIC {
+            return Err(bad());
+        }
+        let mut pos = COUNTS_MAGIC.len();
+        let normalizer = match (b[pos], b[pos + 1]) {
+            (0, 0) => Normalizer::None,
+            (1, 1) => Normalizer::Lowercase,
+            (2, l @ (0 | 1)) => Normalizer::Bert { lowercase: l == 1 },
+            _ => return Err(bad()),
+        };
+        pos += 2;
+        let nl = b[pos] as usize;
+        pos += 1;
+        let name = b.get(pos..pos + nl).ok_or_else(bad)?;
+        pos += nl;
+        let pre_tokenizer = std::str::from_utf8(name)
+            .ok()
+            .and_then(PreTokenizer::parse)
+            .ok_or_else(bad)?;
+        let n = get_varint(b, &mut pos).ok_or_else(bad)? as usize;
+        let mut words = FxMap::default();
+        words.reserve(n.min(b.len()));
+        for _ in 0..n {
+            let len = get_varint(b, &mut pos).ok_or_else(bad)? as usize;
+            let end = pos.checked_add(len).ok_or_else(bad)?;
+            let w = std::str::from_utf8(b.get(pos..end).ok_or_else(bad)?).map_err(|_| bad())?;
+            pos = end;
+            let c = get_varint(b, &mut pos).ok_or_else(bad)?;
+            words.insert(w.to_owned(), c);
+        }
+        if pos != b.len() || words.len() != n {
+            return Err(bad());
+        }
+        Ok(WordCounts {
+            cfg: CountConfig {
+                normalizer,
+                pre_tokenizer,
+            },
+            words,
+        })
+    }
+}
+
+/// Reads the lines starting in a byte range of a file as UTF-8 chunks of about [`CHUNK`]
+/// bytes that end at a line end.
 struct ChunkReader {
     r: BufReader<std::fs::File>,
     path: PathBuf,
     offset: u64,
+    end: u64,
     done: bool,
+}
+
+impl ChunkReader {
+    /// Positioned at the first line that starts at or after `start`.
+    fn open(path: &Path, start: u64, end: u64) -> Result<Self> {
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut r = BufReader::with_capacity(1 << 16, f);
+        let mut offset = 0;
+        if start > 0 {
+            use std::io::{Seek, SeekFrom};
+            // The byte before `start` decides: a '\n' there means a line starts at `start`;
+            // otherwise the line in progress belongs to the previous range.
+            r.seek(SeekFrom::Start(start - 1))
+                .map_err(|e| Error::io(path, e))?;
+            let mut skipped = Vec::new();
+            let n = r
+                .read_until(b'\n', &mut skipped)
+                .map_err(|e| Error::io(path, e))?;
+            offset = start - 1 + n as u64;
+        }
+        Ok(ChunkReader {
+            r,
+            path: path.to_path_buf(),
+            offset,
+            end,
+            done: false,
+        })
+    }
 }
 
 impl Iterator for ChunkReader {
     type Item = Result<String>;
     fn next(&mut self) -> Option<Result<String>> {
-        if self.done {
+        if self.done || self.offset >= self.end {
             return None;
         }
+        let limit = (CHUNK as u64).min(self.end - self.offset);
         let mut buf = Vec::with_capacity(CHUNK + 1024);
         let res = (&mut self.r)
-            .take(CHUNK as u64)
+            .take(limit)
             .read_to_end(&mut buf)
             .and_then(|n| {
-                if n < CHUNK {
+                if (n as u64) < limit {
                     self.done = true;
                     Ok(())
+                } else if buf.last() == Some(&b'\n') {
+                    Ok(())
                 } else {
+                    // finish the line in progress (it started inside the range)
                     self.r.read_until(b'\n', &mut buf).map(|_| ())
                 }
             });
@@ -356,5 +574,68 @@ impl Iterator for ChunkReader {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::NoProgress;
+    use super::*;
+
+    fn cfg(pt: PreTokenizer, normalizer: Normalizer) -> CountConfig {
+        CountConfig {
+            normalizer,
+            pre_tokenizer: pt,
+        }
+    }
+
+    #[test]
+    fn ranges_that_tile_a_file_count_it_exactly_once() {
+        let dir = std::env::temp_dir().join(format!("subtok-ranges-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.txt");
+        let text = "Hello world's  end!!\n\nsecond line here\r\nx\n\n\nÉté 世界 ٣٤ last";
+        std::fs::write(&path, text).unwrap();
+        for c in [
+            cfg(PreTokenizer::Gpt2, Normalizer::None),
+            cfg(PreTokenizer::Bert, Normalizer::Bert { lowercase: true }),
+        ] {
+            let mut whole = WordCounter::new(c);
+            whole.add_files(&[&path], &NoProgress).unwrap();
+            let whole = whole.into_counts();
+            let n = text.len() as u64;
+            for step in [1u64, 2, 3, 7, 20, 1000] {
+                let mut total = WordCounts::new(c);
+                let mut start = 0;
+                while start < n {
+                    let mut part = WordCounter::new(c);
+                    part.add_file_ranges(&[(&path, start, start + step)], &NoProgress)
+                        .unwrap();
+                    total.merge(part.into_counts()).unwrap();
+                    start += step;
+                }
+                assert_eq!(total, whole, "step {step}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn word_counts_bytes_round_trip_and_merge() {
+        let c = cfg(PreTokenizer::Bert, Normalizer::Bert { lowercase: false });
+        let mut a = WordCounter::new(c);
+        a.add_texts(&["Hello hello, world", "naïve café 中文"]);
+        let a = a.into_counts();
+        let bytes = a.to_bytes();
+        assert_eq!(WordCounts::from_bytes(&bytes).unwrap(), a);
+        assert_eq!(a.to_bytes(), bytes, "deterministic");
+        assert!(WordCounts::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(WordCounts::from_bytes(b"junk").is_err());
+        let mut m = a.clone();
+        m.merge(a.clone()).unwrap();
+        assert_eq!(m.total(), 2 * a.total());
+        assert_eq!(m.words["hello"], 2);
+        let other = WordCounts::new(cfg(PreTokenizer::Gpt2, Normalizer::None));
+        assert!(m.merge(other).is_err());
     }
 }

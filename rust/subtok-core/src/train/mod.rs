@@ -23,7 +23,7 @@ pub mod topdown;
 pub mod wordpiece;
 
 use crate::error::{Error, Result};
-pub use counts::{CountConfig, Normalizer, WordCounter};
+pub use counts::{CountConfig, Normalizer, WordCounter, WordCounts};
 pub use pretok::PreTokenizer;
 pub use progress::{NoProgress, Progress, StderrBar};
 
