@@ -246,8 +246,12 @@ class BertModel(TrainableEncoder):
             model.quantize(quantize)
         return model
 
-    #: ``None`` (float32) or the ``quantize`` kind applied to the dense layers
-    quantized: Optional[str] = None
+    _quantized: Optional[str] = None
+
+    @property
+    def quantized(self) -> Optional[str]:
+        """``None`` (float32) or the ``quantize`` kind applied to the dense layers."""
+        return self._quantized
 
     def quantize(self, kind: str = "int8") -> "BertModel":
         """Quantize the encoder layers' dense weights in place, once (returns ``self``).
@@ -266,7 +270,7 @@ class BertModel(TrainableEncoder):
         for L in self.layers:
             for name in _Layer.DENSE:
                 setattr(L, name, quant.Int8Linear(getattr(L, name)))
-        self.quantized = kind
+        self._quantized = kind
         return self
 
     @property
