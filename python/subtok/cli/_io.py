@@ -86,6 +86,10 @@ class AtomicOutput:
         try:
             self.f.close()
             if et is None:
+                from subtok.corpus import _umask
+
+                # mkstemp creates 0600; outputs get the permissions of any new file (0666 - umask)
+                os.chmod(tmp, 0o666 & ~_umask())
                 os.replace(tmp, self.path)
                 return
         except OSError as e:
