@@ -144,3 +144,57 @@ def test_copy_keeps_loaded_settings(wp_path, tmp_path):
     dup = copy.copy(tok)
     assert dup.truncation == tok.truncation
     assert dup.encode("a b c " * 20).ids == tok.encode("a b c " * 20).ids
+
+
+# ---------------------------------------------------------------- class 3: Ctrl-C
+
+_SIGINT_CHILD = r"""
+import json, os, signal, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import subtok
+kind, call = sys.argv[2], sys.argv[3]
+if kind == "bpe":
+    from _bpe_common import cl100k, tiktoken_file
+    tok = subtok.Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), "cl100k_base")
+    texts = [" " * 100_000 + "x"] * 600          # linear work, few tokens: ~60 MB
+else:
+    tok = subtok.Tokenizer.from_file(sys.argv[4])
+    line = open(sys.argv[5], encoding="utf-8").read()[:200_000]
+    texts = [line] * 300                          # ~60 MB of prose
+fn = getattr(tok, call)
+t0 = time.perf_counter(); fn(texts[: len(texts) // 6]); full = 6 * (time.perf_counter() - t0)
+sent = {}
+def interrupt():
+    sent["t"] = time.perf_counter()
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Timer(0.1 * full, interrupt).start()
+t0 = time.perf_counter()
+try:
+    fn(texts)
+    print(json.dumps({"full": full, "interrupted": False, "took": time.perf_counter() - t0}))
+except KeyboardInterrupt:
+    print(json.dumps({"full": full, "interrupted": True, "latency": time.perf_counter() - sent["t"]}))
+"""
+
+
+@pytest.mark.parametrize("kind,call", [("bpe", "encode_batch"), ("wp", "encode_batch_flat"), ("wp", "encode_batch")])
+def test_sigint_interrupts_a_long_batch(kind, call, wp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import CORPORA
+
+    here = str(Path(__file__).parent)
+    env = dict(os.environ, RAYON_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, "-c", _SIGINT_CHILD, here, kind, call, wp_path, str(CORPORA / CORPUS_FILES[1])],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    # The uninterrupted call would run for ~0.9 * full after the signal.
+    assert r["interrupted"], r
+    assert r["latency"] < max(0.5, 0.3 * r["full"]), r

@@ -1,15 +1,12 @@
 """Task heads over :class:`BertModel`, with transformers' class names and checkpoint keys.
 
-================================  =====================================================
-class                             checkpoint keys (besides ``bert.*``)
-================================  =====================================================
-BertForSequenceClassification     ``classifier.{weight,bias}`` on the pooled ``[CLS]``
+================================  ==============================================class                             checkpoint keys (besides ``bert.*``)
+================================  ==============================================BertForSequenceClassification     ``classifier.{weight,bias}`` on the pooled ``[CLS]``
 BertForTokenClassification        ``classifier.{weight,bias}`` on every token (no pooler)
 BertForQuestionAnswering          ``qa_outputs.{weight,bias}`` -> start/end logits (no pooler)
 BertForMaskedLM                   ``cls.predictions.*``; decoder tied to word embeddings
 BertForPreTraining                ``cls.predictions.*`` + ``cls.seq_relationship.*`` (NSP)
-================================  =====================================================
-
+================================  ==============================================
 Weights of the other standard heads in a checkpoint are ignored (so a pretraining checkpoint
 loads into any head class that needs no new weights); any other unknown or missing weight raises
 ``ValueError`` listing the names.
@@ -25,6 +22,7 @@ import numpy as np
 from subtok.bert import ops
 from subtok.bert.config import BertConfig
 from subtok.bert.model import KNOWN_HEAD_PREFIXES, ArrayLike, BertModel, StateDict, _as_int_array
+from subtok.hub import resolve_model
 from subtok.bert.trainable import (
     TrainableMaskedLM,
     TrainablePreTraining,
@@ -95,6 +93,7 @@ class _HeadModel:
     @classmethod
     def from_pretrained(cls, path: PathLike) -> Any:
         """Load from a folder with ``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``."""
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state)
@@ -252,6 +251,7 @@ class BertForMaskedLM(TrainableMaskedLM, _HeadModel):
 
     @classmethod
     def from_pretrained(cls, path: PathLike) -> "BertForMaskedLM":
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state)

@@ -20,6 +20,7 @@ from subtok.bert import blas, ops
 from subtok.bert.config import BertConfig
 from subtok.bert.trainable import TrainableEncoder
 from subtok.bert.weights import load_state_dict
+from subtok.hub import resolve_model
 
 PathLike = Union[str, "os.PathLike[str]"]
 ArrayLike = Union[np.ndarray, List[List[int]], List[int]]
@@ -195,12 +196,15 @@ class BertModel(TrainableEncoder):
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, path: PathLike, add_pooling_layer: Optional[bool] = None) -> "BertModel":
-        """Load from a folder with ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``.
+        """Load from a folder with ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``,
+        or a model name in the offline Hugging Face cache (resolved like
+        :meth:`subtok.Tokenizer.from_pretrained`; ``FileNotFoundError`` says where it looked).
 
         The pooler is loaded when the checkpoint has one (or required with ``add_pooling_layer=True``).
         Weights of standard heads (``cls.*``, ``classifier.*``, ``qa_outputs.*``) are ignored; any
         other unknown or missing weight raises ``ValueError`` listing the names.
         """
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state, add_pooling_layer=add_pooling_layer)

@@ -14,12 +14,14 @@ fp16 and bf16 tensors are upcast to float32; other float types are returned as s
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import mmap
 import os
 import pickle
 import struct
 import zipfile
+import zlib
 from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -138,11 +140,23 @@ def parse_safetensors(data: Any, source: str = "<safetensors>") -> Dict[str, np.
     return out
 
 
+def _regular_file(path: PathLike) -> str:
+    """``path`` as str if it is a regular file; devices (``/dev/zero``) and folders are refused."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, "no such checkpoint", path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "a checkpoint file is expected, not a directory", path)
+        raise ValueError(f"{path}: not a regular file")
+    return path
+
+
 def load_safetensors(path: PathLike) -> Dict[str, np.ndarray]:
     """Map a ``.safetensors`` file; returns name -> array (read-only views for f32 data).
     Raises ``ValueError`` for a file the ``safetensors`` library would reject (see
     :func:`parse_safetensors`)."""
-    path = os.fspath(path)
+    path = _regular_file(path)
     size = os.path.getsize(path)
     if size < 8:
         raise ValueError(f"{path}: not a safetensors file (only {size} bytes)")
@@ -359,6 +373,25 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return st
 
 
+def _scan_pickle(data: bytes, source: str) -> None:
+    """Refuse BYTEARRAY8 (opcode 0x96), whose length CPython's C unpickler allocates before it
+    reads a byte: a 20-byte pickle could ask for any amount of memory. A state dict never needs
+    it. Every other length-prefixed opcode reads only what the pickle holds, and every global
+    (also through INST, OBJ, EXT*) goes through the allow-list of ``find_class``. The opcode walk
+    runs only when the byte 0x96 occurs at all, so ordinary checkpoints pay nothing."""
+    if b"\x96" not in data:
+        return
+    import pickletools
+
+    try:
+        for op, _, pos in pickletools.genops(data):
+            if op.name == "BYTEARRAY8":
+                raise ValueError(f"{source}: malformed checkpoint pickle: opcode BYTEARRAY8 at byte {pos} is not allowed")
+    except ValueError as e:
+        msg = str(e)
+        raise ValueError(msg if msg.startswith(source) else f"{source}: malformed checkpoint pickle: {msg}") from None
+
+
 #: The largest ``data.pkl`` read (a state dict's pickle takes a few hundred bytes per tensor).
 _MAX_PICKLE_BYTES = 64 << 20
 
@@ -391,7 +424,7 @@ class _ZipReader:
                 )
         try:
             return _zip_member_view(self.path, self.zf, info, self.mm)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as e:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error) as e:
             raise ValueError(f"{self.path}: malformed checkpoint: cannot read {member}: {e}") from None
 
 
@@ -417,7 +450,7 @@ def load_pytorch_bin(path: PathLike) -> Dict[str, np.ndarray]:
     declaration, a tensor whose strides reach outside its storage or would hold more elements
     than it (stride 0), a compressed member that inflates far beyond the file, a corrupt zip.
     """
-    path = os.fspath(path)
+    path = _regular_file(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path}: not a zip-format PyTorch checkpoint (the legacy pre-1.6 format is not supported; "
@@ -453,6 +486,7 @@ def load_pytorch_bin(path: PathLike) -> Dict[str, np.ndarray]:
         import io
 
         data = bytes(zr.read(pkl[0], None, "pickle"))
+        _scan_pickle(data, path)
         unpickler = _RestrictedUnpickler(io.BytesIO(data), load_storage, path, big_endian)
         try:
             obj = unpickler.load()

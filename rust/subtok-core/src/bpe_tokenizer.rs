@@ -7,6 +7,7 @@
 //! (`disallowed_special`), in which case it is encoded as plain text. Non-special HF added tokens
 //! are always split out, as in HF tokenizers.
 use crate::added_vocab::match_span;
+use crate::cancel::{Cancel, CHECK_BYTES};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
@@ -100,6 +101,11 @@ trait Sink {
     fn piece(&mut self, m: &BpeModel, piece: &[u8], p: usize, base: usize, shift: usize);
     /// An added token matched in the text; `special` is its HF/tiktoken `special` flag.
     fn added(&mut self, id: u32, start: usize, end: usize, special: bool);
+    /// `true` once the sink needs no more tokens (the rest of the text is skipped).
+    #[inline(always)]
+    fn full(&self) -> bool {
+        false
+    }
 }
 
 struct Ids<'a>(&'a mut Vec<u32>);
@@ -371,7 +377,16 @@ impl BpeTokenizer {
     pub fn from_gpt2_files(vocab: &Path, merges: &Path) -> Result<Self> {
         let (v, m) = crate::io::gpt2_files::read(vocab, merges)?;
         let label = format!("{} / {}", vocab.display(), merges.display());
-        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(&label, e))?;
+        Self::from_gpt2_parts(v, m, &label)
+    }
+
+    /// [`Self::from_gpt2_files`] from a parsed vocabulary and merges list.
+    pub fn from_gpt2_parts(
+        v: crate::io::gpt2_files::Ranks,
+        m: crate::io::gpt2_files::Merges,
+        label: &str,
+    ) -> Result<Self> {
+        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(label, e))?;
         Self::assemble(
             model,
             Splitter::Gpt2,
@@ -795,22 +810,41 @@ impl BpeTokenizer {
         Ok(())
     }
 
+    /// Feed `text` to `sink` piece by piece. Stops early (without error) when the sink is
+    /// [`Sink::full`], and with `Error::Cancelled` when the call is cancelled (checked every
+    /// [`CHECK_BYTES`]).
     fn run<S: Sink>(&self, text: &str, pol: &SpecialPolicy, sink: &mut S) -> Result<()> {
         let m = &self.model;
+        let cancel = Cancel::current();
         let mut err = None;
         self.segments(text, pol, &mut |seg| match seg {
+            _ if sink.full() || cancel.is_set() => {}
             Seg::Added(id, a, b, special) => sink.added(id, a, b, special),
             Seg::Text(a, b) => {
                 let seg_text = &text[a..b];
+                let mut check_at = CHECK_BYTES;
+                let mut go_on = |y: usize, sink: &S| {
+                    if y >= check_at {
+                        check_at = y + CHECK_BYTES;
+                        if cancel.is_set() {
+                            return false;
+                        }
+                    }
+                    !sink.full()
+                };
                 let r = if self.add_prefix_space && !seg_text.starts_with(' ') {
                     let shifted = format!(" {seg_text}");
                     let sb = shifted.as_bytes();
-                    self.splitter
-                        .split(&shifted, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 1))
+                    self.splitter.split_while(&shifted, &mut |x, y| {
+                        sink.piece(m, &sb[x..y], x, a, 1);
+                        go_on(y, sink)
+                    })
                 } else {
                     let sb = seg_text.as_bytes();
-                    self.splitter
-                        .split(seg_text, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 0))
+                    self.splitter.split_while(seg_text, &mut |x, y| {
+                        sink.piece(m, &sb[x..y], x, a, 0);
+                        go_on(y, sink)
+                    })
                 };
                 if let Err(e) = r {
                     err.get_or_insert(e);
@@ -819,7 +853,7 @@ impl BpeTokenizer {
         })?;
         match err {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => cancel.check(),
         }
     }
 
@@ -861,6 +895,51 @@ impl BpeTokenizer {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
         Ok(enc)
+    }
+
+    /// HF `Tokenizer.post_process`: stored truncation, A then B (type id 1), stored padding.
+    pub fn post_process(&self, mut a: Encoding, mut b: Option<Encoding>) -> Result<Encoding> {
+        let settings = self.settings.snapshot();
+        if let Some(t) = &settings.truncation {
+            truncate_encodings(&mut a, b.as_mut(), t)?;
+        }
+        let mut enc = Template::plain().apply(a, b, false);
+        if let Some(p) = &settings.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded as a text of its
+    /// own, word ids = word index, offsets relative to each word; then [`Self::post_process`].
+    pub fn encode_pretokenized(
+        &self,
+        a: &[&str],
+        b: Option<&[&str]>,
+        pol: &SpecialPolicy,
+    ) -> Result<Encoding> {
+        let ea = Encoding::from_words(a, |w| self.encode_one(w, 0, pol))?;
+        let eb = b
+            .map(|b| Encoding::from_words(b, |w| self.encode_one(w, 1, pol)))
+            .transpose()?;
+        self.post_process(ea, eb)
+    }
+
+    /// The bytes of one token id (special tokens: their text).
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        match self.added_by_id(id) {
+            Some(a) => Some(a.content.as_bytes()),
+            None => self.model.token_bytes(id),
+        }
+    }
+
+    /// The id of the token whose bytes are exactly `bytes` (regular or special), as tiktoken's
+    /// `encode_single_token`.
+    pub fn single_token_id(&self, bytes: &[u8]) -> Option<u32> {
+        if let Some(a) = self.added.iter().find(|a| a.content.as_bytes() == bytes) {
+            return Some(a.id);
+        }
+        self.model.token_id(bytes)
     }
 
     fn encode_unpadded(
@@ -912,7 +991,9 @@ impl BpeTokenizer {
         }
         let threads = rayon::current_num_threads().max(1);
         let chunk = texts.len().div_ceil(threads * 8).clamp(1, 4096);
+        let cancel = Cancel::current();
         let work = |c: &[S]| -> Result<(Vec<u32>, Vec<i64>)> {
+            cancel.check()?;
             let bytes: usize = c.iter().map(|t| t.as_ref().len()).sum();
             let mut ids = Vec::with_capacity(bytes / 4 + 16);
             let mut lens = Vec::with_capacity(c.len());
@@ -926,7 +1007,10 @@ impl BpeTokenizer {
             }
             Ok((ids, lens))
         };
-        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> = texts.par_chunks(chunk).map(work).collect();
+        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> = texts
+            .par_chunks(chunk)
+            .map(|c| cancel.enter(|| work(c)))
+            .collect();
         let mut total = 0;
         let mut done = Vec::with_capacity(parts.len());
         for p in parts {
@@ -954,9 +1038,10 @@ impl BpeTokenizer {
     ) -> Result<Vec<Encoding>> {
         let settings = self.settings.snapshot();
         let trunc = settings.truncation.as_ref();
+        let cancel = Cancel::current();
         let mut encs = inputs
             .par_iter()
-            .map(|(a, b)| self.encode_unpadded(a, b.as_deref(), pol, trunc))
+            .map(|(a, b)| cancel.enter(|| self.encode_unpadded(a, b.as_deref(), pol, trunc)))
             .collect::<Result<Vec<_>>>()?;
         if let Some(p) = &settings.padding {
             pad_encodings(&mut encs, p);

@@ -327,7 +327,8 @@ impl PyWordPiece {
         add_special_tokens: bool,
     ) -> PyResult<PyEncoding> {
         let inner = &self.inner;
-        let e = detached(py, || {
+        let bytes = sequence.len() + pair.as_ref().map_or(0, |p| p.len());
+        let e = pool::run_sized(py, bytes, || {
             inner.encode(&sequence, pair.as_deref(), add_special_tokens)
         })?
         .py()?;
@@ -343,9 +344,9 @@ impl PyWordPiece {
     ) -> PyResult<Vec<PyEncoding>> {
         let items = extract_batch(inputs)?;
         let inner = &self.inner;
-        let encs = detached(py, || {
+        let encs = pool::run(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| inner.encode_batch_compact(&refs, add_special_tokens))
+            inner.encode_batch_compact(&refs, add_special_tokens)
         })?
         .py()?;
         let pad = self.pad_token();
@@ -365,9 +366,9 @@ impl PyWordPiece {
     ) -> PyResult<FlatArrays<'py>> {
         let texts = extract_texts(inputs)?;
         let inner = &self.inner;
-        let (ids, lens) = detached(py, || {
+        let (ids, lens) = pool::run(py, || {
             let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            pool::install(|| inner.encode_batch_flat(&refs, add_special_tokens, truncate))
+            inner.encode_batch_flat(&refs, add_special_tokens, truncate)
         })?
         .py()?;
         Ok(flat_arrays(py, ids, lens))
@@ -450,11 +451,9 @@ impl PyWordPiece {
             return_sequence_ids,
         };
         let inner = &self.inner;
-        let arrays = detached(py, || {
+        let arrays = pool::run(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| {
-                inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
-            })
+            inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
         })?
         .py()?;
         arrays_to_dict(py, arrays)
@@ -466,6 +465,61 @@ impl PyWordPiece {
             self.inner.vocab_size(),
             self.inner.normalizer.is_some_and(|n| n.lowercase)
         )
+    }
+}
+
+/// Words of a pre-tokenized input (`is_pretokenized=True`): a list of str.
+pub fn extract_words(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBackedStr>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a list of words (str) when is_pretokenized=True, not a single str"
+        )));
+    }
+    obj.try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a list of str")))?
+        .map(|w| {
+            w?.extract::<PyBackedStr>()
+                .map_err(|_| PyTypeError::new_err(format!("{what} must contain only str")))
+        })
+        .collect()
+}
+
+/// HF `post_process` and pre-tokenized input (the HF tokenizers API beyond `encode`).
+#[pymethods]
+impl PyWordPiece {
+    /// Stored truncation, the post-processor template and stored padding applied to encodings
+    /// made with `add_special_tokens=False` (HF `Tokenizer.post_process`).
+    #[pyo3(signature = (encoding, pair=None, add_special_tokens=true))]
+    fn post_process(
+        &self,
+        encoding: PyRef<'_, PyEncoding>,
+        pair: Option<PyRef<'_, PyEncoding>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let (a, b) = (encoding.to_core(), pair.map(|p| p.to_core()));
+        let e = self.inner.post_process(a, b, add_special_tokens).py()?;
+        Ok(self.wrap(e))
+    }
+
+    /// Encode a list of words (and a pair list): HF `encode(..., is_pretokenized=True)`.
+    #[pyo3(signature = (words, pair=None, add_special_tokens=true))]
+    fn encode_pretokenized(
+        &self,
+        py: Python<'_>,
+        words: &Bound<'_, PyAny>,
+        pair: Option<&Bound<'_, PyAny>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let a = extract_words(words, "sequence")?;
+        let b = pair.map(|p| extract_words(p, "pair")).transpose()?;
+        let inner = &self.inner;
+        let e = detached(py, || {
+            let a: Vec<&str> = a.iter().map(|w| &**w).collect();
+            let b: Option<Vec<&str>> = b.as_ref().map(|b| b.iter().map(|w| &**w).collect());
+            inner.encode_pretokenized(&a, b.as_deref(), add_special_tokens)
+        })?
+        .py()?;
+        Ok(self.wrap(e))
     }
 }
 
