@@ -148,8 +148,9 @@ def main() -> None:
         g = p.grad.numpy()
         worst = max(worst, float(np.linalg.norm(grads[n] - g) / max(np.linalg.norm(g), 1e-30)))
     theirs.zero_grad(set_to_none=True)
-    rel = abs(loss - float(out.loss)) / abs(float(out.loss))
-    print(f"identity: loss subtok {loss:.7f} torch {float(out.loss):.7f} (rel {rel:.1e}); "
+    t_loss = out.loss.item()
+    rel = abs(loss - t_loss) / abs(t_loss)
+    print(f"identity: loss subtok {loss:.7f} torch {t_loss:.7f} (rel {rel:.1e}); "
           f"worst per-parameter gradient rel error {worst:.1e}")
     if rel > 1e-5 or worst > 1e-4:
         raise SystemExit("subtok and PyTorch disagree: not timing")
