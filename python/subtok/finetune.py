@@ -389,6 +389,9 @@ def fit(
         labels = [e[-1] for e in train] if kind == "seq" else [t for e in train for t in e[1]]
         index = _label_index(model, labels + ([e[-1] for e in eval] if eval and kind == "seq" else
                                               [t for e in eval for t in e[1]] if eval else []))
+        if index:  # record the names, so evaluation and the saved config.json use the same mapping
+            model.config.id2label = {i: str(y) for y, i in index.items()}
+            model.config.label2id = {str(y): i for y, i in index.items()}
         make = (_seq_batches if kind == "seq" else _tok_batches)(model, tokenizer, train, max_length, index)
         n_items = len(train)
         metric = "accuracy"
