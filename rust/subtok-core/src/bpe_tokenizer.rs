@@ -356,10 +356,14 @@ impl BpeTokenizer {
         specials: Vec<(String, u32)>,
         label: &str,
     ) -> Result<Self> {
+        let bound = crate::io::check::IdBound::for_entries(ranks.len() + specials.len());
         let model = BpeModel::from_ranks(ranks).map_err(|m| Error::malformed(label, m))?;
         let splitter = Splitter::from_pattern(pattern, false)?;
         let mut added = Vec::new();
         for (content, id) in specials {
+            bound
+                .check(id as u64, "special_tokens", &format!("{content:?}"))
+                .map_err(|e| Error::invalid(e.to_string()))?;
             if content.is_empty() {
                 return Err(Error::invalid("special tokens must not be empty"));
             }
@@ -409,7 +413,16 @@ impl BpeTokenizer {
     pub fn from_gpt2_files(vocab: &Path, merges: &Path) -> Result<Self> {
         let (v, m) = crate::io::gpt2_files::read(vocab, merges)?;
         let label = format!("{} / {}", vocab.display(), merges.display());
-        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(&label, e))?;
+        Self::from_gpt2_parts(v, m, &label)
+    }
+
+    /// [`Self::from_gpt2_files`] from a parsed vocabulary and merges list.
+    pub fn from_gpt2_parts(
+        v: crate::io::gpt2_files::Ranks,
+        m: crate::io::gpt2_files::Merges,
+        label: &str,
+    ) -> Result<Self> {
+        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(label, e))?;
         Self::assemble(
             model,
             Splitter::Gpt2,
@@ -423,6 +436,7 @@ impl BpeTokenizer {
 
     /// From a parsed HF `tokenizer.json` with a BPE model; `label` names the file in errors.
     pub fn from_hf_json(v: &Value, label: &str) -> Result<Self> {
+        crate::io::check::check_tokenizer_json(v, label)?;
         let bad = |msg: String| Error::malformed(label, msg);
         let model = v
             .get("model")
@@ -940,6 +954,51 @@ impl BpeTokenizer {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
         Ok(enc)
+    }
+
+    /// HF `Tokenizer.post_process`: stored truncation, A then B (type id 1), stored padding.
+    pub fn post_process(&self, mut a: Encoding, mut b: Option<Encoding>) -> Result<Encoding> {
+        let settings = self.settings.snapshot();
+        if let Some(t) = &settings.truncation {
+            truncate_encodings(&mut a, b.as_mut(), t)?;
+        }
+        let mut enc = Template::plain().apply(a, b, false);
+        if let Some(p) = &settings.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded as a text of its
+    /// own, word ids = word index, offsets relative to each word; then [`Self::post_process`].
+    pub fn encode_pretokenized(
+        &self,
+        a: &[&str],
+        b: Option<&[&str]>,
+        pol: &SpecialPolicy,
+    ) -> Result<Encoding> {
+        let ea = Encoding::from_words(a, |w| self.encode_one(w, 0, pol))?;
+        let eb = b
+            .map(|b| Encoding::from_words(b, |w| self.encode_one(w, 1, pol)))
+            .transpose()?;
+        self.post_process(ea, eb)
+    }
+
+    /// The bytes of one token id (special tokens: their text).
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        match self.added_by_id(id) {
+            Some(a) => Some(a.content.as_bytes()),
+            None => self.model.token_bytes(id),
+        }
+    }
+
+    /// The id of the token whose bytes are exactly `bytes` (regular or special), as tiktoken's
+    /// `encode_single_token`.
+    pub fn single_token_id(&self, bytes: &[u8]) -> Option<u32> {
+        if let Some(a) = self.added.iter().find(|a| a.content.as_bytes() == bytes) {
+            return Some(a.id);
+        }
+        self.model.token_id(bytes)
     }
 
     fn encode_unpadded(

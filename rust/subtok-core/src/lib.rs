@@ -7,6 +7,8 @@ pub mod bpe_tokenizer;
 pub mod cancel;
 pub mod encoding;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inputs;
 pub mod io;
 pub mod kernels;

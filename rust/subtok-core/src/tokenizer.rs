@@ -211,11 +211,22 @@ impl WordPieceTokenizer {
         for t in added_tokens.iter().filter(|t| t.special) {
             special_ids[t.id as usize] = true;
         }
-        let added = AddedVocab::new(added_tokens, |content| {
+        let normalize = |content: &str| {
             let (mut out, mut align) = (String::new(), Vec::new());
             normalize_aligned(normalizer.as_ref(), content, &mut out, &mut align);
             out
-        })?;
+        };
+        // As in HF, an added `normalized` token that is not a model token is shown (and decoded)
+        // as its normalized text; `get_vocab` and `token_to_id` keep its content.
+        for t in added_tokens.iter().filter(|t| t.normalized) {
+            if model.vocab().get(t.id as usize).is_none_or(String::is_empty) {
+                let n = normalize(&t.content);
+                if !n.is_empty() {
+                    id_to_token[t.id as usize] = n;
+                }
+            }
+        }
+        let added = AddedVocab::new(added_tokens, normalize)?;
         let mut ascii_class = [A_WORD; 128];
         let mut ascii_lower = [0u8; 128];
         for b in 0u8..128 {
@@ -337,6 +348,11 @@ impl WordPieceTokenizer {
             .collect();
         // Tokens that appear twice (a repeated vocab line) map to their last id, like HF.
         v.retain(|(t, i)| self.token_to_id(t) == Some(*i));
+        for t in self.added.tokens() {
+            if self.id_to_token[t.id as usize] != t.content {
+                v.push((t.content.clone(), t.id));
+            }
+        }
         v
     }
 
@@ -917,6 +933,37 @@ impl WordPieceTokenizer {
             .as_ref()
             .unwrap_or_else(|| Template::plain())
             .apply(a, b, add_special_tokens))
+    }
+
+    /// HF `Tokenizer.post_process`: stored truncation, the template, stored padding.
+    pub fn post_process(
+        &self,
+        a: Encoding,
+        b: Option<Encoding>,
+        add_special_tokens: bool,
+    ) -> Result<Encoding> {
+        let settings = self.settings.snapshot();
+        let mut enc = self.post_process_with(a, b, add_special_tokens, settings.truncation)?;
+        if let Some(p) = &settings.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded on its own (the
+    /// pre-tokenizer may still split it), word ids = word index, offsets relative to each word.
+    pub fn encode_pretokenized(
+        &self,
+        a: &[&str],
+        b: Option<&[&str]>,
+        add_special_tokens: bool,
+    ) -> Result<Encoding> {
+        let words = |ws: &[&str], seq: u32| {
+            Encoding::from_words(ws, |w| Ok::<_, Error>(self.encode_raw(w, seq)))
+        };
+        let ea = words(a, 0)?;
+        let eb = b.map(|b| words(b, 1)).transpose()?;
+        self.post_process(ea, eb, add_special_tokens)
     }
 
     /// HF `Tokenizer.encode`: stored truncation and padding apply.

@@ -1,6 +1,7 @@
 //! The one place where core errors and Rust panics become Python exceptions.
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyIndexError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError,
+    PyFileNotFoundError, PyIndexError, PyIsADirectoryError, PyKeyboardInterrupt,
+    PyNotADirectoryError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,7 +18,13 @@ pub fn to_pyerr(e: Error) -> PyErr {
     let msg = e.to_string();
     match e {
         Error::NotFound { .. } => PyFileNotFoundError::new_err(msg),
-        Error::Io { .. } => PyOSError::new_err(msg),
+        // The OSError subclass Python itself would raise for the same errno.
+        Error::Io { ref source, .. } => match source.kind() {
+            std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+            std::io::ErrorKind::NotADirectory => PyNotADirectoryError::new_err(msg),
+            std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
+            _ => PyOSError::new_err(msg),
+        },
         Error::Malformed { .. } => TokenizerFileError::new_err(msg),
         Error::InvalidArgument(_) => PyValueError::new_err(msg),
         Error::OutOfRange(_) => PyIndexError::new_err(msg),

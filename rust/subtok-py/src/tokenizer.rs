@@ -3,7 +3,7 @@ use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -41,6 +41,36 @@ impl PyWordPiece {
     }
 }
 
+/// `obj` as UTF-8 if it is a `str` (`Ok(None)` if it is not). A `str` holding lone surrogates
+/// raises `UnicodeEncodeError` naming `what` (the batch item), not the `TypeError` a failed
+/// extraction would otherwise turn into.
+pub fn utf8_str(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<PyBackedStr>> {
+    let Ok(s) = obj.cast::<pyo3::types::PyString>() else {
+        return Ok(None);
+    };
+    match obj.extract::<PyBackedStr>() {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.is_instance_of::<PyUnicodeEncodeError>(obj.py()) => {
+            let py = obj.py();
+            let v = e.value(py);
+            let reason = format!("{what}: {}", v.getattr("reason")?);
+            let err = py
+                .get_type::<PyUnicodeEncodeError>()
+                .call1(("utf-8", s, v.getattr("start")?, v.getattr("end")?, reason))?;
+            Err(PyErr::from_value(err))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The texts of a batch argument; a single `str` is refused (it would iterate as characters).
+pub fn reject_single_str(inputs: &Bound<'_, PyAny>, msg: &str) -> PyResult<()> {
+    if inputs.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(msg.to_string()));
+    }
+    Ok(())
+}
+
 /// One batch item: a str or a (str, str) pair.
 pub enum BatchInput {
     Single(PyBackedStr),
@@ -48,18 +78,19 @@ pub enum BatchInput {
 }
 
 pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
-    if inputs.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err("expected a list of str or of (str, str) pairs, got a single str; use encode() for one text"));
-    }
+    reject_single_str(inputs, "expected a list of str or of (str, str) pairs, got a single str; use encode() for one text")?;
     let mut out = Vec::new();
     for (i, item) in inputs.try_iter()?.enumerate() {
         let item = item?;
-        if let Ok(s) = item.extract::<PyBackedStr>() {
+        if let Some(s) = utf8_str(&item, &format!("batch item {i}"))? {
             out.push(BatchInput::Single(s));
         } else if item.is_instance_of::<PyTuple>() || item.is_instance_of::<PyList>() {
-            let (a, b): (PyBackedStr, PyBackedStr) = item.extract().map_err(|_| {
-                PyTypeError::new_err(format!("batch item {i} must be a str or a pair of two str"))
-            })?;
+            let pair_err =
+                || PyTypeError::new_err(format!("batch item {i} must be a str or a pair of two str"));
+            let parts: Vec<Bound<'_, PyAny>> = item.extract().map_err(|_| pair_err())?;
+            let [a, b] = parts.as_slice() else { return Err(pair_err()) };
+            let a = utf8_str(a, &format!("batch item {i}[0]"))?.ok_or_else(pair_err)?;
+            let b = utf8_str(b, &format!("batch item {i}[1]"))?.ok_or_else(pair_err)?;
             out.push(BatchInput::Pair(a, b));
         } else {
             return Err(PyTypeError::new_err(format!(
@@ -83,17 +114,13 @@ pub fn batch_refs(items: &[BatchInput]) -> Vec<(&str, Option<&str>)> {
 }
 
 pub fn extract_texts(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyBackedStr>> {
-    if inputs.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err(
-            "expected a list of str, got a single str",
-        ));
-    }
+    reject_single_str(inputs, "expected a list of str, got a single str")?;
     inputs
         .try_iter()?
         .enumerate()
         .map(|(i, x)| {
-            x?.extract::<PyBackedStr>()
-                .map_err(|_| PyTypeError::new_err(format!("item {i} of the batch is not a str")))
+            utf8_str(&x?, &format!("batch item {i}"))?
+                .ok_or_else(|| PyTypeError::new_err(format!("batch item {i} is not a str")))
         })
         .collect()
 }
@@ -438,6 +465,61 @@ impl PyWordPiece {
             self.inner.vocab_size(),
             self.inner.normalizer.is_some_and(|n| n.lowercase)
         )
+    }
+}
+
+/// Words of a pre-tokenized input (`is_pretokenized=True`): a list of str.
+pub fn extract_words(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBackedStr>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a list of words (str) when is_pretokenized=True, not a single str"
+        )));
+    }
+    obj.try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a list of str")))?
+        .map(|w| {
+            w?.extract::<PyBackedStr>()
+                .map_err(|_| PyTypeError::new_err(format!("{what} must contain only str")))
+        })
+        .collect()
+}
+
+/// HF `post_process` and pre-tokenized input (the HF tokenizers API beyond `encode`).
+#[pymethods]
+impl PyWordPiece {
+    /// Stored truncation, the post-processor template and stored padding applied to encodings
+    /// made with `add_special_tokens=False` (HF `Tokenizer.post_process`).
+    #[pyo3(signature = (encoding, pair=None, add_special_tokens=true))]
+    fn post_process(
+        &self,
+        encoding: PyRef<'_, PyEncoding>,
+        pair: Option<PyRef<'_, PyEncoding>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let (a, b) = (encoding.to_core(), pair.map(|p| p.to_core()));
+        let e = self.inner.post_process(a, b, add_special_tokens).py()?;
+        Ok(self.wrap(e))
+    }
+
+    /// Encode a list of words (and a pair list): HF `encode(..., is_pretokenized=True)`.
+    #[pyo3(signature = (words, pair=None, add_special_tokens=true))]
+    fn encode_pretokenized(
+        &self,
+        py: Python<'_>,
+        words: &Bound<'_, PyAny>,
+        pair: Option<&Bound<'_, PyAny>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let a = extract_words(words, "sequence")?;
+        let b = pair.map(|p| extract_words(p, "pair")).transpose()?;
+        let inner = &self.inner;
+        let e = detached(py, || {
+            let a: Vec<&str> = a.iter().map(|w| &**w).collect();
+            let b: Option<Vec<&str>> = b.as_ref().map(|b| b.iter().map(|w| &**w).collect());
+            inner.encode_pretokenized(&a, b.as_deref(), add_special_tokens)
+        })?
+        .py()?;
+        Ok(self.wrap(e))
     }
 }
 

@@ -57,6 +57,7 @@ impl Ctx<'_> {
 /// Parse a `tokenizer.json` text into the BERT WordPiece pipeline.
 /// `label` (the file path, or `<string>`) is named in every error.
 pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokenizer> {
+    super::check::check_tokenizer_json(root, label)?;
     let cx = Ctx { label };
     let top = cx.obj(root, "the top level")?;
     let model = cx.obj(
