@@ -198,3 +198,69 @@ def test_sigint_interrupts_a_long_batch(kind, call, wp_path):
     # The uninterrupted call would run for ~0.9 * full after the signal.
     assert r["interrupted"], r
     assert r["latency"] < max(0.5, 0.3 * r["full"]), r
+
+
+# ---------------------------------------------------------------- class 6: truncation stops early
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_WORDS = ["the", "cat", "sat", "on", "a", "mat", "!", "unbelievable", "ünïcode", "東京", "x1", "...", "tokenization"]
+_text = st.lists(st.sampled_from(_WORDS), min_size=0, max_size=60).map(" ".join)
+
+
+def _rows(out, keep):
+    """Per kept row: (ids, type ids, offsets, special mask) without padding."""
+    res = []
+    for r in keep:
+        n = int(out["attention_mask"][r].sum())
+        res.append((out["input_ids"][r][:n].tolist(), out["token_type_ids"][r][:n].tolist(),
+                    out["offset_mapping"][r][:n].tolist(), out["special_tokens_mask"][r][:n].tolist()))
+    return res
+
+
+def _inputs(impl, items, trunc, overflow):
+    try:
+        pad = (512, None, 0, "[PAD]", "right")
+        return impl.build_inputs(items, True, trunc, pad, overflow, True, True, False), None
+    except Exception as e:  # noqa: BLE001 - both paths must fail alike
+        return None, (type(e), str(e))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    a=_text, b=st.one_of(st.none(), _text), max_length=st.integers(4, 40),
+    strategy=st.sampled_from(["longest_first", "only_first", "only_second"]),
+    direction=st.sampled_from(["right", "left"]),
+)
+def test_truncation_without_overflow_matches_full_then_truncate(wp, a, b, max_length, strategy, direction):
+    """The early-stopping path (no overflow requested) keeps exactly the rows the full
+    encode-then-truncate path (the overflow path's first row per input) keeps."""
+    items = [(a, b) if b is not None else a]
+    trunc = (max_length, 0, strategy, direction)
+    early, e1 = _inputs(wp._impl, items, trunc, False)
+    full, e2 = _inputs(wp._impl, items, trunc, True)
+    assert (e1 is None) == (e2 is None), (e1, e2)
+    if e1 is not None:
+        assert e1[0] is e2[0]
+        return
+    first = [list(full["overflow_to_sample_mapping"]).index(0)]
+    assert _rows(early, [0]) == _rows(full, first)
+
+
+@pytest.mark.parametrize("kind", ["wp", "bpe"])
+@pytest.mark.parametrize("direction", ["right", "left"])
+def test_flat_truncation_matches_full_then_cut(kind, direction, request, lines):
+    tok = copy.copy(request.getfixturevalue(kind))
+    texts = lines[:300] + [" ".join(lines[:500]), "", "!" * 5000]
+    tok.no_truncation()
+    full_ids, full_lens = tok.encode_batch_flat(texts)
+    for ml in (1, 7, 64):
+        tok.enable_truncation(ml, direction=direction)
+        ids, lens = tok.encode_batch_flat(texts)
+        want, at = [], 0
+        for n in full_lens:
+            row = full_ids[at: at + n].tolist()
+            at += n
+            want.extend(row[:ml] if direction == "right" else row[max(0, len(row) - ml):])
+        assert ids.tolist() == want
+        assert lens.tolist() == [min(int(n), ml) for n in full_lens]

@@ -12,7 +12,7 @@ use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, truncate_ids, SettingsCell, Template, TruncationParams,
+    pad_encodings, truncate_encodings, Direction, SettingsCell, Template, TruncationParams,
 };
 use crate::pretokenize::bytelevel::{bytes_to_string, string_to_bytes};
 use crate::pretokenize::regex::Splitter;
@@ -116,6 +116,42 @@ impl Sink for Ids<'_> {
     }
     fn added(&mut self, id: u32, _: usize, _: usize, _: bool) {
         self.0.push(id);
+    }
+}
+
+/// Ids `skip..end` of the text (the kept part under truncation); full at `end`.
+struct IdWindow<'a> {
+    out: &'a mut Vec<u32>,
+    n: usize,
+    skip: usize,
+    end: usize,
+    tmp: Vec<u32>,
+}
+impl IdWindow<'_> {
+    #[inline]
+    fn take(&mut self, id: u32) {
+        if self.n >= self.skip && self.n < self.end {
+            self.out.push(id);
+        }
+        self.n += 1;
+    }
+}
+impl Sink for IdWindow<'_> {
+    #[inline]
+    fn piece(&mut self, m: &BpeModel, piece: &[u8], _: usize, _: usize, _: usize) {
+        let mut tmp = std::mem::take(&mut self.tmp);
+        tmp.clear();
+        m.encode_piece(piece, &mut tmp);
+        for &id in &tmp {
+            self.take(id);
+        }
+        self.tmp = tmp;
+    }
+    fn added(&mut self, id: u32, _: usize, _: usize, _: bool) {
+        self.take(id);
+    }
+    fn full(&self) -> bool {
+        self.n >= self.end
     }
 }
 
@@ -869,6 +905,29 @@ impl BpeTokenizer {
         self.run(text, pol, &mut Ids(out))
     }
 
+    /// Ids of `text` truncated as `t` says (no overflow), appended to `out`. Only the kept ids
+    /// are stored and a right cut stops encoding there; a left cut counts the tokens first.
+    pub fn encode_ids_truncated(
+        &self,
+        text: &str,
+        pol: &SpecialPolicy,
+        t: &TruncationParams,
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        let skip = match t.direction {
+            Direction::Right => 0,
+            Direction::Left => self.count_tokens(text, pol)?.saturating_sub(t.max_length),
+        };
+        let mut w = IdWindow {
+            out,
+            n: 0,
+            skip,
+            end: skip.saturating_add(t.max_length),
+            tmp: Vec::new(),
+        };
+        self.run(text, pol, &mut w)
+    }
+
     pub fn encode_ids(&self, text: &str, pol: &SpecialPolicy) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         self.encode_ids_into(text, pol, &mut out)?;
@@ -999,9 +1058,9 @@ impl BpeTokenizer {
             let mut lens = Vec::with_capacity(c.len());
             for t in c {
                 let before = ids.len();
-                self.encode_ids_into(t.as_ref(), pol, &mut ids)?;
-                if let Some(tr) = trunc {
-                    truncate_ids(&mut ids, before, tr);
+                match trunc {
+                    Some(tr) => self.encode_ids_truncated(t.as_ref(), pol, tr, &mut ids)?,
+                    None => self.encode_ids_into(t.as_ref(), pol, &mut ids)?,
                 }
                 lens.push((ids.len() - before) as i64);
             }

@@ -15,7 +15,7 @@ use crate::normalize::bert::{
     is_control, is_whitespace, normalize_aligned, BertNormalizer, CharClass,
 };
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, SettingsCell, Template,
+    pad_encodings, truncate_encodings, PaddingParams, SettingsCell, Template,
     TruncationParams,
 };
 use crate::pretokenize::bert::is_bert_punc;
@@ -70,6 +70,46 @@ const LOW_MASK: u32 = (1 << K_SHIFT) - 1;
 trait Sink {
     const OFFSETS: bool;
     fn push(&mut self, id: u32, start: usize, end: usize, word: u32);
+    /// `true` once the sink wants no more tokens; the pass then stops early.
+    #[inline(always)]
+    fn full(&self) -> bool {
+        false
+    }
+}
+
+/// Keeps only the tokens `skip..end` of a sequence (counting all it is given), and is full at
+/// `end` unless `count_all`: encoding a huge text under truncation stops once the kept tokens
+/// are known, so memory stays proportional to what is kept.
+struct Window<S: Sink> {
+    inner: S,
+    n: usize,
+    skip: usize,
+    end: usize,
+    count_all: bool,
+}
+impl<S: Sink> Sink for Window<S> {
+    const OFFSETS: bool = S::OFFSETS;
+    #[inline(always)]
+    fn push(&mut self, id: u32, start: usize, end: usize, word: u32) {
+        if self.n >= self.skip && self.n < self.end {
+            self.inner.push(id, start, end, word);
+        }
+        self.n += 1;
+    }
+    #[inline(always)]
+    fn full(&self) -> bool {
+        !self.count_all && self.n >= self.end
+    }
+}
+
+/// Counts tokens only.
+struct CountSink(usize);
+impl Sink for CountSink {
+    const OFFSETS: bool = false;
+    #[inline(always)]
+    fn push(&mut self, _: u32, _: usize, _: usize, _: u32) {
+        self.0 += 1;
+    }
 }
 
 /// Maps character offsets in a piece of normalized text back to the original text.
@@ -81,6 +121,10 @@ struct AlignedSink<'a, S: Sink> {
 }
 impl<S: Sink> Sink for AlignedSink<'_, S> {
     const OFFSETS: bool = S::OFFSETS;
+    #[inline(always)]
+    fn full(&self) -> bool {
+        self.inner.full()
+    }
     #[inline]
     fn push(&mut self, id: u32, start: usize, end: usize, word: u32) {
         let (s, e) = if S::OFFSETS {
@@ -374,8 +418,8 @@ impl WordPieceTokenizer {
         while i < bytes.len() {
             if i >= check_at {
                 check_at = i + CHECK_BYTES;
-                if cancelled() {
-                    return; // the caller reports `Error::Cancelled`
+                if cancelled() || sink.full() {
+                    return; // on cancellation the caller reports `Error::Cancelled`
                 }
             }
             let b = bytes[i];
@@ -498,6 +542,9 @@ impl WordPieceTokenizer {
         let mut char_at = 0usize; // char offset of byte `byte_at`
         let mut byte_at = 0usize;
         for seg in &segments {
+            if sink.full() {
+                break;
+            }
             let (s, e) = match *seg {
                 Segment::Text { start, end } | Segment::Added { start, end, .. } => (start, end),
             };
@@ -582,10 +629,128 @@ impl WordPieceTokenizer {
     }
 
     fn encode_into(&self, text: &str, seq: u32, type_id: u32, enc: &mut Encoding) {
+        self.run(text, &mut EncSink { enc, type_id, seq });
+    }
+
+    /// Run the pass over `text` into `sink` with this thread's scratch buffers.
+    fn run<S: Sink>(&self, text: &str, sink: &mut S) {
         SCRATCH.with(|sc| {
             let mut sc = sc.borrow_mut();
-            self.encode_text(text, &mut sc, &mut EncSink { enc, type_id, seq });
+            self.encode_text(text, &mut sc, sink);
+            // An early stop (full sink, cancellation) can leave a word behind.
+            sc.word.clear();
+            sc.map.clear();
+            sc.word_chars = 0;
         })
+    }
+
+    /// Encode `text` keeping only its tokens `skip..skip + limit`; returns how many tokens it
+    /// saw (all of them when `count_all`, else at most `skip + limit`).
+    #[allow(clippy::too_many_arguments)]
+    fn encode_window_into(
+        &self,
+        text: &str,
+        seq: u32,
+        type_id: u32,
+        skip: usize,
+        limit: usize,
+        count_all: bool,
+        enc: &mut Encoding,
+    ) -> usize {
+        let mut w = Window {
+            inner: EncSink { enc, type_id, seq },
+            n: 0,
+            skip,
+            end: skip.saturating_add(limit),
+            count_all,
+        };
+        self.run(text, &mut w);
+        w.n
+    }
+
+    /// Number of tokens of `text` (no special tokens), without storing them.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        let mut c = CountSink(0);
+        self.run(text, &mut c);
+        c.0
+    }
+
+    /// The tokens of `text` that truncation to `max` tokens from `direction` keeps, plus one
+    /// more when there are more (so callers can tell "cut" from "fits"); memory O(`max`).
+    /// Returns the encoding and the full token count when it was computed (direction left).
+    fn encode_kept(
+        &self,
+        text: &str,
+        seq: u32,
+        max: usize,
+        direction: crate::postprocess::Direction,
+    ) -> (Encoding, Option<usize>) {
+        let cap = max.saturating_add(1);
+        let mut e = Encoding::with_capacity((text.len() / 4).min(cap) + 4);
+        match direction {
+            crate::postprocess::Direction::Right => {
+                self.encode_window_into(text, seq, seq, 0, cap, false, &mut e);
+                (e, None)
+            }
+            crate::postprocess::Direction::Left => {
+                let total = self.count_tokens(text);
+                let skip = total.saturating_sub(cap);
+                self.encode_window_into(text, seq, seq, skip, cap, false, &mut e);
+                (e, Some(total))
+            }
+        }
+    }
+
+    /// Truncation without overflow windows, encoding only what it keeps: each sequence is
+    /// encoded up to one token past the budget, which decides every strategy the same way the
+    /// full lengths do, except a `longest_first` pair whose two sequences both exceed it (the
+    /// longer one gets the odd token): then their full lengths are counted. `None` when
+    /// `only_first`/`only_second` would need the full other sequence (the caller then encodes
+    /// everything).
+    fn truncated_no_overflow(
+        &self,
+        a: &str,
+        b: Option<&str>,
+        add_special_tokens: bool,
+        t: TruncationParams,
+    ) -> Result<Option<Encoding>> {
+        use crate::postprocess::TruncationStrategy as St;
+        let Some(budget) = self.budget(Some(t), b.is_some(), add_special_tokens)? else {
+            return Ok(None);
+        };
+        let max = budget.max_length;
+        let (mut ea, full_a) = self.encode_kept(a, 0, max, t.direction);
+        let mut kb = b.map(|b| self.encode_kept(b, 1, max, t.direction));
+        if let Some((eb, full_b)) = kb.as_mut() {
+            let (hit_a, hit_b) = (ea.len() > max, eb.len() > max);
+            let other_hit = match t.strategy {
+                St::LongestFirst => false,
+                St::OnlyFirst => hit_b,
+                St::OnlySecond => hit_a,
+            };
+            if other_hit {
+                return Ok(None);
+            }
+            if t.strategy == St::LongestFirst && hit_a && hit_b {
+                let la = full_a.unwrap_or_else(|| self.count_tokens(a));
+                let lb = full_b.unwrap_or_else(|| b.map_or(0, |b| self.count_tokens(b)));
+                // Both capped at max + 1; shorten the shorter one's copy by one token (it keeps
+                // at most max / 2 + 1 <= max anyway) so that the comparison matches.
+                let shorter = match la.cmp(&lb) {
+                    std::cmp::Ordering::Greater => Some(&mut *eb),
+                    std::cmp::Ordering::Less => Some(&mut ea),
+                    std::cmp::Ordering::Equal => None,
+                };
+                if let Some(e) = shorter {
+                    crate::postprocess::truncation::truncate_one(e, max, 0, t.direction)?;
+                    e.overflowing.clear();
+                }
+            }
+        }
+        let mut enc =
+            self.post_process_with(ea, kb.map(|k| k.0), add_special_tokens, Some(t))?;
+        enc.overflowing.clear();
+        Ok(Some(enc))
     }
 
     /// Encode and post-process in one go, writing the template's special tokens and the
@@ -599,17 +764,21 @@ impl WordPieceTokenizer {
         truncation: Option<TruncationParams>,
     ) -> Result<Encoding> {
         let mut enc = Encoding::with_capacity((a.len() + b.map_or(0, |b| b.len())) / 3 + 8);
-        self.encode_one_into(a, b, add_special_tokens, truncation, &mut enc)?;
+        self.encode_one_into(a, b, add_special_tokens, truncation, true, &mut enc)?;
         Ok(enc)
     }
 
     /// [`Self::encode_one`] into a reused `Encoding` (cleared first).
+    ///
+    /// With `overflow == false` the caller needs no overflow windows: under truncation each
+    /// sequence is then encoded only up to what truncation keeps (bounded memory on huge texts).
     pub fn encode_one_into(
         &self,
         a: &str,
         b: Option<&str>,
         add_special_tokens: bool,
         truncation: Option<TruncationParams>,
+        overflow: bool,
         enc: &mut Encoding,
     ) -> Result<()> {
         use crate::postprocess::Piece;
@@ -631,14 +800,25 @@ impl WordPieceTokenizer {
                 }
                 Piece::Sequence { seq, type_id } => {
                     let text = if *seq == 0 { Some(a) } else { b };
-                    if let Some(t) = text {
-                        self.encode_into(t, *seq as u32, *type_id, enc);
+                    match (text, truncation) {
+                        (Some(x), Some(t)) if !overflow => {
+                            let cap = t.max_length.saturating_add(1);
+                            self.encode_window_into(x, *seq as u32, *type_id, 0, cap, false, enc);
+                        }
+                        (Some(x), _) => self.encode_into(x, *seq as u32, *type_id, enc),
+                        (None, _) => {}
                     }
                 }
             }
         }
         if let Some(t) = truncation {
             if enc.len() > t.max_length {
+                if !overflow {
+                    if let Some(e) = self.truncated_no_overflow(a, b, add_special_tokens, t)? {
+                        *enc = e;
+                        return Ok(());
+                    }
+                }
                 let ea = self.encode_raw(a, 0);
                 let eb = b.map(|b| self.encode_raw(b, 1));
                 *enc = self.post_process_with(ea, eb, add_special_tokens, truncation)?;
@@ -672,7 +852,7 @@ impl WordPieceTokenizer {
                     let mut enc = Encoding::default();
                     for (a, b) in group {
                         cancel.check()?;
-                        self.encode_one_into(a, *b, add_special_tokens, truncation, &mut enc)?;
+                        self.encode_one_into(a, *b, add_special_tokens, truncation, false, &mut enc)?;
                         rows.push(&enc);
                     }
                     Ok(rows)
@@ -685,10 +865,26 @@ impl WordPieceTokenizer {
 
     /// Ids only, appended to `out` (no special tokens, no truncation).
     pub fn encode_ids_into(&self, text: &str, out: &mut Vec<u32>) {
-        SCRATCH.with(|sc| {
-            let mut sc = sc.borrow_mut();
-            self.encode_text(text, &mut sc, &mut IdSink(out));
-        })
+        self.run(text, &mut IdSink(out));
+    }
+
+    /// Ids of `text` truncated as `t` says (no overflow), appended to `out`; only the kept ids
+    /// are ever stored (a left cut counts the tokens first).
+    pub fn encode_ids_truncated(&self, text: &str, t: &TruncationParams, out: &mut Vec<u32>) {
+        let skip = match t.direction {
+            crate::postprocess::Direction::Right => 0,
+            crate::postprocess::Direction::Left => {
+                self.count_tokens(text).saturating_sub(t.max_length)
+            }
+        };
+        let mut w = Window {
+            inner: IdSink(out),
+            n: 0,
+            skip,
+            end: skip.saturating_add(t.max_length),
+            count_all: false,
+        };
+        self.run(text, &mut w);
     }
 
     // ------------------------------------------------------------------ post-processing
@@ -821,7 +1017,8 @@ impl WordPieceTokenizer {
             .map_init(Encoding::default, |enc, (a, b)| {
                 cancel.check()?;
                 cancel.enter(|| {
-                    self.encode_one_into(a, *b, add_special_tokens, settings.truncation, enc)
+                    let t = settings.truncation;
+                    self.encode_one_into(a, *b, add_special_tokens, t, true, enc)
                 })?;
                 Ok(crate::encoding::CompactEncoding::from(&*enc))
             })
@@ -865,11 +1062,10 @@ impl WordPieceTokenizer {
                     }
                     let start = ids.len();
                     ids.extend_from_slice(&cls);
-                    let body = ids.len();
-                    cancel.enter(|| self.encode_ids_into(t, &mut ids));
-                    if let Some(tr) = &trunc {
-                        truncate_ids(&mut ids, body, tr);
-                    }
+                    cancel.enter(|| match &trunc {
+                        Some(tr) => self.encode_ids_truncated(t, tr, &mut ids),
+                        None => self.encode_ids_into(t, &mut ids),
+                    });
                     ids.extend_from_slice(&sep);
                     lens.push((ids.len() - start) as i64);
                 }
