@@ -28,7 +28,8 @@ fn replay_fuzz_corpora_and_crashers() {
 /// mutates the saved corpora with byte edits and JSON/number-aware insertions for
 /// `SUBTOK_FUZZ_SECONDS` (default 10) per target, and saves each input that panics to
 /// `fuzz/regressions/<target>/`. Run: `cargo test --release -p subtok-core --test fuzz_replay
-/// -- --ignored --nocapture` (optionally `SUBTOK_FUZZ_TARGET=tiktoken`).
+/// -- --ignored --nocapture` (optionally `SUBTOK_FUZZ_TARGET=tiktoken`, and
+/// `SUBTOK_FUZZ_CURRENT=/tmp/x` to keep the input in flight).
 #[test]
 #[ignore]
 fn mutation_fuzz() {
@@ -83,6 +84,10 @@ fn mutation_fuzz() {
                 }
             }
             execs += 1;
+            if let Ok(p) = std::env::var("SUBTOK_FUZZ_CURRENT") {
+                // the input in flight, for a run the OOM killer ends
+                std::fs::write(p, &d).unwrap();
+            }
             if std::panic::catch_unwind(|| run(target, &d)).is_err() {
                 crashes += 1;
                 let dir = root.join("regressions").join(target);
