@@ -23,6 +23,9 @@ pub enum Error {
     /// An id outside the vocabulary -> `IndexError`... mapped to `ValueError` subclass in Python.
     #[error("{0}")]
     OutOfRange(String),
+    /// The call was cancelled (see `crate::cancel`) -> `KeyboardInterrupt`.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

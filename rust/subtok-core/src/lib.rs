@@ -4,6 +4,7 @@
 //! -> pre-tokenizer -> model (WordPiece | BPE) -> post-processor -> [`Encoding`].
 pub mod added_vocab;
 pub mod bpe_tokenizer;
+pub mod cancel;
 pub mod encoding;
 pub mod error;
 #[doc(hidden)]

@@ -1,7 +1,7 @@
 //! The one place where core errors and Rust panics become Python exceptions.
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyIndexError, PyIsADirectoryError, PyNotADirectoryError, PyOSError,
-    PyPermissionError, PyRuntimeError, PyValueError,
+    PyFileNotFoundError, PyIndexError, PyIsADirectoryError, PyKeyboardInterrupt,
+    PyNotADirectoryError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -28,6 +28,7 @@ pub fn to_pyerr(e: Error) -> PyErr {
         Error::Malformed { .. } => TokenizerFileError::new_err(msg),
         Error::InvalidArgument(_) => PyValueError::new_err(msg),
         Error::OutOfRange(_) => PyIndexError::new_err(msg),
+        Error::Cancelled => PyKeyboardInterrupt::new_err(msg),
     }
 }
 
@@ -48,7 +49,7 @@ pub fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -> PyRes
         .map_err(panic_to_pyerr)
 }
 
-fn panic_to_pyerr(p: Box<dyn std::any::Any + Send>) -> PyErr {
+pub fn panic_to_pyerr(p: Box<dyn std::any::Any + Send>) -> PyErr {
     let what = p
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
