@@ -41,7 +41,7 @@ fn check_offsets(enc: &Encoding, text: &str, pair: Option<&str>) {
 }
 
 fn exercise_wordpiece(t: &WordPieceTokenizer, data: &[u8]) {
-    if pads_huge(&t.padding) {
+    if pads_huge(&t.settings.padding()) {
         return;
     }
     let vocab = t.vocab_size();
@@ -70,7 +70,7 @@ fn exercise_wordpiece(t: &WordPieceTokenizer, data: &[u8]) {
 }
 
 fn exercise_bpe(t: &BpeTokenizer, data: &[u8]) {
-    if pads_huge(&t.padding) {
+    if pads_huge(&t.settings.padding()) {
         return;
     }
     let all = t
