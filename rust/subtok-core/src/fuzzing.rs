@@ -61,6 +61,16 @@ fn exercise_wordpiece(t: &WordPieceTokenizer, data: &[u8]) {
         if t.settings.truncation().is_some() || t.settings.padding().is_some() {
             continue;
         }
+        // A template without `$A` drops the text even without special tokens, as HF does;
+        // encode_batch_flat (no HF counterpart) keeps it, so the two differ by design there.
+        let uses_a = |t: &WordPieceTokenizer| {
+            t.template.as_ref().is_none_or(|tpl| {
+                tpl.single.iter().any(|p| matches!(p, crate::postprocess::Piece::Sequence { seq: 0, .. }))
+            })
+        };
+        if !uses_a(t) {
+            continue;
+        }
         if let Ok((ids, lens)) = t.encode_batch_flat(&[text.as_str()], false, false) {
             let plain = t.encode(&text, None, false).expect("encode after encode_batch_flat");
             assert_eq!(lens, vec![ids.len() as i64]);
