@@ -256,7 +256,8 @@ WRONG_TYPES = [
     ("wordpiece", "truncation", {"max_length": -1}),
     ("wordpiece", "truncation", {"max_length": 5, "stride": "2"}),
     ("wordpiece", "padding", {"pad_token": 5}),
-    ("wordpiece", "padding", {"strategy": {"Fixed": -3}}),
+    ("wordpiece", "padding", {"strategy": {"Fixed": -3}, "direction": "Right", "pad_id": 0, "pad_type_id": 0,
+                              "pad_token": "[PAD]"}),
     ("wordpiece", "pre_tokenizer", 5),
     ("bpe", "model.dropout", "0.1"),
     ("bpe", "model.ignore_merges", "no"),
@@ -273,6 +274,20 @@ for _kind, _path, _v in WRONG_TYPES:
     row(f"json-{_kind}-{_path}={_v!r}", 5, subtok.TokenizerFileError, _pattern)(
         lambda d, k=_kind, p=_path, v=_v: json_file(d, k, _set(p, v))
     )
+
+
+# fields HF tokenizers requires (no default): subtok refuses the file too
+for _kind, _path, _drop in [("wordpiece", "added_tokens.0", "special"), ("bpe", "added_tokens.0", "normalized")]:
+    row(f"json-{_kind}-{_path}-without-{_drop}", 5, subtok.TokenizerFileError, rf"added_tokens\[0\]\.{_drop} is missing")(
+        lambda d, k=_kind, f=_drop: json_file(d, k, lambda j: j["added_tokens"][0].pop(f))
+    )
+row("json-truncation-without-stride", 5, subtok.TokenizerFileError, r"truncation\.stride is missing")(
+    lambda d: json_file(d, "wordpiece", _set("truncation", {"max_length": 5, "strategy": "LongestFirst"}))
+)
+row("json-padding-without-pad_token", 5, subtok.TokenizerFileError, r"padding\.pad_token is missing")(
+    lambda d: json_file(d, "bpe", _set("padding", {"strategy": "BatchLongest", "direction": "Right", "pad_id": 0,
+                                                   "pad_type_id": 0}))
+)
 
 
 # ---------------------------------------------------------------- class 2: checkpoints

@@ -137,6 +137,14 @@ impl Checker<'_> {
         }
     }
 
+    /// Fields HF tokenizers requires (it has no default for them).
+    fn required(&self, o: &Map<String, Value>, names: &[&str], what: &str) -> Result<()> {
+        match names.iter().find(|k| !o.contains_key(**k)) {
+            Some(k) => Err(self.err(format!("{what}.{k} is missing (HF tokenizers requires it)"))),
+            None => Ok(()),
+        }
+    }
+
     /// Check the listed fields of `o` that are present.
     fn fields(&self, o: &Map<String, Value>, spec: &[(&str, Ty)], what: &str) -> Result<()> {
         for (k, ty) in spec {
@@ -367,6 +375,7 @@ pub fn check_tokenizer_json(root: &Value, label: &str) -> Result<()> {
             .as_object()
             .ok_or_else(|| cx.err(format!("{what} must be an object, got {}", short(a))))?;
         cx.fields(o, ADDED_TOKEN, &what)?;
+        cx.required(o, &ADDED_TOKEN.iter().map(|f| f.0).collect::<Vec<_>>(), &what)?;
     }
     if let Some(m) = top.get("model") {
         let m = m
@@ -387,10 +396,17 @@ pub fn check_tokenizer_json(root: &Value, label: &str) -> Result<()> {
             }
         }
     }
-    for (k, spec) in [("truncation", TRUNCATION), ("padding", PADDING)] {
+    let required: [&[&str]; 2] = [
+        &["max_length", "strategy", "stride"],
+        &["strategy", "direction", "pad_id", "pad_type_id", "pad_token"],
+    ];
+    for ((k, spec), req) in [("truncation", TRUNCATION), ("padding", PADDING)].into_iter().zip(required) {
         match top.get(k) {
             None | Some(Value::Null) => {}
-            Some(Value::Object(o)) => cx.fields(o, spec, k)?,
+            Some(Value::Object(o)) => {
+                cx.fields(o, spec, k)?;
+                cx.required(o, req, k)?;
+            }
             Some(v) => return Err(cx.err(format!("{k} must be an object or null, got {}", short(v)))),
         }
     }
@@ -469,7 +485,8 @@ mod tests {
     use serde_json::json;
 
     fn wp() -> Value {
-        json!({"version": "1.0", "added_tokens": [{"id": 0, "content": "[UNK]", "special": true}],
+        json!({"version": "1.0", "added_tokens": [{"id": 0, "content": "[UNK]", "special": true, "single_word": false,
+                                                   "lstrip": false, "rstrip": false, "normalized": false}],
                "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
                          "vocab": {"[UNK]": 0, "a": 1}}})
     }
@@ -500,6 +517,12 @@ mod tests {
         let mut v = wp();
         v["padding"] = json!({"pad_id": -1});
         assert!(err(&v).contains("padding.pad_id"));
+        let mut v = wp();
+        v["added_tokens"][0].as_object_mut().unwrap().remove("special");
+        assert!(err(&v).contains("added_tokens[0].special is missing"));
+        let mut v = wp();
+        v["truncation"] = json!({"max_length": 5, "strategy": "LongestFirst"});
+        assert!(err(&v).contains("truncation.stride is missing"));
     }
 
     #[test]
