@@ -36,16 +36,8 @@ class Encoding:
 _Path = Union[str, PathLike[str]]
 _BatchInput = Sequence[Union[str, Tuple[str, str], List[str]]]
 
-class WordPieceTokenizer:
-    @staticmethod
-    def from_vocab(
-        path: _Path,
-        lowercase: bool = True,
-        strip_accents: Optional[bool] = None,
-        handle_chinese_chars: bool = True,
-        unk_token: str = "[UNK]",
-        max_input_chars_per_word: int = 100,
-    ) -> WordPieceTokenizer: ...
+class _HFTokenizerMethods:
+    """Methods shared by WordPieceTokenizer and PipelineTokenizer (typing only)."""
     def save(self, path: _Path, pretty: bool = True) -> None: ...
     def to_str(self, pretty: bool = False) -> str: ...
     def encode(self, sequence: str, pair: Optional[str] = None, add_special_tokens: bool = True) -> Encoding: ...
@@ -88,6 +80,17 @@ class WordPieceTokenizer:
         return_special_tokens_mask: bool,
         return_sequence_ids: bool,
     ) -> Dict[str, npt.NDArray[np.int64]]: ...
+
+class WordPieceTokenizer(_HFTokenizerMethods):
+    @staticmethod
+    def from_vocab(
+        path: _Path,
+        lowercase: bool = True,
+        strip_accents: Optional[bool] = None,
+        handle_chinese_chars: bool = True,
+        unk_token: str = "[UNK]",
+        max_input_chars_per_word: int = 100,
+    ) -> WordPieceTokenizer: ...
 
 _Special = Union[None, str, Sequence[str], Set[str]]
 
@@ -148,6 +151,10 @@ class BpeTokenizer:
     @property
     def padding(self) -> Optional[Dict[str, Any]]: ...
     def num_special_tokens_to_add(self, is_pair: bool) -> int: ...
+
+class PipelineTokenizer(_HFTokenizerMethods):
+    """The general HF pipeline (normalizers, pre-tokenizers, BPE/WordPiece/WordLevel, post-processors,
+    decoders, added tokens) for every tokenizer.json no fused specialization matches."""
 
 def load_tokenizer_file(path: _Path) -> Any: ...
 def load_tokenizer_str(json: str) -> Any: ...

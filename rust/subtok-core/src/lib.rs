@@ -4,6 +4,7 @@
 //! -> pre-tokenizer -> model (WordPiece | BPE) -> post-processor -> [`Encoding`].
 pub mod added_vocab;
 pub mod bpe_tokenizer;
+pub mod decoders;
 pub mod encoding;
 pub mod error;
 pub mod inputs;
@@ -11,6 +12,7 @@ pub mod io;
 pub mod kernels;
 pub mod models;
 pub mod normalize;
+pub mod pipeline;
 pub mod postprocess;
 pub mod pretokenize;
 pub mod pretraining;

@@ -877,7 +877,7 @@ impl WordPieceTokenizer {
     }
 }
 
-fn cleanup(s: &str) -> String {
+pub(crate) fn cleanup(s: &str) -> String {
     s.replace(" .", ".")
         .replace(" ?", "?")
         .replace(" !", "!")
