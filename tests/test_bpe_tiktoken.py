@@ -40,7 +40,7 @@ def tok(enc) -> Tokenizer:
 @pytest.fixture(scope="module")
 def tok_regex(enc) -> Tokenizer:
     # Same pattern wrapped in a group: not recognized as a preset, so the general regex engine runs.
-    return Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), f"(?:{CL100K_PAT})", enc._special_tokens)
+    return Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), pattern=f"(?:{CL100K_PAT})", special_tokens=enc._special_tokens)
 
 
 def split_flat(ids: np.ndarray, lens: np.ndarray):
@@ -92,7 +92,7 @@ def test_other_presets_with_cl100k_ranks(enc, name, pat):
     tiktoken running the same pattern over the same ranks."""
     ref = tiktoken.Encoding(name=f"test_{name}", pat_str=pat, mergeable_ranks=enc._mergeable_ranks, special_tokens={})
     t = Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), name, None)
-    t_same = Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), pat, None)
+    t_same = Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), pattern=pat)
     for text in HARD_CASES:
         assert t.encode(text).ids == ref.encode_ordinary(text), text[:50]
     for path in CORPORA:
@@ -179,13 +179,15 @@ def test_nasty_alphabet_matches_tiktoken(tok, tok_regex, enc, text):
     assert tok_regex.encode(text).ids == want
 
 
-def test_lone_surrogates_raise_clear_error(tok):
-    with pytest.raises(UnicodeEncodeError):
-        tok.encode("abc\ud800def")
-    with pytest.raises(UnicodeEncodeError):
-        tok.encode_batch_flat(["ok", "\udfff"])
-    with pytest.raises(UnicodeEncodeError):
-        tok.count_tokens("\ud83d")
+def test_surrogates_as_tiktoken(enc, tok):
+    """A surrogate pair is joined and a lone surrogate becomes U+FFFD, as tiktoken does."""
+    for text in ["abc\ud800def", "\udfff", "\ud83d", "\ud83d\udc4d", "x\ud83d\udc4d\ud83dy\udc4d"]:
+        want = enc.encode(text)
+        assert tok.encode(text).ids == want
+        assert tok.count_tokens(text) == len(want)
+        assert split_flat(*tok.encode_batch_flat(["ok", text])) == [enc.encode("ok"), want]
+        assert [e.ids for e in tok.encode_batch([text, (text, "ok")])] == [want, want + enc.encode("ok")]
+    assert tok.encode("\ud83d\udc4d").ids == [9468, 239, 235]
 
 
 def test_decode_bytes_inside_a_character(enc, tok):
@@ -236,7 +238,7 @@ def test_file_errors(tmp_path):
     with pytest.raises(subtok.TokenizerFileError, match="bad.tiktoken"):
         Tokenizer.from_tiktoken(bad, "cl100k_base")
     with pytest.raises(ValueError, match="regex"):
-        Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), "(unclosed")
+        Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), pattern="(unclosed")
     with pytest.raises(ValueError):
         Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), "cl100k_base", {"<|x|>": 5})
 

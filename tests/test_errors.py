@@ -23,7 +23,7 @@ def test_missing_files(tmp_path):
         ("{}", "model"),
         ('{"model": {"type": "WordPiece", "vocab": {}, "unk_token": "[UNK]"}}', "empty"),
         ('{"model": {"type": "WordPiece", "vocab": {"a": 0}, "unk_token": "[UNK]"}}', "unk_token"),
-        ('{"model": {"type": "WordPiece", "vocab": {"[UNK]": "x"}, "unk_token": "[UNK]"}}', "id of token"),
+        ('{"model": {"type": "WordPiece", "vocab": {"[UNK]": "x"}, "unk_token": "[UNK]"}}', "model.vocab"),
         ('{"model": {"type": "Unigram", "vocab": []}}', "Unigram"),
         ('{"normalizer": {"type": "NoSuchNormalizer"}, "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}', "NoSuchNormalizer"),
         ('{"added_tokens": [{"id": 0}], "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}', "added_tokens"),

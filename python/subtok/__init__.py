@@ -4,6 +4,7 @@
   ``vocab.txt`` or ``.tiktoken`` files, with output identical to HF tokenizers / tiktoken.
 * :class:`BertModel` and the task heads (``BertFor...``) - a PyTorch-free BERT in NumPy that loads
   Hugging Face checkpoints; :class:`SentenceEncoder` - sentence embeddings (all-MiniLM-L6-v2).
+* :func:`get_encoding` / :func:`encoding_for_model` - tiktoken's entry points, from local files.
 """
 from __future__ import annotations
 
@@ -18,10 +19,19 @@ from subtok.bert import (
     BertModel,
 )
 from subtok.embeddings import SentenceEncoder
-from subtok.tokenizer import Tokenizer
+from subtok.tiktoken_compat import (
+    TiktokenEncoding,
+    encoding_for_model,
+    encoding_name_for_model,
+    find_tiktoken_file,
+    get_encoding,
+    list_encoding_names,
+)
+from subtok.tokenizer import AddedToken, Tokenizer, UnknownTokenError
 from subtok.training import export_vocab_files, train
 
 __all__ = [
+    "AddedToken",
     "BertConfig",
     "BertForMaskedLM",
     "BertForPreTraining",
@@ -31,9 +41,16 @@ __all__ = [
     "BertModel",
     "Encoding",
     "SentenceEncoder",
+    "TiktokenEncoding",
     "Tokenizer",
     "TokenizerFileError",
+    "UnknownTokenError",
     "__version__",
+    "encoding_for_model",
+    "encoding_name_for_model",
     "export_vocab_files",
+    "find_tiktoken_file",
+    "get_encoding",
+    "list_encoding_names",
     "train",
 ]

@@ -32,6 +32,22 @@ class Encoding:
     @property
     def overflowing(self) -> List[Encoding]: ...
     def __len__(self) -> int: ...
+    # HF tokenizers' Encoding helpers
+    @property
+    def n_sequences(self) -> int: ...
+    def token_to_sequence(self, token_index: int) -> Optional[int]: ...
+    def token_to_chars(self, token_index: int) -> Optional[Tuple[int, int]]: ...
+    def token_to_word(self, token_index: int) -> Optional[int]: ...
+    def word_to_tokens(self, word_index: int, sequence_index: int = 0) -> Optional[Tuple[int, int]]: ...
+    def word_to_chars(self, word_index: int, sequence_index: int = 0) -> Optional[Tuple[int, int]]: ...
+    def char_to_token(self, char_pos: int, sequence_index: int = 0) -> Optional[int]: ...
+    def char_to_word(self, char_pos: int, sequence_index: int = 0) -> Optional[int]: ...
+    def truncate(self, max_length: int, stride: int = 0, direction: str = "right") -> None: ...
+    def pad(
+        self, length: int, direction: str = "right", pad_id: int = 0, pad_type_id: int = 0, pad_token: str = "[PAD]"
+    ) -> None: ...
+    @staticmethod
+    def merge(encodings: Sequence[Encoding], growing_offsets: bool = True) -> Encoding: ...
 
 _Path = Union[str, PathLike[str]]
 _BatchInput = Sequence[Union[str, Tuple[str, str], List[str]]]
@@ -69,6 +85,10 @@ class _HFTokenizerMethods:
     def no_padding(self) -> None: ...
     @property
     def padding(self) -> Optional[Dict[str, Any]]: ...
+    def __copy__(self) -> "BpeTokenizer": ...
+    def __deepcopy__(self, memo: Any) -> "BpeTokenizer": ...
+    def __copy__(self) -> "WordPieceTokenizer": ...
+    def __deepcopy__(self, memo: Any) -> "WordPieceTokenizer": ...
     def build_inputs(
         self,
         inputs: _BatchInput,
@@ -80,6 +100,10 @@ class _HFTokenizerMethods:
         return_special_tokens_mask: bool,
         return_sequence_ids: bool,
     ) -> Dict[str, npt.NDArray[np.int64]]: ...
+    def post_process(self, encoding: Encoding, pair: Optional[Encoding] = None, add_special_tokens: bool = True) -> Encoding: ...
+    def encode_pretokenized(
+        self, words: Sequence[str], pair: Optional[Sequence[str]] = None, add_special_tokens: bool = True
+    ) -> Encoding: ...
 
 class WordPieceTokenizer(_HFTokenizerMethods):
     @staticmethod
@@ -151,6 +175,20 @@ class BpeTokenizer:
     @property
     def padding(self) -> Optional[Dict[str, Any]]: ...
     def num_special_tokens_to_add(self, is_pair: bool) -> int: ...
+    # tiktoken's Encoding surface and HF post_process / pre-tokenized input
+    @staticmethod
+    def from_ranks(ranks: Dict[bytes, int], pattern: str, special_tokens: Optional[Dict[str, int]] = None) -> BpeTokenizer: ...
+    def decode_tokens_bytes(self, ids: Sequence[int]) -> List[bytes]: ...
+    def single_token_id(self, token: bytes) -> Optional[int]: ...
+    def post_process(self, encoding: Encoding, pair: Optional[Encoding] = None, add_special_tokens: bool = True) -> Encoding: ...
+    def encode_pretokenized(
+        self,
+        words: Sequence[str],
+        pair: Optional[Sequence[str]] = None,
+        add_special_tokens: bool = True,
+        allowed_special: _Special = None,
+        disallowed_special: _Special = None,
+    ) -> Encoding: ...
 
 class PipelineTokenizer(_HFTokenizerMethods):
     """The general HF pipeline (normalizers, pre-tokenizers, BPE/WordPiece/WordLevel, post-processors,
@@ -244,6 +282,51 @@ class _Kernels:
         lens: Sequence[int],
         key_mask: Optional[npt.NDArray[np.float32]],
         ctx: npt.NDArray[np.float32],
+    ) -> None: ...
+    @staticmethod
+    def attention_train_forward(
+        qkv: npt.NDArray[np.float32],
+        heads: int,
+        starts: Sequence[int],
+        lens: Sequence[int],
+        key_mask: Optional[npt.NDArray[np.float32]],
+        scale: float,
+        dropout: float,
+        seed: int,
+        ctx: npt.NDArray[np.float32],
+    ) -> None: ...
+    @staticmethod
+    def attention_train_backward(
+        qkv: npt.NDArray[np.float32],
+        heads: int,
+        starts: Sequence[int],
+        lens: Sequence[int],
+        key_mask: Optional[npt.NDArray[np.float32]],
+        scale: float,
+        dropout: float,
+        seed: int,
+        dctx: npt.NDArray[np.float32],
+        dqkv: npt.NDArray[np.float32],
+    ) -> None: ...
+    @staticmethod
+    def gelu_backward(x: npt.NDArray[np.float32], dy: npt.NDArray[np.float32]) -> None: ...
+    @staticmethod
+    def layernorm_train_forward(
+        x: npt.NDArray[np.float32],
+        xhat: npt.NDArray[np.float32],
+        rstd: npt.NDArray[np.float32],
+        gamma: npt.NDArray[np.float32],
+        beta: npt.NDArray[np.float32],
+        eps: float,
+    ) -> None: ...
+    @staticmethod
+    def layernorm_backward(
+        dy: npt.NDArray[np.float32],
+        xhat: npt.NDArray[np.float32],
+        rstd: npt.NDArray[np.float32],
+        gamma: npt.NDArray[np.float32],
+        dgamma: npt.NDArray[np.float32],
+        dbeta: npt.NDArray[np.float32],
     ) -> None: ...
 
 kernels: _Kernels

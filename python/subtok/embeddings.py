@@ -69,14 +69,13 @@ class SentenceEncoder:
     def from_pretrained(cls, path: Optional[PathLike] = None) -> "SentenceEncoder":
         """Load ``tokenizer.json``, the checkpoint and ``sentence_bert_config.json`` from a folder.
 
-        ``path=None`` uses the default all-MiniLM-L6-v2 model when its package is installed.
+        ``path=None`` uses the default all-MiniLM-L6-v2 model when its package is installed; a name
+        is looked up in the offline Hugging Face cache like :meth:`subtok.Tokenizer.from_pretrained`.
         """
-        folder = default_model_path() if path is None else os.fspath(path)
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"{folder}: model folder not found")
+        from subtok.hub import resolve_model
+
+        folder = resolve_model(default_model_path() if path is None else path, need_tokenizer=True)
         tok_path = os.path.join(folder, "tokenizer.json")
-        if not os.path.isfile(tok_path):
-            raise FileNotFoundError(f"{folder}: no tokenizer.json in the model folder")
         from subtok import Tokenizer  # the package's own tokenizer
 
         tokenizer = Tokenizer.from_file(tok_path)

@@ -115,6 +115,11 @@ def build_model_inputs(
         length = max_length if pad_mode == "max_length" else None
         pad_args = (length, pad_to_multiple_of, pad_id, tok.pad_token, "right")
 
+    if not hasattr(tok._impl, "build_inputs"):
+        raise TypeError(
+            f"model inputs (calling the tokenizer) are built for BERT WordPiece tokenizers, not for "
+            f"{type(tok._impl).__name__}; use encode_batch() or encode_batch_flat()"
+        )
     out = tok._impl.build_inputs(
         items, add_special_tokens, trunc_args, pad_args, return_overflowing_tokens, return_offsets_mapping,
         return_special_tokens_mask, return_sequence_ids,

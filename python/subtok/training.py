@@ -21,6 +21,7 @@ training on held-out text with ``min_frequency=2``, +9% with ``min_frequency=10`
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Union
@@ -64,9 +65,9 @@ def _classify(corpus: Any, files: Optional[bool]) -> str:
         if corpus and all(_is_pathlike(x) for x in corpus):
             return "files"
         if corpus and all(isinstance(x, str) for x in corpus):
-            # A list of str is a list of files if any entry names an existing file and none
+            # A list of str is a list of files if any entry names an existing path and none
             # holds a line break (HF's `train(files)` habit); otherwise it is a list of texts.
-            if any("\n" not in x and os.path.isfile(x) for x in corpus):
+            if any("\n" not in x and os.path.exists(x) for x in corpus):
                 return "files"
             # Names that look like text files (no whitespace, a text-file suffix) are files too,
             # so a mistyped path raises FileNotFoundError instead of being trained on as text.
@@ -85,6 +86,8 @@ def _feed(trainer: "_core.Trainer", corpus: Any, files: Optional[bool], progress
         for p in paths:
             if not isinstance(p, str) and not _is_pathlike(p):
                 raise TypeError(f"file paths must be str or os.PathLike, got {type(p).__name__}")
+            if os.path.isdir(p):
+                raise IsADirectoryError(errno.EISDIR, "training corpus paths must be files, not a directory", os.fspath(p))
         trainer.feed_files([os.fspath(p) for p in paths], progress, bar)
         return
     if isinstance(corpus, str):

@@ -10,6 +10,7 @@ from subtok.bert.heads import (
     BertForTokenClassification,
 )
 from subtok.bert.model import BaseModelOutputWithPooling, BertModel
+from subtok.bert.scalar_mix import ScalarMix
 from subtok.bert.weights import UnsafeCheckpointError, load_pytorch_bin, load_safetensors, load_state_dict
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "BertForSequenceClassification",
     "BertForTokenClassification",
     "BertModel",
+    "ScalarMix",
     "UnsafeCheckpointError",
     "load_pytorch_bin",
     "load_safetensors",

@@ -1,15 +1,12 @@
 """Task heads over :class:`BertModel`, with transformers' class names and checkpoint keys.
 
-================================  =====================================================
-class                             checkpoint keys (besides ``bert.*``)
-================================  =====================================================
-BertForSequenceClassification     ``classifier.{weight,bias}`` on the pooled ``[CLS]``
+================================  ==============================================class                             checkpoint keys (besides ``bert.*``)
+================================  ==============================================BertForSequenceClassification     ``classifier.{weight,bias}`` on the pooled ``[CLS]``
 BertForTokenClassification        ``classifier.{weight,bias}`` on every token (no pooler)
 BertForQuestionAnswering          ``qa_outputs.{weight,bias}`` -> start/end logits (no pooler)
 BertForMaskedLM                   ``cls.predictions.*``; decoder tied to word embeddings
 BertForPreTraining                ``cls.predictions.*`` + ``cls.seq_relationship.*`` (NSP)
-================================  =====================================================
-
+================================  ==============================================
 Weights of the other standard heads in a checkpoint are ignored (so a pretraining checkpoint
 loads into any head class that needs no new weights); any other unknown or missing weight raises
 ``ValueError`` listing the names.
@@ -18,13 +15,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
 from subtok.bert import ops
 from subtok.bert.config import BertConfig
 from subtok.bert.model import KNOWN_HEAD_PREFIXES, ArrayLike, BertModel, StateDict, _as_int_array
+from subtok.hub import resolve_model
+from subtok.bert.trainable import (
+    TrainableMaskedLM,
+    TrainablePreTraining,
+    TrainableQuestionAnswering,
+    TrainableSequenceClassification,
+    TrainableTokenClassification,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -88,6 +93,7 @@ class _HeadModel:
     @classmethod
     def from_pretrained(cls, path: PathLike) -> Any:
         """Load from a folder with ``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``."""
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state)
@@ -97,8 +103,10 @@ class _HeadModel:
         state.finish(ignore_prefixes=ignore)
         return model
 
-    def _encode(self, input_ids: ArrayLike, attention_mask: Any, token_type_ids: Any, position_ids: Any) -> Any:
-        return self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids)
+    def _encode(self, input_ids: ArrayLike, attention_mask: Any, token_type_ids: Any, position_ids: Any,
+                output_hidden_states: bool = False) -> Any:
+        return self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+                         output_hidden_states=output_hidden_states)
 
     @property
     def id2label(self) -> dict:
@@ -111,12 +119,14 @@ class SequenceClassifierOutput:
     logits: np.ndarray
     pooler_output: Optional[np.ndarray] = None
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
 class TokenClassifierOutput:
     logits: np.ndarray
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
@@ -124,6 +134,7 @@ class QuestionAnsweringModelOutput:
     start_logits: np.ndarray
     end_logits: np.ndarray
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
@@ -131,6 +142,7 @@ class MaskedLMOutput:
     logits: np.ndarray
     loss: Optional[float] = None
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 @dataclass
@@ -141,10 +153,11 @@ class BertForPreTrainingOutput:
     mlm_loss: Optional[float] = None
     nsp_loss: Optional[float] = None
     last_hidden_state: Optional[np.ndarray] = None
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
 
 # ---------------------------------------------------------------------------------- heads
-class BertForSequenceClassification(_HeadModel):
+class BertForSequenceClassification(TrainableSequenceClassification, _HeadModel):
     """``[CLS]`` classification: ``logits = classifier(pooler_output)``, (B, num_labels)."""
 
     _uses_prefixes = ("classifier.",)
@@ -155,12 +168,13 @@ class BertForSequenceClassification(_HeadModel):
         self.classifier = _Linear(state, "classifier", self.num_labels, config.hidden_size)
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None) -> SequenceClassifierOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
-        return SequenceClassifierOutput(self.classifier(out.pooler_output), out.pooler_output, out.last_hidden_state)
+                 position_ids: Any = None, output_hidden_states: bool = False) -> SequenceClassifierOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
+        return SequenceClassifierOutput(self.classifier(out.pooler_output), out.pooler_output, out.last_hidden_state,
+                                        out.hidden_states)
 
 
-class BertForTokenClassification(_HeadModel):
+class BertForTokenClassification(TrainableTokenClassification, _HeadModel):
     """Per-token classification: ``logits = classifier(last_hidden_state)``, (B, T, num_labels)."""
 
     _uses_prefixes = ("classifier.",)
@@ -171,12 +185,12 @@ class BertForTokenClassification(_HeadModel):
         self.classifier = _Linear(state, "classifier", self.num_labels, config.hidden_size)
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None) -> TokenClassifierOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
-        return TokenClassifierOutput(self.classifier(out.last_hidden_state), out.last_hidden_state)
+                 position_ids: Any = None, output_hidden_states: bool = False) -> TokenClassifierOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
+        return TokenClassifierOutput(self.classifier(out.last_hidden_state), out.last_hidden_state, out.hidden_states)
 
 
-class BertForQuestionAnswering(_HeadModel):
+class BertForQuestionAnswering(TrainableQuestionAnswering, _HeadModel):
     """Extractive QA: ``qa_outputs`` maps each token to (start, end) logits, each (B, T)."""
 
     _uses_prefixes = ("qa_outputs.",)
@@ -186,11 +200,12 @@ class BertForQuestionAnswering(_HeadModel):
         self.qa_outputs = _Linear(state, "qa_outputs", 2, config.hidden_size)
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None) -> QuestionAnsweringModelOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
+                 position_ids: Any = None, output_hidden_states: bool = False) -> QuestionAnsweringModelOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
         logits = self.qa_outputs(out.last_hidden_state)
         return QuestionAnsweringModelOutput(
-            np.ascontiguousarray(logits[..., 0]), np.ascontiguousarray(logits[..., 1]), out.last_hidden_state
+            np.ascontiguousarray(logits[..., 0]), np.ascontiguousarray(logits[..., 1]), out.last_hidden_state,
+            out.hidden_states,
         )
 
 
@@ -225,7 +240,7 @@ class _LMPredictionHead:
         return logits.reshape(*shape[:-1], -1)
 
 
-class BertForMaskedLM(_HeadModel):
+class BertForMaskedLM(TrainableMaskedLM, _HeadModel):
     """Masked-LM head: ``logits`` (B, T, vocab); ``loss`` when ``labels`` (-100 = ignored) are given."""
 
     _uses_prefixes = ("cls.predictions.",)
@@ -236,6 +251,7 @@ class BertForMaskedLM(_HeadModel):
 
     @classmethod
     def from_pretrained(cls, path: PathLike) -> "BertForMaskedLM":
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state)
@@ -244,16 +260,17 @@ class BertForMaskedLM(_HeadModel):
         return model
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
-                 position_ids: Any = None, labels: Optional[ArrayLike] = None) -> MaskedLMOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
+                 position_ids: Any = None, labels: Optional[ArrayLike] = None,
+                 output_hidden_states: bool = False) -> MaskedLMOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
         logits = self.predictions(out.last_hidden_state)
         loss = None
         if labels is not None:
             loss = cross_entropy(logits, _as_int_array(labels, "labels").reshape(logits.shape[:-1]))
-        return MaskedLMOutput(logits, loss, out.last_hidden_state)
+        return MaskedLMOutput(logits, loss, out.last_hidden_state, out.hidden_states)
 
 
-class BertForPreTraining(_HeadModel):
+class BertForPreTraining(TrainablePreTraining, _HeadModel):
     """MLM + NSP heads: ``prediction_logits`` (B, T, vocab), ``seq_relationship_logits`` (B, 2).
 
     With ``labels`` (B, T; -100 where not predicted) and/or ``next_sentence_label`` (B,), the mean
@@ -270,8 +287,9 @@ class BertForPreTraining(_HeadModel):
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,
                  position_ids: Any = None, labels: Optional[ArrayLike] = None,
-                 next_sentence_label: Optional[ArrayLike] = None) -> BertForPreTrainingOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids)
+                 next_sentence_label: Optional[ArrayLike] = None,
+                 output_hidden_states: bool = False) -> BertForPreTrainingOutput:
+        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states)
         pred = self.predictions(out.last_hidden_state)
         nsp = self.seq_relationship(out.pooler_output)
         mlm_loss = nsp_loss = loss = None
@@ -287,4 +305,4 @@ class BertForPreTraining(_HeadModel):
             nsp_loss = cross_entropy(nsp, nsl)
         if mlm_loss is not None or nsp_loss is not None:
             loss = (mlm_loss or 0.0) + (nsp_loss or 0.0)
-        return BertForPreTrainingOutput(pred, nsp, loss, mlm_loss, nsp_loss, out.last_hidden_state)
+        return BertForPreTrainingOutput(pred, nsp, loss, mlm_loss, nsp_loss, out.last_hidden_state, out.hidden_states)

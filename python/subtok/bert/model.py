@@ -18,7 +18,9 @@ import numpy as np
 
 from subtok.bert import blas, ops
 from subtok.bert.config import BertConfig
+from subtok.bert.trainable import TrainableEncoder
 from subtok.bert.weights import load_state_dict
+from subtok.hub import resolve_model
 
 PathLike = Union[str, "os.PathLike[str]"]
 ArrayLike = Union[np.ndarray, List[List[int]], List[int]]
@@ -111,6 +113,8 @@ class BaseModelOutputWithPooling:
 
     last_hidden_state: np.ndarray
     pooler_output: Optional[np.ndarray]
+    #: with ``output_hidden_states=True``: the embeddings' output and every layer's, (B, T, H) each
+    hidden_states: Optional[Tuple[np.ndarray, ...]] = None
 
     def __getitem__(self, key: str) -> Optional[np.ndarray]:
         return getattr(self, key)
@@ -135,7 +139,7 @@ def _as_int_array(x: ArrayLike, name: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- the encoder
-class BertModel:
+class BertModel(TrainableEncoder):
     """A BERT encoder in NumPy, loaded from a Hugging Face checkpoint.
 
     >>> model = BertModel.from_pretrained("path/to/folder")          # doctest: +SKIP
@@ -192,12 +196,15 @@ class BertModel:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, path: PathLike, add_pooling_layer: Optional[bool] = None) -> "BertModel":
-        """Load from a folder with ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``.
+        """Load from a folder with ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``,
+        or a model name in the offline Hugging Face cache (resolved like
+        :meth:`subtok.Tokenizer.from_pretrained`; ``FileNotFoundError`` says where it looked).
 
         The pooler is loaded when the checkpoint has one (or required with ``add_pooling_layer=True``).
         Weights of standard heads (``cls.*``, ``classifier.*``, ``qa_outputs.*``) are ignored; any
         other unknown or missing weight raises ``ValueError`` listing the names.
         """
+        path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state, add_pooling_layer=add_pooling_layer)
@@ -259,13 +266,18 @@ class BertModel:
         attention_mask: Optional[ArrayLike] = None,
         token_type_ids: Optional[ArrayLike] = None,
         position_ids: Optional[ArrayLike] = None,
+        output_hidden_states: bool = False,
     ) -> BaseModelOutputWithPooling:
         """Encode a batch. Inputs are (B, T) integer arrays (a 1-D array is one sequence).
 
         Values at unmasked positions match transformers' ``BertModel``. On batches with much
         padding only unmasked tokens are computed and masked positions of ``last_hidden_state``
         are zeros; set ``model.skip_padding = False`` to compute every position as transformers does.
+        ``output_hidden_states=True`` also returns every layer's output, as transformers does
+        (computed by the training-mode forward, every position, no dropout in eval mode).
         """
+        if output_hidden_states:
+            return self.forward_all_layers(input_ids, attention_mask, token_type_ids, position_ids)
         ids, mask, tt, pos = self._check_inputs(input_ids, attention_mask, token_type_ids, position_ids)
         seq = self.encode(ids, mask, tt, pos)
         pooled = self.pool(seq) if self.has_pooler else None

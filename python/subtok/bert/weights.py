@@ -14,13 +14,15 @@ fp16 and bf16 tensors are upcast to float32; other float types are returned as s
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import mmap
 import os
 import pickle
 import struct
 import zipfile
-from typing import Any, Dict, Tuple, Union
+import zlib
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -62,53 +64,105 @@ def _upcast(arr: np.ndarray, is_bf16: bool) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- safetensors
-def load_safetensors(path: PathLike) -> Dict[str, np.ndarray]:
-    """Map a ``.safetensors`` file; returns name -> array (read-only views for f32 data)."""
+_SAFETENSORS_MAX_HEADER = 100_000_000  # the safetensors library's limit
+
+
+def _strict_uint(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def parse_safetensors(data: Any, source: str = "<safetensors>") -> Dict[str, np.ndarray]:
+    """Tensors of a safetensors buffer (``bytes``, ``mmap``...), validated like the ``safetensors``
+    library: the header is a JSON object of ``{dtype, shape, data_offsets}`` entries (plus an
+    optional ``__metadata__`` of strings), and the entries' byte ranges, sorted, tile the data
+    buffer exactly: no gap, no overlap, nothing left over, each range the size its dtype and shape
+    give. Returns read-only views into ``data`` (f16/bf16 are upcast to float32 copies).
+    """
+    size = len(data)
+    if size < 8:
+        raise ValueError(f"{source}: not a safetensors file (only {size} bytes)")
+    (n,) = struct.unpack("<Q", bytes(data[:8]))
+    if n > size - 8 or n > _SAFETENSORS_MAX_HEADER:
+        raise ValueError(f"{source}: malformed safetensors header length {n} (file is {size} bytes)")
+    header_bytes = bytes(data[8 : 8 + n])
+    if not header_bytes.startswith(b"{"):
+        raise ValueError(f"{source}: malformed safetensors JSON header: it must start with '{{'")
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{source}: malformed safetensors JSON header: {e}") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{source}: malformed safetensors header (not an object)")
+    meta = header.pop("__metadata__", None)
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
+        raise ValueError(f"{source}: malformed safetensors __metadata__ (must map str to str)")
+    data_start = 8 + n
+    data_len = size - data_start
+    entries = []
+    for name, info in header.items():
+        ok = isinstance(info, dict) and isinstance(info.get("dtype"), str)
+        shape, offsets = (info.get("shape"), info.get("data_offsets")) if ok else (None, None)
+        ok = ok and isinstance(shape, list) and all(_strict_uint(s) for s in shape)
+        ok = ok and isinstance(offsets, list) and len(offsets) == 2 and all(_strict_uint(x) for x in offsets)
+        if not ok:
+            raise ValueError(f"{source}: malformed safetensors entry for {name!r}: {info!r:.200}")
+        if info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"{source}: tensor {name!r} has unsupported dtype {info['dtype']!r}")
+        entries.append((offsets[0], offsets[1], name, info["dtype"], tuple(shape)))
+    entries.sort(key=lambda e: (e[0], e[1]))
+    pos = 0
+    for begin, end, name, dtype_name, shape in entries:
+        count = 1
+        for s in shape:
+            count *= s  # Python ints: no overflow
+        nbytes = count * _SAFETENSORS_DTYPES[dtype_name].itemsize
+        if begin != pos or end - begin != nbytes:
+            raise ValueError(
+                f"{source}: invalid offset: tensor {name!r} data_offsets {[begin, end]} (dtype {dtype_name}, "
+                f"shape {list(shape)}: {nbytes} bytes) must start at byte {pos}, right after the previous "
+                "tensor (the tensors must tile the data buffer exactly)"
+            )
+        pos = end
+    if pos != data_len:
+        raise ValueError(
+            f"{source}: invalid offset: the tensors cover {pos} bytes but the data buffer holds {data_len} "
+            "(the tensors must tile the data buffer exactly)"
+        )
+    out: Dict[str, np.ndarray] = {}
+    for begin, end, name, dtype_name, shape in entries:
+        dt = _SAFETENSORS_DTYPES[dtype_name]
+        if end == begin:
+            arr = _empty(shape, dt, source)
+        else:
+            arr = np.frombuffer(data, dtype=dt, count=(end - begin) // dt.itemsize, offset=data_start + begin)
+            arr = arr.reshape(shape)
+        out[name] = _upcast(arr, dtype_name == "BF16")
+    return out
+
+
+def _regular_file(path: PathLike) -> str:
+    """``path`` as str if it is a regular file; devices (``/dev/zero``) and folders are refused."""
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, "no such checkpoint", path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "a checkpoint file is expected, not a directory", path)
+        raise ValueError(f"{path}: not a regular file")
+    return path
+
+
+def load_safetensors(path: PathLike) -> Dict[str, np.ndarray]:
+    """Map a ``.safetensors`` file; returns name -> array (read-only views for f32 data).
+    Raises ``ValueError`` for a file the ``safetensors`` library would reject (see
+    :func:`parse_safetensors`)."""
+    path = _regular_file(path)
     size = os.path.getsize(path)
     if size < 8:
         raise ValueError(f"{path}: not a safetensors file (only {size} bytes)")
     with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > size - 8 or n > 100_000_000:
-            raise ValueError(f"{path}: malformed safetensors header length {n} (file is {size} bytes)")
-        header_bytes = f.read(n)
-    try:
-        header = json.loads(header_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: malformed safetensors JSON header: {e}") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: malformed safetensors header (not an object)")
-    header.pop("__metadata__", None)
-    data_start = 8 + n
-    data_len = size - data_start
-    buf: Any = b""
-    if data_len > 0:
-        with open(path, "rb") as f:
-            buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    out: Dict[str, np.ndarray] = {}
-    for name, info in header.items():
-        try:
-            dtype_name = info["dtype"]
-            shape = tuple(int(s) for s in info["shape"])
-            begin, end = (int(x) for x in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{path}: malformed safetensors entry for {name!r}: {info!r}") from None
-        if dtype_name not in _SAFETENSORS_DTYPES:
-            raise ValueError(f"{path}: tensor {name!r} has unsupported dtype {dtype_name!r}")
-        dt = _SAFETENSORS_DTYPES[dtype_name]
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if any(s < 0 for s in shape) or not (0 <= begin <= end <= data_len) or end - begin != count * dt.itemsize:
-            raise ValueError(
-                f"{path}: tensor {name!r} data_offsets {[begin, end]} do not match dtype {dtype_name} "
-                f"shape {list(shape)} within {data_len} data bytes"
-            )
-        if count == 0:
-            arr = np.zeros(shape, dtype=dt)
-        else:
-            arr = np.frombuffer(buf, dtype=dt, count=count, offset=data_start + begin).reshape(shape)
-        out[name] = _upcast(arr, dtype_name == "BF16")
-    return out
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    return parse_safetensors(mm, path)
 
 
 # ---------------------------------------------------------------------------------- torch zip/pickle
@@ -142,24 +196,65 @@ _STORAGE_TYPES = {
 
 
 class _Storage:
-    __slots__ = ("array", "bf16")
+    __slots__ = ("array", "bf16", "budget")
 
-    def __init__(self, array: np.ndarray, bf16: bool) -> None:
+    def __init__(self, array: np.ndarray, bf16: bool, budget: "_Budget") -> None:
         self.array = array
         self.bf16 = bf16
+        self.budget = budget
+
+
+class _Budget:
+    """Bytes the loader may still allocate for copies (strided tensors, upcasts, byte swaps):
+    a multiple of the stored bytes, so that tensors sharing one storage cannot multiply it."""
+
+    __slots__ = ("left", "source")
+
+    def __init__(self, source: str) -> None:
+        self.left = 64 << 20
+        self.source = source
+
+    def grant(self, stored: int) -> None:
+        self.left += 4 * stored
+
+    def spend(self, nbytes: int) -> None:
+        self.left -= nbytes
+        if self.left < 0:
+            raise ValueError(
+                f"{self.source}: malformed checkpoint: its tensors would need far more memory than the "
+                "storages it holds (tensors re-reading the same storage)"
+            )
+
+
+def _empty(shape: Tuple[int, ...], dtype: np.dtype, source: str) -> np.ndarray:
+    try:
+        return np.zeros(shape, dtype=dtype)
+    except (ValueError, OverflowError, MemoryError) as e:
+        raise ValueError(f"{source}: malformed tensor shape {list(shape)}: {e}") from None
+
+
+def _ints(xs: Any, what: str) -> Tuple[int, ...]:
+    if isinstance(xs, int) and what == "offset":
+        xs = (xs,)
+    if not isinstance(xs, (tuple, list)) or not all(isinstance(x, int) and not isinstance(x, bool) for x in xs):
+        raise ValueError(f"malformed checkpoint: tensor {what} must be integers, got {xs!r:.80}")
+    return tuple(xs)
 
 
 def _rebuild_tensor(storage: _Storage, offset: int, size: Tuple[int, ...], stride: Tuple[int, ...]) -> np.ndarray:
     if not isinstance(storage, _Storage):
         raise ValueError("malformed checkpoint: tensor rebuilt from something that is not a storage")
-    size = tuple(int(s) for s in size)
-    stride = tuple(int(s) for s in stride)
-    offset = int(offset)
+    size = _ints(size, "size")
+    stride = _ints(stride, "stride")
+    (offset,) = _ints(offset, "offset")
     base = storage.array
     if len(size) != len(stride) or offset < 0 or any(s < 0 for s in size) or any(s < 0 for s in stride):
         raise ValueError(f"malformed checkpoint: bad tensor geometry size={size} stride={stride} offset={offset}")
-    if any(s == 0 for s in size):
-        arr = np.zeros(size, dtype=base.dtype)
+    numel = 1
+    for n in size:
+        numel *= n
+    if numel == 0:
+        arr = _empty(size, base.dtype, "malformed checkpoint")
     else:
         last = offset + sum((n - 1) * st for n, st in zip(size, stride))
         if last >= base.size:
@@ -167,18 +262,31 @@ def _rebuild_tensor(storage: _Storage, offset: int, size: Tuple[int, ...], strid
                 f"malformed checkpoint: tensor of size {size} stride {stride} offset {offset} "
                 f"overruns its storage of {base.size} elements"
             )
+        # Strides may address only stored elements, each at most once: a tensor never holds more
+        # elements than the storage it views (a stride-0 `expand` would otherwise inflate).
+        if numel > base.size - offset:
+            raise ValueError(
+                f"malformed checkpoint: tensor of size {size} stride {stride} has {numel} elements but "
+                f"addresses a storage of only {base.size - offset} (overlapping or zero strides)"
+            )
         contiguous = []
         acc = 1
         for n in reversed(size):
             contiguous.append(acc)
             acc *= n
         if tuple(reversed(contiguous)) == stride or len(size) == 0:
-            arr = base[offset : offset + int(np.prod(size, dtype=np.int64))].reshape(size)
+            arr = base[offset : offset + numel].reshape(size)
         else:
+            storage.budget.spend(numel * base.itemsize)
             item = base.itemsize
             arr = np.lib.stride_tricks.as_strided(
                 base[offset:], shape=size, strides=tuple(s * item for s in stride), writeable=False
             ).copy()
+    if not arr.dtype.isnative:
+        storage.budget.spend(arr.nbytes)
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if storage.bf16 or arr.dtype == np.float16:
+        storage.budget.spend(arr.size * 4)
     return _upcast(arr, storage.bf16)
 
 
@@ -222,11 +330,13 @@ _ALLOWED_GLOBALS.update({("torch", name): st for name, st in _STORAGE_TYPES.item
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, load_storage: Any, source: str) -> None:
+    def __init__(self, file: Any, load_storage: Any, source: str, big_endian: bool = False) -> None:
         super().__init__(file)
         self._load_storage = load_storage
         self._source = source
+        self._big_endian = big_endian
         self._storages: Dict[str, _Storage] = {}
+        self._budget = _Budget(source)
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -244,21 +354,83 @@ class _RestrictedUnpickler(pickle.Unpickler):
         storage_type, key, numel = pid[1], str(pid[2]), pid[4]
         if not isinstance(storage_type, _StorageType):
             raise ValueError(f"{self._source}: malformed checkpoint: storage of unknown type {storage_type!r:.80}")
+        if not _strict_uint(numel):
+            raise ValueError(f"{self._source}: malformed checkpoint: storage {key} has element count {numel!r:.40}")
         if key not in self._storages:
-            raw = self._load_storage(key)
             dt = storage_type.dtype
-            if len(raw) % dt.itemsize:
-                raise ValueError(f"{self._source}: storage {key} size {len(raw)} is not a multiple of {dt.itemsize}")
-            arr = np.frombuffer(raw, dtype=dt)
-            if isinstance(numel, int) and arr.size < numel:
-                raise ValueError(f"{self._source}: storage {key} holds {arr.size} elements, expected {numel}")
-            self._storages[key] = _Storage(arr, storage_type.bf16)
-        return self._storages[key]
+            # the member's size must be exactly what the pickle declares (checked before reading)
+            raw = self._load_storage(key, numel * dt.itemsize)
+            if self._big_endian:
+                dt = dt.newbyteorder(">")
+            self._budget.grant(len(raw))
+            self._storages[key] = _Storage(np.frombuffer(raw, dtype=dt), storage_type.bf16, self._budget)
+        st = self._storages[key]
+        if st.array.size != numel:
+            raise ValueError(
+                f"{self._source}: malformed checkpoint: storage {key} is declared with {numel} and "
+                f"{st.array.size} elements"
+            )
+        return st
+
+
+def _scan_pickle(data: bytes, source: str) -> None:
+    """Refuse BYTEARRAY8 (opcode 0x96), whose length CPython's C unpickler allocates before it
+    reads a byte: a 20-byte pickle could ask for any amount of memory. A state dict never needs
+    it. Every other length-prefixed opcode reads only what the pickle holds, and every global
+    (also through INST, OBJ, EXT*) goes through the allow-list of ``find_class``. The opcode walk
+    runs only when the byte 0x96 occurs at all, so ordinary checkpoints pay nothing."""
+    if b"\x96" not in data:
+        return
+    import pickletools
+
+    try:
+        for op, _, pos in pickletools.genops(data):
+            if op.name == "BYTEARRAY8":
+                raise ValueError(f"{source}: malformed checkpoint pickle: opcode BYTEARRAY8 at byte {pos} is not allowed")
+    except ValueError as e:
+        msg = str(e)
+        raise ValueError(msg if msg.startswith(source) else f"{source}: malformed checkpoint pickle: {msg}") from None
+
+
+#: The largest ``data.pkl`` read (a state dict's pickle takes a few hundred bytes per tensor).
+_MAX_PICKLE_BYTES = 64 << 20
+
+
+class _ZipReader:
+    """Members of a ``torch.save`` zip, with every decompressed size checked before reading:
+    a member must be exactly as large as the pickle declares, and inflating compressed members
+    may add at most about the file's own size (torch never compresses; a zip bomb cannot pass)."""
+
+    def __init__(self, path: str, zf: zipfile.ZipFile, mm: Any, file_size: int) -> None:
+        self.path, self.zf, self.mm = path, zf, mm
+        self.infos = {i.filename: i for i in zf.infolist()}
+        self.inflation_left = max(file_size, 16 << 20)
+
+    def read(self, member: str, expected: Optional[int], what: str) -> Any:
+        info = self.infos.get(member)
+        if info is None:
+            raise ValueError(f"{self.path}: malformed checkpoint: missing {what} {member}")
+        if expected is not None and info.file_size != expected:
+            raise ValueError(
+                f"{self.path}: malformed checkpoint: {what} {member} holds {info.file_size} bytes, "
+                f"but the pickle declares {expected}"
+            )
+        if info.file_size > info.compress_size:
+            self.inflation_left -= info.file_size - info.compress_size
+            if self.inflation_left < 0:
+                raise ValueError(
+                    f"{self.path}: malformed checkpoint: {what} {member} inflates from {info.compress_size} "
+                    f"to {info.file_size} bytes (a zip bomb?)"
+                )
+        try:
+            return _zip_member_view(self.path, self.zf, info, self.mm)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error) as e:
+            raise ValueError(f"{self.path}: malformed checkpoint: cannot read {member}: {e}") from None
 
 
 def _zip_member_view(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, mm: Any) -> Any:
     """Bytes of a zip member: a zero-copy memoryview into the mapped file when stored uncompressed."""
-    if info.compress_type == zipfile.ZIP_STORED and mm is not None:
+    if info.compress_type == zipfile.ZIP_STORED and mm is not None and not info.flag_bits & 0x1:
         off = info.header_offset
         if mm[off : off + 4] != b"PK\x03\x04":
             raise ValueError(f"{path}: malformed zip local header for {info.filename}")
@@ -271,8 +443,14 @@ def _zip_member_view(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, mm: 
 
 
 def load_pytorch_bin(path: PathLike) -> Dict[str, np.ndarray]:
-    """Read a ``torch.save`` zip checkpoint safely (no torch, no code execution)."""
-    path = os.fspath(path)
+    """Read a ``torch.save`` zip checkpoint safely (no torch, no code execution, bounded memory).
+
+    Raises :class:`UnsafeCheckpointError` for a global outside the tensor-rebuild allow-list and
+    ``ValueError`` for a malformed file: a storage whose size differs from the pickle's
+    declaration, a tensor whose strides reach outside its storage or would hold more elements
+    than it (stride 0), a compressed member that inflates far beyond the file, a corrupt zip.
+    """
+    path = _regular_file(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path}: not a zip-format PyTorch checkpoint (the legacy pre-1.6 format is not supported; "
@@ -280,29 +458,43 @@ def load_pytorch_bin(path: PathLike) -> Dict[str, np.ndarray]:
         )
     with open(path, "rb") as f:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
-        pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, EOFError) as e:
+        raise ValueError(f"{path}: malformed zip checkpoint: {e}") from None
+    with zf:
+        zr = _ZipReader(path, zf, mm, len(mm))
+        pkl = [n for n in zr.infos if n.endswith("data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
             raise ValueError(f"{path}: malformed PyTorch checkpoint (expected one <prefix>/data.pkl, found {pkl})")
         prefix = pkl[0][: -len("data.pkl")]
-        infos = {i.filename: i for i in zf.infolist()}
+        if zr.infos[pkl[0]].file_size > _MAX_PICKLE_BYTES:
+            raise ValueError(
+                f"{path}: malformed checkpoint: {pkl[0]} is {zr.infos[pkl[0]].file_size} bytes "
+                f"(a state dict's pickle is far below {_MAX_PICKLE_BYTES})"
+            )
+        big_endian = False
+        if prefix + "byteorder" in zr.infos:
+            order = bytes(zr.read(prefix + "byteorder", None, "byte order record")[:16]).strip()
+            if order not in (b"little", b"big"):
+                raise ValueError(f"{path}: malformed checkpoint: unknown byte order {order!r}")
+            big_endian = order == b"big"
 
-        def load_storage(key: str) -> Any:
-            member = f"{prefix}data/{key}"
-            if member not in infos:
-                raise ValueError(f"{path}: malformed checkpoint: missing storage {member}")
-            return _zip_member_view(path, zf, infos[member], mm)
+        def load_storage(key: str, nbytes: int) -> Any:
+            return zr.read(f"{prefix}data/{key}", nbytes, "storage")
 
         import io
 
-        unpickler = _RestrictedUnpickler(io.BytesIO(zf.read(pkl[0])), load_storage, path)
+        data = bytes(zr.read(pkl[0], None, "pickle"))
+        _scan_pickle(data, path)
+        unpickler = _RestrictedUnpickler(io.BytesIO(data), load_storage, path, big_endian)
         try:
             obj = unpickler.load()
-        except UnsafeCheckpointError:
+        except (UnsafeCheckpointError, MemoryError):
             raise
-        except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, KeyError) as e:
-            raise ValueError(f"{path}: malformed PyTorch checkpoint pickle: {e}") from None
+        except Exception as e:  # any other failure of a hostile pickle is a malformed file
+            msg = str(e) if str(e).startswith(path) else f"{path}: malformed PyTorch checkpoint pickle: {e}"
+            raise ValueError(msg) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -312,7 +504,7 @@ def load_pytorch_bin(path: PathLike) -> Dict[str, np.ndarray]:
         if isinstance(v, np.ndarray):
             out[str(k)] = v
         else:
-            raise ValueError(f"{path}: state dict entry {k!r} is not a tensor ({type(v).__name__})")
+            raise ValueError(f"{path}: state dict entry {k!r:.80} is not a tensor ({type(v).__name__})")
     return out
 
 

@@ -8,7 +8,7 @@ import sys
 from typing import Optional, Sequence
 
 # Subcommand modules, in the order `subtok --help` lists them.
-_COMMANDS: list[str] = ["train", "encode", "embed", "pretraining_data"]
+_COMMANDS: list[str] = ["train", "encode", "embed", "pretraining_data", "finetune"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,11 +7,12 @@
 //! (`disallowed_special`), in which case it is encoded as plain text. Non-special HF added tokens
 //! are always split out, as in HF tokenizers.
 use crate::added_vocab::match_span;
+use crate::cancel::{Cancel, CHECK_BYTES};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, Template, TruncationParams,
+    pad_encodings, truncate_encodings, truncate_ids, SettingsCell, Template, TruncationParams,
 };
 use crate::pretokenize::bytelevel::{bytes_to_string, string_to_bytes};
 use crate::pretokenize::regex::Splitter;
@@ -82,8 +83,8 @@ pub struct BpeTokenizer {
     trim_prefix_space: bool,
     /// Stored truncation and padding (HF semantics; BPE adds no special tokens, so the whole
     /// `max_length` is the budget).
-    pub truncation: Option<TruncationParams>,
-    pub padding: Option<PaddingParams>,
+    /// Stored truncation and padding (changeable through `&self`; see [`SettingsCell`]).
+    pub settings: SettingsCell,
 }
 
 enum Seg {
@@ -100,6 +101,11 @@ trait Sink {
     fn piece(&mut self, m: &BpeModel, piece: &[u8], p: usize, base: usize, shift: usize);
     /// An added token matched in the text; `special` is its HF/tiktoken `special` flag.
     fn added(&mut self, id: u32, start: usize, end: usize, special: bool);
+    /// `true` once the sink needs no more tokens (the rest of the text is skipped).
+    #[inline(always)]
+    fn full(&self) -> bool {
+        false
+    }
 }
 
 struct Ids<'a>(&'a mut Vec<u32>);
@@ -306,8 +312,7 @@ impl BpeTokenizer {
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
             post_processor,
-            truncation: None,
-            padding: None,
+            settings: SettingsCell::default(),
         };
         t.default_policy = t.policy(&SpecialSet::none(), &SpecialSet::All)?;
         Ok(t)
@@ -320,10 +325,14 @@ impl BpeTokenizer {
         specials: Vec<(String, u32)>,
         label: &str,
     ) -> Result<Self> {
+        let bound = crate::io::check::IdBound::for_entries(ranks.len() + specials.len());
         let model = BpeModel::from_ranks(ranks).map_err(|m| Error::malformed(label, m))?;
         let splitter = Splitter::from_pattern(pattern, false)?;
         let mut added = Vec::new();
         for (content, id) in specials {
+            bound
+                .check(id as u64, "special_tokens", &format!("{content:?}"))
+                .map_err(|e| Error::invalid(e.to_string()))?;
             if content.is_empty() {
                 return Err(Error::invalid("special tokens must not be empty"));
             }
@@ -373,7 +382,16 @@ impl BpeTokenizer {
     pub fn from_gpt2_files(vocab: &Path, merges: &Path) -> Result<Self> {
         let (v, m) = crate::io::gpt2_files::read(vocab, merges)?;
         let label = format!("{} / {}", vocab.display(), merges.display());
-        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(&label, e))?;
+        Self::from_gpt2_parts(v, m, &label)
+    }
+
+    /// [`Self::from_gpt2_files`] from a parsed vocabulary and merges list.
+    pub fn from_gpt2_parts(
+        v: crate::io::gpt2_files::Ranks,
+        m: crate::io::gpt2_files::Merges,
+        label: &str,
+    ) -> Result<Self> {
+        let model = BpeModel::from_merges(v, m, false).map_err(|e| Error::malformed(label, e))?;
         Self::assemble(
             model,
             Splitter::Gpt2,
@@ -387,6 +405,7 @@ impl BpeTokenizer {
 
     /// From a parsed HF `tokenizer.json` with a BPE model; `label` names the file in errors.
     pub fn from_hf_json(v: &Value, label: &str) -> Result<Self> {
+        crate::io::check::check_tokenizer_json(v, label)?;
         let bad = |msg: String| Error::malformed(label, msg);
         let model = v
             .get("model")
@@ -583,7 +602,7 @@ impl BpeTokenizer {
                 });
             }
         }
-        let mut t = Self::assemble(
+        let t = Self::assemble(
             bpe,
             splitter,
             added,
@@ -593,8 +612,10 @@ impl BpeTokenizer {
             post,
         )?;
         let cx = crate::io::hf_json::Ctx { label };
-        t.truncation = crate::io::hf_json::parse_truncation(&cx, v.get("truncation"))?;
-        t.padding = crate::io::hf_json::parse_padding(&cx, v.get("padding"))?;
+        t.settings
+            .set_truncation(crate::io::hf_json::parse_truncation(&cx, v.get("truncation"))?);
+        t.settings
+            .set_padding(crate::io::hf_json::parse_padding(&cx, v.get("padding"))?);
         Ok(t)
     }
 
@@ -612,6 +633,7 @@ impl BpeTokenizer {
 
     /// The HF `tokenizer.json` of this tokenizer.
     pub fn to_hf_json(&self) -> Value {
+        let settings = self.settings.snapshot();
         let mut vocab = serde_json::Map::new();
         for (bytes, id) in self.model.tokens() {
             vocab.insert(bytes_to_string(bytes), json!(id));
@@ -650,8 +672,8 @@ impl BpeTokenizer {
             .unwrap_or(Value::Null);
         json!({
             "version": "1.0",
-            "truncation": crate::io::hf_json::truncation_json(&self.truncation),
-            "padding": crate::io::hf_json::padding_json(&self.padding),
+            "truncation": crate::io::hf_json::truncation_json(&settings.truncation),
+            "padding": crate::io::hf_json::padding_json(&settings.padding),
             "added_tokens": added,
             "normalizer": null,
             "pre_tokenizer": pre,
@@ -793,22 +815,41 @@ impl BpeTokenizer {
         Ok(())
     }
 
+    /// Feed `text` to `sink` piece by piece. Stops early (without error) when the sink is
+    /// [`Sink::full`], and with `Error::Cancelled` when the call is cancelled (checked every
+    /// [`CHECK_BYTES`]).
     fn run<S: Sink>(&self, text: &str, pol: &SpecialPolicy, sink: &mut S) -> Result<()> {
         let m = &self.model;
+        let cancel = Cancel::current();
         let mut err = None;
         self.segments(text, pol, &mut |seg| match seg {
+            _ if sink.full() || cancel.is_set() => {}
             Seg::Added(id, a, b, special) => sink.added(id, a, b, special),
             Seg::Text(a, b) => {
                 let seg_text = &text[a..b];
+                let mut check_at = CHECK_BYTES;
+                let mut go_on = |y: usize, sink: &S| {
+                    if y >= check_at {
+                        check_at = y + CHECK_BYTES;
+                        if cancel.is_set() {
+                            return false;
+                        }
+                    }
+                    !sink.full()
+                };
                 let r = if self.add_prefix_space && !seg_text.starts_with(' ') {
                     let shifted = format!(" {seg_text}");
                     let sb = shifted.as_bytes();
-                    self.splitter
-                        .split(&shifted, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 1))
+                    self.splitter.split_while(&shifted, &mut |x, y| {
+                        sink.piece(m, &sb[x..y], x, a, 1);
+                        go_on(y, sink)
+                    })
                 } else {
                     let sb = seg_text.as_bytes();
-                    self.splitter
-                        .split(seg_text, &mut |x, y| sink.piece(m, &sb[x..y], x, a, 0))
+                    self.splitter.split_while(seg_text, &mut |x, y| {
+                        sink.piece(m, &sb[x..y], x, a, 0);
+                        go_on(y, sink)
+                    })
                 };
                 if let Err(e) = r {
                     err.get_or_insert(e);
@@ -817,7 +858,7 @@ impl BpeTokenizer {
         })?;
         match err {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => cancel.check(),
         }
     }
 
@@ -853,11 +894,57 @@ impl BpeTokenizer {
     /// (concatenated, the pair with type id 1; BPE adds no special tokens of its own).
     /// Stored truncation applies (with overflow windows) and, for this one encoding, padding.
     pub fn encode(&self, text: &str, pair: Option<&str>, pol: &SpecialPolicy) -> Result<Encoding> {
-        let mut enc = self.encode_unpadded(text, pair, pol)?;
-        if let Some(p) = &self.padding {
+        let settings = self.settings.snapshot();
+        let mut enc = self.encode_unpadded(text, pair, pol, settings.truncation.as_ref())?;
+        if let Some(p) = &settings.padding {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
         Ok(enc)
+    }
+
+    /// HF `Tokenizer.post_process`: stored truncation, A then B (type id 1), stored padding.
+    pub fn post_process(&self, mut a: Encoding, mut b: Option<Encoding>) -> Result<Encoding> {
+        let settings = self.settings.snapshot();
+        if let Some(t) = &settings.truncation {
+            truncate_encodings(&mut a, b.as_mut(), t)?;
+        }
+        let mut enc = Template::plain().apply(a, b, false);
+        if let Some(p) = &settings.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded as a text of its
+    /// own, word ids = word index, offsets relative to each word; then [`Self::post_process`].
+    pub fn encode_pretokenized(
+        &self,
+        a: &[&str],
+        b: Option<&[&str]>,
+        pol: &SpecialPolicy,
+    ) -> Result<Encoding> {
+        let ea = Encoding::from_words(a, |w| self.encode_one(w, 0, pol))?;
+        let eb = b
+            .map(|b| Encoding::from_words(b, |w| self.encode_one(w, 1, pol)))
+            .transpose()?;
+        self.post_process(ea, eb)
+    }
+
+    /// The bytes of one token id (special tokens: their text).
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        match self.added_by_id(id) {
+            Some(a) => Some(a.content.as_bytes()),
+            None => self.model.token_bytes(id),
+        }
+    }
+
+    /// The id of the token whose bytes are exactly `bytes` (regular or special), as tiktoken's
+    /// `encode_single_token`.
+    pub fn single_token_id(&self, bytes: &[u8]) -> Option<u32> {
+        if let Some(a) = self.added.iter().find(|a| a.content.as_bytes() == bytes) {
+            return Some(a.id);
+        }
+        self.model.token_id(bytes)
     }
 
     fn encode_unpadded(
@@ -865,10 +952,11 @@ impl BpeTokenizer {
         text: &str,
         pair: Option<&str>,
         pol: &SpecialPolicy,
+        truncation: Option<&TruncationParams>,
     ) -> Result<Encoding> {
         let mut a = self.encode_one(text, 0, pol)?;
         let mut b = pair.map(|p| self.encode_one(p, 1, pol)).transpose()?;
-        if let Some(t) = &self.truncation {
+        if let Some(t) = truncation {
             truncate_encodings(&mut a, b.as_mut(), t)?;
             if t.direction == crate::postprocess::Direction::Right {
                 for e in std::iter::once(&mut a).chain(b.as_mut()) {
@@ -925,13 +1013,16 @@ impl BpeTokenizer {
         pol: &SpecialPolicy,
         truncate: bool,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
-        let trunc = self.truncation.as_ref().filter(|_| truncate);
+        let settings = self.settings.snapshot();
+        let trunc = settings.truncation.as_ref().filter(|_| truncate);
         if texts.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
         let threads = rayon::current_num_threads().max(1);
         let chunk = texts.len().div_ceil(threads * 8).clamp(1, 4096);
+        let cancel = Cancel::current();
         let work = |c: &[S]| -> Result<(Vec<u32>, Vec<i64>)> {
+            cancel.check()?;
             let bytes: usize = c.iter().map(|t| t.as_ref().len()).sum();
             let mut ids = Vec::with_capacity(bytes / 4 + 16);
             let mut lens = Vec::with_capacity(c.len());
@@ -945,7 +1036,10 @@ impl BpeTokenizer {
             }
             Ok((ids, lens))
         };
-        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> = texts.par_chunks(chunk).map(work).collect();
+        let parts: Vec<Result<(Vec<u32>, Vec<i64>)>> = texts
+            .par_chunks(chunk)
+            .map(|c| cancel.enter(|| work(c)))
+            .collect();
         let mut total = 0;
         let mut done = Vec::with_capacity(parts.len());
         for p in parts {
@@ -971,11 +1065,14 @@ impl BpeTokenizer {
         inputs: &[(String, Option<String>)],
         pol: &SpecialPolicy,
     ) -> Result<Vec<Encoding>> {
+        let settings = self.settings.snapshot();
+        let trunc = settings.truncation.as_ref();
+        let cancel = Cancel::current();
         let mut encs = inputs
             .par_iter()
-            .map(|(a, b)| self.encode_unpadded(a, b.as_deref(), pol))
+            .map(|(a, b)| cancel.enter(|| self.encode_unpadded(a, b.as_deref(), pol, trunc)))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = &self.padding {
+        if let Some(p) = &settings.padding {
             pad_encodings(&mut encs, p);
         }
         Ok(encs)

@@ -108,6 +108,69 @@ impl From<&Encoding> for CompactEncoding {
     }
 }
 
+impl From<&CompactEncoding> for Encoding {
+    fn from(c: &CompactEncoding) -> Self {
+        let mut e = Encoding::with_capacity(c.len());
+        for t in &c.tokens {
+            e.ids.push(t.id);
+            e.type_ids.push(t.type_id);
+            e.offsets.push((t.start as usize, t.end as usize));
+            e.special_tokens_mask.push(t.special as u32);
+            e.attention_mask.push(t.attention as u32);
+            e.word_ids.push((t.word != u32::MAX).then_some(t.word));
+            e.sequence_ids.push((t.seq != u8::MAX).then_some(t.seq as u32));
+        }
+        e.overflowing = c.overflowing.iter().map(Encoding::from).collect();
+        e
+    }
+}
+
+impl Encoding {
+    /// HF `Encoding.merge`: the encodings one after the other. With `growing_offsets`, each
+    /// one's offsets are shifted by the end offset of the last token before it. Overflow windows
+    /// are dropped.
+    pub fn merge(parts: &[Encoding], growing_offsets: bool) -> Encoding {
+        let mut out = Encoding::with_capacity(parts.iter().map(Encoding::len).sum());
+        for p in parts {
+            let shift = if growing_offsets {
+                out.offsets.last().map_or(0, |o| o.1)
+            } else {
+                0
+            };
+            out.ids.extend_from_slice(&p.ids);
+            out.type_ids.extend_from_slice(&p.type_ids);
+            out.offsets
+                .extend(p.offsets.iter().map(|&(s, e)| (s + shift, e + shift)));
+            out.special_tokens_mask
+                .extend_from_slice(&p.special_tokens_mask);
+            out.attention_mask.extend_from_slice(&p.attention_mask);
+            out.word_ids.extend_from_slice(&p.word_ids);
+            out.sequence_ids.extend_from_slice(&p.sequence_ids);
+        }
+        out
+    }
+
+    /// Encodings of pre-tokenized words (HF `is_pretokenized=True`): each word encoded on its
+    /// own by `encode_word`, every token's word id set to the word's index, offsets relative to
+    /// each word.
+    pub fn from_words<E>(
+        words: &[&str],
+        mut encode_word: impl FnMut(&str) -> Result<Encoding, E>,
+    ) -> Result<Encoding, E> {
+        let mut parts = Vec::with_capacity(words.len());
+        for (i, w) in words.iter().enumerate() {
+            let mut e = encode_word(w)?;
+            for (word, special) in e.word_ids.iter_mut().zip(&e.special_tokens_mask) {
+                if word.is_some() || *special == 0 {
+                    *word = Some(i as u32);
+                }
+            }
+            parts.push(e);
+        }
+        Ok(Encoding::merge(&parts, false))
+    }
+}
+
 impl CompactEncoding {
     pub fn len(&self) -> usize {
         self.tokens.len()

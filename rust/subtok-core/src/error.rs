@@ -23,6 +23,9 @@ pub enum Error {
     /// An id outside the vocabulary -> `IndexError`... mapped to `ValueError` subclass in Python.
     #[error("{0}")]
     OutOfRange(String),
+    /// The call was cancelled (see `crate::cancel`) -> `KeyboardInterrupt`.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -48,7 +51,22 @@ impl Error {
 }
 
 /// Read a whole file as UTF-8, mapping failures to the right variant.
+/// Devices (`/dev/zero`, `/dev/urandom`) are refused: they have no end, so reading one would
+/// never finish and memory would not stay proportional to a file size.
 pub fn read_to_string(path: &Path) -> Result<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let ft = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .file_type();
+        if ft.is_char_device() || ft.is_block_device() || ft.is_socket() {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     String::from_utf8(bytes)
         .map_err(|e| Error::malformed(path.display().to_string(), format!("not valid UTF-8 ({e})")))

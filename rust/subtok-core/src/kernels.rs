@@ -247,7 +247,12 @@ multiversion!(
 mod attention;
 #[cfg(target_arch = "x86_64")]
 mod simd512;
+mod train;
 pub use attention::self_attention;
+pub use train::{
+    attention_dropout_mask, attention_train_backward, attention_train_forward, gelu_backward,
+    layernorm_backward, layernorm_train_forward, AttentionSpec,
+};
 
 // ----------------------------------------------------------------------------- public kernels
 /// In place: `x = x * 0.5 * (1 + erf(x / sqrt 2))`.

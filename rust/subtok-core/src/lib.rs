@@ -4,9 +4,12 @@
 //! -> pre-tokenizer -> model (WordPiece | BPE) -> post-processor -> [`Encoding`].
 pub mod added_vocab;
 pub mod bpe_tokenizer;
+pub mod cancel;
 pub mod decoders;
 pub mod encoding;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inputs;
 pub mod io;
 pub mod kernels;

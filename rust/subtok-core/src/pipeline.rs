@@ -17,6 +17,7 @@ use crate::models::WordPiece;
 use crate::normalize::component::Normalizer;
 use crate::normalize::normalized::Normalized;
 use crate::postprocess::processor::Processor;
+use crate::postprocess::settings::SettingsCell;
 use crate::postprocess::{
     pad_encodings, truncate_encodings, truncate_ids, PaddingParams, TruncationParams,
 };
@@ -104,8 +105,8 @@ pub struct Pipeline {
     added: AddedVocab,
     id_to_token: Arc<Vec<String>>,
     special_ids: Vec<bool>,
-    pub truncation: Option<TruncationParams>,
-    pub padding: Option<PaddingParams>,
+    /// Stored truncation and padding (changeable through `&self`, see [`SettingsCell`]).
+    pub settings: SettingsCell,
     /// The loaded file, re-emitted by [`Pipeline::to_json`] with the current truncation and
     /// padding (every component is immutable after loading).
     source: Arc<Value>,
@@ -185,6 +186,7 @@ fn parse_model(cx: &Ctx, m: &Value, kind: &str) -> Result<Model> {
 impl Pipeline {
     /// Build the general pipeline from a parsed `tokenizer.json`.
     pub fn from_json(root: &Value, label: &str) -> Result<Self> {
+        crate::io::check::check_tokenizer_json(root, label)?;
         let cx = Ctx { label };
         let top = cx.obj(root, "the top level")?;
         let model_v = top.get("model").ok_or_else(|| cx.err("missing \"model\""))?;
@@ -239,6 +241,9 @@ impl Pipeline {
             None => s.to_string(),
         })
         .map_err(|e| cx.err(e.to_string()))?;
+        let settings = SettingsCell::default();
+        settings.set_truncation(hf_json::parse_truncation(&cx, top.get("truncation"))?);
+        settings.set_padding(hf_json::parse_padding(&cx, top.get("padding"))?);
         Ok(Pipeline {
             normalizer,
             pre_tokenizer,
@@ -248,8 +253,7 @@ impl Pipeline {
             added,
             id_to_token: Arc::new(table),
             special_ids,
-            truncation: hf_json::parse_truncation(&cx, top.get("truncation"))?,
-            padding: hf_json::parse_padding(&cx, top.get("padding"))?,
+            settings,
             source: Arc::new(root.clone()),
         })
     }
@@ -257,9 +261,10 @@ impl Pipeline {
     /// The `tokenizer.json` value: the loaded components with the current truncation/padding.
     pub fn to_json(&self) -> Value {
         let mut v = (*self.source).clone();
+        let s = self.settings.snapshot();
         if let Some(o) = v.as_object_mut() {
-            o.insert("truncation".into(), hf_json::truncation_json(&self.truncation));
-            o.insert("padding".into(), hf_json::padding_json(&self.padding));
+            o.insert("truncation".into(), hf_json::truncation_json(&s.truncation));
+            o.insert("padding".into(), hf_json::padding_json(&s.padding));
         }
         v
     }
@@ -429,10 +434,6 @@ impl Pipeline {
         Ok(TruncationParams { max_length: t.max_length - n, ..*t })
     }
 
-    fn encode_unpadded(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
-        self.encode_truncated(a, b, add_special_tokens, self.truncation.as_ref())
-    }
-
     fn encode_truncated(
         &self,
         a: &str,
@@ -454,8 +455,9 @@ impl Pipeline {
 
     /// HF `Tokenizer.encode`: stored truncation and padding apply.
     pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
-        let mut e = self.encode_unpadded(a, b, add_special_tokens)?;
-        if let Some(p) = &self.padding {
+        let s = self.settings.snapshot();
+        let mut e = self.encode_truncated(a, b, add_special_tokens, s.truncation.as_ref())?;
+        if let Some(p) = &s.padding {
             pad_encodings(std::slice::from_mut(&mut e), p);
         }
         Ok(e)
@@ -463,12 +465,13 @@ impl Pipeline {
 
     /// HF `encode_batch`, in parallel; stored padding applies to the whole batch.
     pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)], add_special_tokens: bool) -> Result<Vec<Encoding>> {
+        let s = self.settings.snapshot();
         let mut encs = inputs
             .par_iter()
             .with_min_len(16)
-            .map(|(a, b)| self.encode_unpadded(a, *b, add_special_tokens))
+            .map(|(a, b)| self.encode_truncated(a, *b, add_special_tokens, s.truncation.as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = &self.padding {
+        if let Some(p) = &s.padding {
             pad_encodings(&mut encs, p);
         }
         Ok(encs)
@@ -497,7 +500,7 @@ impl Pipeline {
     /// Flat ids of many texts plus their lengths (stored truncation applies without overflow
     /// windows when `truncate` is set; padding never does).
     pub fn encode_batch_flat(&self, texts: &[&str], add_special_tokens: bool, truncate: bool) -> Result<(Vec<u32>, Vec<i64>)> {
-        let trunc = match (&self.truncation, truncate) {
+        let trunc = match (&self.settings.truncation(), truncate) {
             (Some(t), true) => Some(self.budget(false, add_special_tokens, t)?),
             _ => None,
         };

@@ -7,6 +7,7 @@
 //! reusable buffer. Offsets are only tracked when the caller needs them (`Encoding`), not for
 //! the flat id path.
 use crate::added_vocab::{AddedToken, AddedVocab, Segment};
+use crate::cancel::{cancelled, Cancel, CHECK_BYTES};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::WordPiece;
@@ -14,7 +15,8 @@ use crate::normalize::bert::{
     is_control, is_whitespace, normalize_aligned, BertNormalizer, CharClass,
 };
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, Template, TruncationParams,
+    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, SettingsCell, Template,
+    TruncationParams,
 };
 use crate::pretokenize::bert::is_bert_punc;
 use rayon::prelude::*;
@@ -37,8 +39,8 @@ pub struct WordPieceTokenizer {
     pub model: WordPiece,
     pub added: AddedVocab,
     pub template: Option<Template>,
-    pub truncation: Option<TruncationParams>,
-    pub padding: Option<PaddingParams>,
+    /// Stored truncation and padding (changeable through `&self`; see [`SettingsCell`]).
+    pub settings: SettingsCell,
     pub decoder: WordPieceDecoder,
     /// id -> token for the model vocab and the added tokens.
     id_to_token: Vec<String>,
@@ -165,11 +167,22 @@ impl WordPieceTokenizer {
         for t in added_tokens.iter().filter(|t| t.special) {
             special_ids[t.id as usize] = true;
         }
-        let added = AddedVocab::new(added_tokens, |content| {
+        let normalize = |content: &str| {
             let (mut out, mut align) = (String::new(), Vec::new());
             normalize_aligned(normalizer.as_ref(), content, &mut out, &mut align);
             out
-        })?;
+        };
+        // As in HF, an added `normalized` token that is not a model token is shown (and decoded)
+        // as its normalized text; `get_vocab` and `token_to_id` keep its content.
+        for t in added_tokens.iter().filter(|t| t.normalized) {
+            if model.vocab().get(t.id as usize).is_none_or(String::is_empty) {
+                let n = normalize(&t.content);
+                if !n.is_empty() {
+                    id_to_token[t.id as usize] = n;
+                }
+            }
+        }
+        let added = AddedVocab::new(added_tokens, normalize)?;
         let mut ascii_class = [A_WORD; 128];
         let mut ascii_lower = [0u8; 128];
         for b in 0u8..128 {
@@ -195,8 +208,7 @@ impl WordPieceTokenizer {
             model,
             added,
             template,
-            truncation: None,
-            padding: None,
+            settings: SettingsCell::default(),
             decoder,
             id_to_token,
             special_ids,
@@ -292,6 +304,11 @@ impl WordPieceTokenizer {
             .collect();
         // Tokens that appear twice (a repeated vocab line) map to their last id, like HF.
         v.retain(|(t, i)| self.token_to_id(t) == Some(*i));
+        for t in self.added.tokens() {
+            if self.id_to_token[t.id as usize] != t.content {
+                v.push((t.content.clone(), t.id));
+            }
+        }
         v
     }
 
@@ -353,7 +370,14 @@ impl WordPieceTokenizer {
         let bytes = text.as_bytes();
         let mut i = 0usize;
         let mut cpos: u32 = 0;
+        let mut check_at = CHECK_BYTES;
         while i < bytes.len() {
+            if i >= check_at {
+                check_at = i + CHECK_BYTES;
+                if cancelled() {
+                    return; // the caller reports `Error::Cancelled`
+                }
+            }
             let b = bytes[i];
             if b < 0x80 {
                 match self.ascii_class[b as usize] {
@@ -639,18 +663,23 @@ impl WordPieceTokenizer {
             let encs = self.encode_batch_with(inputs, add_special_tokens, truncation, padding)?;
             return to_arrays(&encs, opt);
         }
+        let cancel = Cancel::current();
         let parts = inputs
             .par_chunks(ROWS_PER_CHUNK)
             .map(|group| {
-                let mut rows = CompactRows::new(opt);
-                let mut enc = Encoding::default();
-                for (a, b) in group {
-                    self.encode_one_into(a, *b, add_special_tokens, truncation, &mut enc)?;
-                    rows.push(&enc);
-                }
-                Ok(rows)
+                cancel.enter(|| {
+                    let mut rows = CompactRows::new(opt);
+                    let mut enc = Encoding::default();
+                    for (a, b) in group {
+                        cancel.check()?;
+                        self.encode_one_into(a, *b, add_special_tokens, truncation, &mut enc)?;
+                        rows.push(&enc);
+                    }
+                    Ok(rows)
+                })
             })
             .collect::<Result<Vec<_>>>()?;
+        cancel.check()?;
         assemble(&parts, padding, opt)
     }
 
@@ -663,14 +692,6 @@ impl WordPieceTokenizer {
     }
 
     // ------------------------------------------------------------------ post-processing
-
-    fn effective_truncation(
-        &self,
-        is_pair: bool,
-        add_special_tokens: bool,
-    ) -> Result<Option<TruncationParams>> {
-        self.budget(self.truncation, is_pair, add_special_tokens)
-    }
 
     /// Truncation settings with `max_length` reduced by the special tokens the template adds.
     fn budget(
@@ -718,10 +739,43 @@ impl WordPieceTokenizer {
             .apply(a, b, add_special_tokens))
     }
 
+    /// HF `Tokenizer.post_process`: stored truncation, the template, stored padding.
+    pub fn post_process(
+        &self,
+        a: Encoding,
+        b: Option<Encoding>,
+        add_special_tokens: bool,
+    ) -> Result<Encoding> {
+        let settings = self.settings.snapshot();
+        let mut enc = self.post_process_with(a, b, add_special_tokens, settings.truncation)?;
+        if let Some(p) = &settings.padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded on its own (the
+    /// pre-tokenizer may still split it), word ids = word index, offsets relative to each word.
+    pub fn encode_pretokenized(
+        &self,
+        a: &[&str],
+        b: Option<&[&str]>,
+        add_special_tokens: bool,
+    ) -> Result<Encoding> {
+        let words = |ws: &[&str], seq: u32| {
+            Encoding::from_words(ws, |w| Ok::<_, Error>(self.encode_raw(w, seq)))
+        };
+        let ea = words(a, 0)?;
+        let eb = b.map(|b| words(b, 1)).transpose()?;
+        self.post_process(ea, eb, add_special_tokens)
+    }
+
     /// HF `Tokenizer.encode`: stored truncation and padding apply.
     pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
-        let mut enc = self.encode_one(a, b, add_special_tokens, self.truncation)?;
-        if let Some(p) = &self.padding {
+        let settings = self.settings.snapshot();
+        let mut enc = self.encode_one(a, b, add_special_tokens, settings.truncation)?;
+        Cancel::current().check()?;
+        if let Some(p) = &settings.padding {
             pad_encodings(std::slice::from_mut(&mut enc), p);
         }
         Ok(enc)
@@ -736,11 +790,16 @@ impl WordPieceTokenizer {
         truncation: Option<TruncationParams>,
         padding: Option<&PaddingParams>,
     ) -> Result<Vec<Encoding>> {
+        let cancel = Cancel::current();
         let mut encs = inputs
             .par_iter()
             .with_min_len(64)
-            .map(|(a, b)| self.encode_one(a, *b, add_special_tokens, truncation))
+            .map(|(a, b)| {
+                cancel.check()?;
+                cancel.enter(|| self.encode_one(a, *b, add_special_tokens, truncation))
+            })
             .collect::<Result<Vec<_>>>()?;
+        cancel.check()?;
         if let Some(p) = padding {
             pad_encodings(&mut encs, p);
         }
@@ -754,15 +813,21 @@ impl WordPieceTokenizer {
         inputs: &[(&str, Option<&str>)],
         add_special_tokens: bool,
     ) -> Result<Vec<crate::encoding::CompactEncoding>> {
+        let settings = self.settings.snapshot();
+        let cancel = Cancel::current();
         let mut out = inputs
             .par_iter()
             .with_min_len(64)
             .map_init(Encoding::default, |enc, (a, b)| {
-                self.encode_one_into(a, *b, add_special_tokens, self.truncation, enc)?;
+                cancel.check()?;
+                cancel.enter(|| {
+                    self.encode_one_into(a, *b, add_special_tokens, settings.truncation, enc)
+                })?;
                 Ok(crate::encoding::CompactEncoding::from(&*enc))
             })
             .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = &self.padding {
+        cancel.check()?;
+        if let Some(p) = &settings.padding {
             crate::postprocess::pad_compact(&mut out, p);
         }
         Ok(out)
@@ -777,7 +842,7 @@ impl WordPieceTokenizer {
         truncate: bool,
     ) -> Result<(Vec<u32>, Vec<i64>)> {
         let trunc = if truncate {
-            self.effective_truncation(false, add_special_tokens)?
+            self.budget(self.settings.truncation(), false, add_special_tokens)?
         } else {
             None
         };
@@ -787,6 +852,7 @@ impl WordPieceTokenizer {
             (vec![], vec![])
         };
         let chunk = (texts.len() / (rayon::current_num_threads() * 8)).clamp(16, 4096);
+        let cancel = Cancel::current();
         let parts: Vec<(Vec<u32>, Vec<i64>)> = texts
             .par_chunks(chunk)
             .map(|group| {
@@ -794,10 +860,13 @@ impl WordPieceTokenizer {
                 let mut ids = Vec::with_capacity(bytes / 3 + group.len() * 3);
                 let mut lens = Vec::with_capacity(group.len());
                 for t in group {
+                    if cancel.is_set() {
+                        break;
+                    }
                     let start = ids.len();
                     ids.extend_from_slice(&cls);
                     let body = ids.len();
-                    self.encode_ids_into(t, &mut ids);
+                    cancel.enter(|| self.encode_ids_into(t, &mut ids));
                     if let Some(tr) = &trunc {
                         truncate_ids(&mut ids, body, tr);
                     }
@@ -807,6 +876,7 @@ impl WordPieceTokenizer {
                 (ids, lens)
             })
             .collect();
+        cancel.check()?;
         let total: usize = parts.iter().map(|p| p.0.len()).sum();
         let mut ids = Vec::with_capacity(total);
         let mut lens = Vec::with_capacity(texts.len());

@@ -4,7 +4,7 @@ use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use crate::tokenizer::{
-    flat_arrays, make_padding, make_truncation, padding_dict, truncation_dict, FlatArrays,
+    extract_words, flat_arrays, make_padding, make_truncation, padding_dict, truncation_dict, FlatArrays,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use subtok_core::bpe_tokenizer::{BpeTokenizer, SpecialPolicy, SpecialSet};
 use subtok_core::Error;
 
-#[pyclass(module = "subtok._core", name = "BpeTokenizer")]
+/// Frozen like `WordPieceTokenizer`: settings change atomically through `&self`.
+#[pyclass(module = "subtok._core", name = "BpeTokenizer", frozen)]
+#[derive(Clone)]
 pub struct PyBpeTokenizer {
     pub inner: BpeTokenizer,
 }
@@ -61,7 +63,7 @@ fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
 }
 
 fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
-    let s = obj.cast::<PyString>().map_err(|_| {
+    let s = crate::tokenizer::utf8_str(obj, what)?.ok_or_else(|| {
         PyTypeError::new_err(format!(
             "{what} must be str, not {}",
             obj.get_type()
@@ -70,7 +72,7 @@ fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
                 .unwrap_or_default()
         ))
     })?;
-    Ok(s.to_cow()?.into_owned())
+    Ok(s.to_string())
 }
 
 impl PyBpeTokenizer {
@@ -94,8 +96,8 @@ impl PyBpeTokenizer {
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
         let pad = self
             .inner
-            .padding
-            .as_ref()
+            .settings
+            .padding()
             .map(|p| std::sync::Arc::from(p.pad_token.as_str()));
         PyEncoding::new(e, self.inner.id_to_token_table(), pad)
     }
@@ -176,7 +178,11 @@ impl PyBpeTokenizer {
             Some(p) if !p.is_none() => Some(text_arg(p, "pair")?),
             _ => None,
         };
-        let enc = detached(py, || self.inner.encode(&text, pair.as_deref(), &pol))?.py()?;
+        let bytes = text.len() + pair.as_ref().map_or(0, |p| p.len());
+        let enc = pool::run_sized(py, bytes, || {
+            self.inner.encode(&text, pair.as_deref(), &pol)
+        })?
+        .py()?;
         Ok(self.wrap(enc))
     }
 
@@ -191,14 +197,16 @@ impl PyBpeTokenizer {
     ) -> PyResult<Vec<PyEncoding>> {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
+        crate::tokenizer::reject_single_str(inputs, "expected a list of str or of (str, str) pairs, got a single str; use encode() for one text")?;
         let mut items: Vec<(String, Option<String>)> = Vec::new();
-        for item in inputs
+        for (i, item) in inputs
             .try_iter()
             .map_err(|_| PyTypeError::new_err("inputs must be a list of str or (str, str)"))?
+            .enumerate()
         {
             let item = item?;
             if item.cast::<PyString>().is_ok() {
-                items.push((text_arg(&item, "input")?, None));
+                items.push((text_arg(&item, &format!("batch item {i}"))?, None));
             } else if item.cast::<PyTuple>().is_ok() || item.cast::<PyList>().is_ok() {
                 let a: Vec<Bound<'_, PyAny>> = item.extract()?;
                 if a.len() != 2 {
@@ -206,16 +214,17 @@ impl PyBpeTokenizer {
                         "a pair input must have exactly two strings",
                     ));
                 }
-                items.push((text_arg(&a[0], "input")?, Some(text_arg(&a[1], "pair")?)));
+                items.push((
+                    text_arg(&a[0], &format!("batch item {i}[0]"))?,
+                    Some(text_arg(&a[1], &format!("batch item {i}[1]"))?),
+                ));
             } else {
                 return Err(PyTypeError::new_err(
                     "inputs must be a list of str or (str, str)",
                 ));
             }
         }
-        let encs = detached(py, || {
-            pool::install(|| self.inner.encode_batch(&items, &pol))
-        })?
+        let encs = pool::run(py, || self.inner.encode_batch(&items, &pol))?
         .py()?;
         Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
     }
@@ -233,22 +242,24 @@ impl PyBpeTokenizer {
     ) -> PyResult<FlatArrays<'py>> {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
+        crate::tokenizer::reject_single_str(inputs, "expected a list of str, got a single str")?;
         let mut texts: Vec<String> = Vec::new();
         if let Ok(list) = inputs.cast::<PyList>() {
             texts.reserve(list.len());
-            for item in list.iter() {
-                texts.push(text_arg(&item, "input")?);
+            for (i, item) in list.iter().enumerate() {
+                texts.push(text_arg(&item, &format!("batch item {i}"))?);
             }
         } else {
-            for item in inputs
+            for (i, item) in inputs
                 .try_iter()
                 .map_err(|_| PyTypeError::new_err("inputs must be a list of str"))?
+                .enumerate()
             {
-                texts.push(text_arg(&item?, "input")?);
+                texts.push(text_arg(&item?, &format!("batch item {i}"))?);
             }
         }
-        let (ids, lens) = detached(py, || {
-            pool::install(|| self.inner.encode_batch_flat(&texts, &pol, truncate))
+        let (ids, lens) = pool::run(py, || {
+            self.inner.encode_batch_flat(&texts, &pol, truncate)
         })?
         .py()?;
         Ok(flat_arrays(py, ids, lens))
@@ -265,13 +276,16 @@ impl PyBpeTokenizer {
     ) -> PyResult<usize> {
         let pol = self.policy(allowed_special, disallowed_special)?;
         let text = text_arg(text, "text")?;
-        detached(py, || self.inner.count_tokens(&text, &pol))?.py()
+        pool::run_sized(py, text.len(), || self.inner.count_tokens(&text, &pol))?.py()
     }
 
     #[pyo3(signature = (ids, skip_special_tokens=true))]
     fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
         let ids = ids_arg(ids)?;
-        detached(py, || self.inner.decode(&ids, skip_special_tokens))?.py()
+        pool::run_sized(py, ids.len() * 4, || {
+            self.inner.decode(&ids, skip_special_tokens)
+        })?
+        .py()
     }
 
     /// The raw bytes of `ids` (special tokens included), for ids that end inside a character.
@@ -328,6 +342,96 @@ impl PyBpeTokenizer {
             self.inner.vocab_size(),
             self.inner.splitter.pattern()
         )
+    }
+}
+
+/// tiktoken's `Encoding` surface and HF `post_process` / pre-tokenized input.
+#[pymethods]
+impl PyBpeTokenizer {
+    /// Build from in-memory tiktoken ranks (`{token bytes: rank}`), a pattern (preset name or
+    /// regex) and special tokens, as `tiktoken.Encoding(...)` does.
+    #[staticmethod]
+    #[pyo3(signature = (ranks, pattern, special_tokens=None))]
+    fn from_ranks(
+        py: Python<'_>,
+        ranks: HashMap<Vec<u8>, u32>,
+        pattern: &str,
+        special_tokens: Option<HashMap<String, u32>>,
+    ) -> PyResult<Self> {
+        let mut ranks: Vec<(Vec<u8>, u32)> = ranks.into_iter().collect();
+        ranks.sort_by_key(|(_, r)| *r);
+        let mut specials: Vec<(String, u32)> =
+            special_tokens.unwrap_or_default().into_iter().collect();
+        specials.sort_by_key(|(_, id)| *id);
+        let pattern = pattern.to_string();
+        let inner = detached(py, move || {
+            BpeTokenizer::from_ranks(ranks, &pattern, specials, "<mergeable_ranks>")
+        })?
+        .py()?;
+        Ok(PyBpeTokenizer { inner })
+    }
+
+    /// The bytes of each id (special tokens: their text); `IndexError` for an unknown id.
+    fn decode_tokens_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Vec<i64>,
+    ) -> PyResult<Vec<Bound<'py, pyo3::types::PyBytes>>> {
+        ids_arg(ids)?
+            .into_iter()
+            .map(|id| {
+                self.inner
+                    .token_bytes(id)
+                    .map(|b| pyo3::types::PyBytes::new(py, b))
+                    .ok_or_else(|| {
+                        Error::OutOfRange(format!("token id {id} is not in the vocabulary"))
+                    })
+                    .py()
+            })
+            .collect()
+    }
+
+    /// The id of the one token whose bytes are `token`, or `None`.
+    fn single_token_id(&self, token: &[u8]) -> Option<u32> {
+        self.inner.single_token_id(token)
+    }
+
+    /// Stored truncation, A then B, stored padding (HF `Tokenizer.post_process`).
+    #[pyo3(signature = (encoding, pair=None, add_special_tokens=true))]
+    fn post_process(
+        &self,
+        encoding: PyRef<'_, PyEncoding>,
+        pair: Option<PyRef<'_, PyEncoding>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let _ = add_special_tokens;
+        let (a, b) = (encoding.to_core(), pair.map(|p| p.to_core()));
+        let e = self.inner.post_process(a, b).py()?;
+        Ok(self.wrap(e))
+    }
+
+    /// Encode a list of words (and a pair list): HF `encode(..., is_pretokenized=True)`.
+    #[pyo3(signature = (words, pair=None, add_special_tokens=true, allowed_special=None, disallowed_special=None))]
+    fn encode_pretokenized(
+        &self,
+        py: Python<'_>,
+        words: &Bound<'_, PyAny>,
+        pair: Option<&Bound<'_, PyAny>>,
+        add_special_tokens: bool,
+        allowed_special: Option<&Bound<'_, PyAny>>,
+        disallowed_special: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyEncoding> {
+        let _ = add_special_tokens;
+        let pol = self.policy(allowed_special, disallowed_special)?;
+        let a = extract_words(words, "sequence")?;
+        let b = pair.map(|p| extract_words(p, "pair")).transpose()?;
+        let e = detached(py, || {
+            let a: Vec<&str> = a.iter().map(|w| &**w).collect();
+            let b: Option<Vec<&str>> = b.as_ref().map(|b| b.iter().map(|w| &**w).collect());
+            self.inner.encode_pretokenized(&a, b.as_deref(), &pol)
+        })?
+        .py()?;
+        Ok(self.wrap(e))
     }
 }
 

@@ -3,9 +3,13 @@
 //! never makes a Python string per token.
 use pyo3::prelude::*;
 use std::sync::Arc;
+use crate::errors::IntoPy;
+use crate::tokenizer::make_padding;
+use subtok_core::postprocess::truncation::truncate_one;
+use subtok_core::postprocess::{pad_encodings, Direction};
 use subtok_core::{CompactEncoding, Encoding as CoreEncoding};
 
-#[pyclass(module = "subtok._core", name = "Encoding", frozen)]
+#[pyclass(module = "subtok._core", name = "Encoding")]
 pub struct PyEncoding {
     pub inner: CompactEncoding,
     pub id_to_token: Arc<Vec<String>>,
@@ -36,10 +40,12 @@ impl PyEncoding {
 
 #[pymethods]
 impl PyEncoding {
+    /// The token ids.
     #[getter]
     fn ids(&self) -> Vec<u32> {
         self.inner.ids()
     }
+    /// The token strings (padding shows the pad token).
     #[getter]
     fn tokens(&self) -> Vec<String> {
         self.inner
@@ -55,30 +61,37 @@ impl PyEncoding {
             })
             .collect()
     }
+    /// Character offsets `(start, end)` of each token in its own sequence's text.
     #[getter]
     fn offsets(&self) -> Vec<(usize, usize)> {
         self.inner.offsets()
     }
+    /// Segment (token type) ids.
     #[getter]
     fn type_ids(&self) -> Vec<u32> {
         self.inner.type_ids()
     }
+    /// 1 for real tokens, 0 for padding.
     #[getter]
     fn attention_mask(&self) -> Vec<u32> {
         self.inner.attention_mask()
     }
+    /// 1 for special tokens and padding, 0 for text tokens.
     #[getter]
     fn special_tokens_mask(&self) -> Vec<u32> {
         self.inner.special_tokens_mask()
     }
+    /// The index of the word each token came from (`None` for specials and padding).
     #[getter]
     fn word_ids(&self) -> Vec<Option<u32>> {
         self.inner.word_ids()
     }
+    /// The sequence (0 or 1) of each token (`None` for specials and padding).
     #[getter]
     fn sequence_ids(&self) -> Vec<Option<u32>> {
         self.inner.sequence_ids()
     }
+    /// The windows cut off by truncation (HF `overflowing`).
     #[getter]
     fn overflowing(&self) -> Vec<PyEncoding> {
         self.inner
@@ -93,6 +106,7 @@ impl PyEncoding {
             })
             .collect()
     }
+    /// Number of tokens.
     fn __len__(&self) -> usize {
         self.inner.len()
     }
@@ -101,5 +115,154 @@ impl PyEncoding {
             "Encoding(num_tokens={}, attributes=[ids, type_ids, tokens, offsets, attention_mask, special_tokens_mask, word_ids, sequence_ids, overflowing])",
             self.inner.len()
         )
+    }
+}
+
+/// HF `Encoding` helpers (word/char/token alignment, in-place truncate and pad, merge), computed
+/// from the per-token records. A sequence's range runs from its first to its last token.
+impl PyEncoding {
+    fn seq_range(&self, seq: usize) -> std::ops::Range<usize> {
+        let t = &self.inner.tokens;
+        let is = |r: &subtok_core::encoding::TokenRecord| r.seq as usize == seq && r.seq != u8::MAX;
+        match (t.iter().position(is), t.iter().rposition(is)) {
+            (Some(a), Some(b)) => a..b + 1,
+            _ if seq == 0 && self.n_seqs() <= 1 => 0..t.len(),
+            _ => 0..0,
+        }
+    }
+    /// 2 when a pair was encoded: a token of sequence 1, or (an empty pair) a non-pad token of
+    /// type 1 such as BERT's last `[SEP]`.
+    fn n_seqs(&self) -> usize {
+        let has1 = self
+            .inner
+            .tokens
+            .iter()
+            .any(|r| r.seq == 1 || (r.attention == 1 && r.type_id == 1));
+        1 + has1 as usize
+    }
+    fn word_of(&self, token: usize) -> Option<u32> {
+        let r = self.inner.tokens.get(token)?;
+        (r.word != u32::MAX).then_some(r.word)
+    }
+    pub(crate) fn to_core(&self) -> CoreEncoding {
+        CoreEncoding::from(&self.inner)
+    }
+    fn set_core(&mut self, e: &CoreEncoding) {
+        self.inner = CompactEncoding::from(e);
+    }
+}
+
+#[pymethods]
+impl PyEncoding {
+    /// Number of sequences (1, or 2 for a pair).
+    #[getter]
+    fn n_sequences(&self) -> usize {
+        self.n_seqs()
+    }
+
+    /// The sequence (0 or 1) token `token_index` belongs to; `None` for special tokens and pads.
+    fn token_to_sequence(&self, token_index: usize) -> Option<usize> {
+        let r = self.inner.tokens.get(token_index)?;
+        (r.seq != u8::MAX).then_some(r.seq as usize)
+    }
+
+    /// The character span `(start, end)` of token `token_index` in its own sequence's text.
+    fn token_to_chars(&self, token_index: usize) -> Option<(usize, usize)> {
+        self.token_to_sequence(token_index)?;
+        let r = &self.inner.tokens[token_index];
+        Some((r.start as usize, r.end as usize))
+    }
+
+    /// The index of the word token `token_index` belongs to, in its own sequence.
+    fn token_to_word(&self, token_index: usize) -> Option<u32> {
+        self.token_to_sequence(token_index)?;
+        self.word_of(token_index)
+    }
+
+    /// The token span `(start, end)` (end exclusive) of word `word_index` of sequence
+    /// `sequence_index`, or `None`.
+    #[pyo3(signature = (word_index, sequence_index=0))]
+    fn word_to_tokens(&self, word_index: u32, sequence_index: usize) -> Option<(usize, usize)> {
+        let range = self.seq_range(sequence_index);
+        let mut span: Option<(usize, usize)> = None;
+        for i in range {
+            match self.word_of(i) {
+                Some(w) if w > word_index => break,
+                Some(w) if w == word_index => {
+                    span = Some((span.map_or(i, |s| s.0), i + 1));
+                }
+                _ => {}
+            }
+        }
+        span
+    }
+
+    /// The character span `(start, end)` of word `word_index` of sequence `sequence_index`.
+    #[pyo3(signature = (word_index, sequence_index=0))]
+    fn word_to_chars(&self, word_index: u32, sequence_index: usize) -> Option<(usize, usize)> {
+        let (a, b) = self.word_to_tokens(word_index, sequence_index)?;
+        let t = &self.inner.tokens;
+        Some((t[a].start as usize, t[b - 1].end as usize))
+    }
+
+    /// The index of the token covering character `char_pos` of sequence `sequence_index`.
+    #[pyo3(signature = (char_pos, sequence_index=0))]
+    fn char_to_token(&self, char_pos: usize, sequence_index: usize) -> Option<usize> {
+        let range = self.seq_range(sequence_index);
+        let t = &self.inner.tokens;
+        range
+            .clone()
+            .find(|&i| (t[i].start as usize) <= char_pos && char_pos < t[i].end as usize)
+    }
+
+    /// The index of the word covering character `char_pos` of sequence `sequence_index`.
+    #[pyo3(signature = (char_pos, sequence_index=0))]
+    fn char_to_word(&self, char_pos: usize, sequence_index: usize) -> Option<u32> {
+        let token = self.char_to_token(char_pos, sequence_index)?;
+        self.token_to_word(token)
+    }
+
+    /// Cut this encoding to `max_length` tokens in place; the rest become `overflowing` windows
+    /// sharing `stride` tokens (HF `Encoding.truncate`).
+    #[pyo3(signature = (max_length, stride=0, direction="right"))]
+    fn truncate(&mut self, max_length: usize, stride: usize, direction: &str) -> PyResult<()> {
+        let dir = Direction::parse(direction).py()?;
+        let mut e = self.to_core();
+        truncate_one(&mut e, max_length, stride, dir).py()?;
+        self.set_core(&e);
+        Ok(())
+    }
+
+    /// Pad this encoding (and its overflow windows) in place to `length` tokens (HF `Encoding.pad`).
+    #[pyo3(signature = (length, direction="right", pad_id=0, pad_type_id=0, pad_token="[PAD]"))]
+    fn pad(
+        &mut self,
+        length: usize,
+        direction: &str,
+        pad_id: u32,
+        pad_type_id: u32,
+        pad_token: &str,
+    ) -> PyResult<()> {
+        let p = make_padding(direction, pad_id, pad_type_id, pad_token, Some(length), None)?;
+        let mut e = self.to_core();
+        pad_encodings(std::slice::from_mut(&mut e), &p);
+        self.set_core(&e);
+        if self.pad_token.is_none() && self.inner.tokens.iter().any(|t| t.attention == 0) {
+            self.pad_token = Some(Arc::from(pad_token));
+        }
+        Ok(())
+    }
+
+    /// One encoding made of `encodings` one after the other (HF `Encoding.merge`); with
+    /// `growing_offsets`, offsets continue from the previous encoding's last end offset.
+    #[staticmethod]
+    #[pyo3(signature = (encodings, growing_offsets=true))]
+    fn merge(encodings: Vec<PyRef<'_, PyEncoding>>, growing_offsets: bool) -> PyEncoding {
+        let parts: Vec<CoreEncoding> = encodings.iter().map(|e| e.to_core()).collect();
+        let merged = CoreEncoding::merge(&parts, growing_offsets);
+        let (table, pad) = encodings.first().map_or((Arc::new(Vec::new()), None), |e| {
+            (e.id_to_token.clone(), e.pad_token.clone())
+        });
+        PyEncoding::new(merged, table, pad)
     }
 }

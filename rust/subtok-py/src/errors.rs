@@ -1,6 +1,7 @@
 //! The one place where core errors and Rust panics become Python exceptions.
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyIndexError, PyOSError, PyRuntimeError, PyValueError,
+    PyFileNotFoundError, PyIndexError, PyIsADirectoryError, PyKeyboardInterrupt,
+    PyNotADirectoryError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,10 +18,17 @@ pub fn to_pyerr(e: Error) -> PyErr {
     let msg = e.to_string();
     match e {
         Error::NotFound { .. } => PyFileNotFoundError::new_err(msg),
-        Error::Io { .. } => PyOSError::new_err(msg),
+        // The OSError subclass Python itself would raise for the same errno.
+        Error::Io { ref source, .. } => match source.kind() {
+            std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+            std::io::ErrorKind::NotADirectory => PyNotADirectoryError::new_err(msg),
+            std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
+            _ => PyOSError::new_err(msg),
+        },
         Error::Malformed { .. } => TokenizerFileError::new_err(msg),
         Error::InvalidArgument(_) => PyValueError::new_err(msg),
         Error::OutOfRange(_) => PyIndexError::new_err(msg),
+        Error::Cancelled => PyKeyboardInterrupt::new_err(msg),
     }
 }
 
@@ -41,7 +49,7 @@ pub fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -> PyRes
         .map_err(panic_to_pyerr)
 }
 
-fn panic_to_pyerr(p: Box<dyn std::any::Any + Send>) -> PyErr {
+pub fn panic_to_pyerr(p: Box<dyn std::any::Any + Send>) -> PyErr {
     let what = p
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

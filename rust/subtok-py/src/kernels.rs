@@ -138,6 +138,150 @@ fn self_attention(
     .py()
 }
 
+/// The attention geometry arguments shared by the two training kernels.
+#[allow(clippy::too_many_arguments)]
+fn attention_spec<'a>(
+    qkv_shape: &[usize],
+    heads: usize,
+    starts: &'a [usize],
+    lens: &'a [usize],
+    key_mask: Option<&'a [f32]>,
+    scale: f32,
+    dropout: f32,
+    seed: u64,
+) -> PyResult<k::AttentionSpec<'a>> {
+    if heads == 0 || qkv_shape[1] % (3 * heads) != 0 {
+        return Err(PyValueError::new_err(format!(
+            "qkv must have shape (n, 3H) with H divisible by heads={heads}"
+        )));
+    }
+    Ok(k::AttentionSpec {
+        heads,
+        head_dim: qkv_shape[1] / (3 * heads),
+        starts,
+        lens,
+        key_mask,
+        scale,
+        dropout,
+        seed,
+    })
+}
+
+/// attention_train_forward(qkv, heads, starts, lens, key_mask, scale, dropout, seed, ctx):
+/// ctx (n, H) = dropout(softmax(scale Q Kᵀ + key_mask)) V per sequence (row range) and head.
+#[pyfunction]
+#[pyo3(signature = (qkv, heads, starts, lens, key_mask, scale, dropout, seed, ctx))]
+#[allow(clippy::too_many_arguments)]
+fn attention_train_forward(
+    py: Python<'_>,
+    qkv: PyReadonlyArray2<'_, f32>,
+    heads: usize,
+    starts: Vec<usize>,
+    lens: Vec<usize>,
+    key_mask: Option<PyReadonlyArray1<'_, f32>>,
+    scale: f32,
+    dropout: f32,
+    seed: u64,
+    mut ctx: PyReadwriteArray2<'_, f32>,
+) -> PyResult<()> {
+    let q = contiguous(qkv.as_slice(), "qkv")?;
+    let m = contiguous_opt(&key_mask, "key_mask")?;
+    let spec = attention_spec(qkv.shape(), heads, &starts, &lens, m, scale, dropout, seed)?;
+    let out = contiguous(ctx.as_slice_mut(), "ctx")?;
+    detached(py, || {
+        crate::pool::install(|| k::attention_train_forward(q, &spec, out))
+    })?
+    .py()
+}
+
+/// attention_train_backward(qkv, heads, starts, lens, key_mask, scale, dropout, seed, dctx, dqkv):
+/// the gradient of attention_train_forward w.r.t. qkv, written into dqkv (n, 3H).
+#[pyfunction]
+#[pyo3(signature = (qkv, heads, starts, lens, key_mask, scale, dropout, seed, dctx, dqkv))]
+#[allow(clippy::too_many_arguments)]
+fn attention_train_backward(
+    py: Python<'_>,
+    qkv: PyReadonlyArray2<'_, f32>,
+    heads: usize,
+    starts: Vec<usize>,
+    lens: Vec<usize>,
+    key_mask: Option<PyReadonlyArray1<'_, f32>>,
+    scale: f32,
+    dropout: f32,
+    seed: u64,
+    dctx: PyReadonlyArray2<'_, f32>,
+    mut dqkv: PyReadwriteArray2<'_, f32>,
+) -> PyResult<()> {
+    let q = contiguous(qkv.as_slice(), "qkv")?;
+    let m = contiguous_opt(&key_mask, "key_mask")?;
+    let spec = attention_spec(qkv.shape(), heads, &starts, &lens, m, scale, dropout, seed)?;
+    let dc = contiguous(dctx.as_slice(), "dctx")?;
+    let out = contiguous(dqkv.as_slice_mut(), "dqkv")?;
+    detached(py, || {
+        crate::pool::install(|| k::attention_train_backward(q, &spec, dc, out))
+    })?
+    .py()
+}
+
+/// gelu_backward(x, dy): dy *= gelu'(x) (exact erf GELU), in place.
+#[pyfunction]
+fn gelu_backward(
+    py: Python<'_>,
+    x: numpy::PyReadonlyArrayDyn<'_, f32>,
+    mut dy: PyReadwriteArrayDyn<'_, f32>,
+) -> PyResult<()> {
+    let xs = contiguous(x.as_slice(), "x")?;
+    let ds = contiguous(dy.as_slice_mut(), "dy")?;
+    detached(py, || crate::pool::install(|| k::gelu_backward(xs, ds)))?.py()
+}
+
+/// layernorm_train_forward(x, xhat, rstd, gamma, beta, eps): x = LayerNorm(x) in place, keeping
+/// the normalized values (xhat, same shape) and 1/std per row (rstd) for the backward pass.
+#[pyfunction]
+fn layernorm_train_forward(
+    py: Python<'_>,
+    mut x: PyReadwriteArray2<'_, f32>,
+    mut xhat: PyReadwriteArray2<'_, f32>,
+    mut rstd: numpy::PyReadwriteArray1<'_, f32>,
+    gamma: PyReadonlyArray1<'_, f32>,
+    beta: PyReadonlyArray1<'_, f32>,
+    eps: f64,
+) -> PyResult<()> {
+    let g = contiguous(gamma.as_slice(), "gamma")?;
+    let b = contiguous(beta.as_slice(), "beta")?;
+    let xs = contiguous(x.as_slice_mut(), "x")?;
+    let xh = contiguous(xhat.as_slice_mut(), "xhat")?;
+    let r = contiguous(rstd.as_slice_mut(), "rstd")?;
+    detached(py, || {
+        crate::pool::install(|| k::layernorm_train_forward(xs, xh, r, g, b, eps as f32))
+    })?
+    .py()
+}
+
+/// layernorm_backward(dy, xhat, rstd, gamma, dgamma, dbeta): dy becomes the input gradient in
+/// place; dgamma and dbeta are overwritten with the parameter gradients.
+#[pyfunction]
+fn layernorm_backward(
+    py: Python<'_>,
+    mut dy: PyReadwriteArray2<'_, f32>,
+    xhat: PyReadonlyArray2<'_, f32>,
+    rstd: PyReadonlyArray1<'_, f32>,
+    gamma: PyReadonlyArray1<'_, f32>,
+    mut dgamma: numpy::PyReadwriteArray1<'_, f32>,
+    mut dbeta: numpy::PyReadwriteArray1<'_, f32>,
+) -> PyResult<()> {
+    let xh = contiguous(xhat.as_slice(), "xhat")?;
+    let r = contiguous(rstd.as_slice(), "rstd")?;
+    let g = contiguous(gamma.as_slice(), "gamma")?;
+    let d = contiguous(dy.as_slice_mut(), "dy")?;
+    let dg = contiguous(dgamma.as_slice_mut(), "dgamma")?;
+    let db = contiguous(dbeta.as_slice_mut(), "dbeta")?;
+    detached(py, || {
+        crate::pool::install(|| k::layernorm_backward(d, xh, r, g, dg, db))
+    })?
+    .py()
+}
+
 /// Adds the `kernels` submodule to `_core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let sub = PyModule::new(m.py(), "kernels")?;
@@ -146,5 +290,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sub.add_function(wrap_pyfunction!(softmax_masked_inplace, &sub)?)?;
     sub.add_function(wrap_pyfunction!(add_layernorm_inplace, &sub)?)?;
     sub.add_function(wrap_pyfunction!(self_attention, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(attention_train_forward, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(attention_train_backward, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(gelu_backward, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(layernorm_train_forward, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(layernorm_backward, &sub)?)?;
     m.add_submodule(&sub)
 }

@@ -16,6 +16,7 @@ use subtok_core::io::hf_json;
 use subtok_core::pipeline::Pipeline;
 use subtok_core::Error;
 
+#[derive(Clone)]
 #[pyclass(module = "subtok._core", name = "PipelineTokenizer")]
 pub struct PyPipeline {
     pub inner: Pipeline,
@@ -23,7 +24,7 @@ pub struct PyPipeline {
 
 impl PyPipeline {
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
-        let pad = self.inner.padding.as_ref().map(|p| std::sync::Arc::from(p.pad_token.as_str()));
+        let pad = self.inner.settings.padding().map(|p| std::sync::Arc::from(p.pad_token.as_str()));
         PyEncoding::new(e, self.inner.id_to_token_table(), pad)
     }
 }

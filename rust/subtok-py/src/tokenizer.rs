@@ -3,7 +3,7 @@ use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -16,7 +16,10 @@ use subtok_core::postprocess::{
 };
 use subtok_core::{Error, WordPieceTokenizer};
 
-#[pyclass(module = "subtok._core", name = "WordPieceTokenizer")]
+/// Frozen: every method takes `&self`, so no call ever fails with "Already borrowed"; the
+/// stored settings change atomically inside the core tokenizer (`SettingsCell`).
+#[pyclass(module = "subtok._core", name = "WordPieceTokenizer", frozen)]
+#[derive(Clone)]
 pub struct PyWordPiece {
     pub inner: WordPieceTokenizer,
     pub id_to_token: Arc<Vec<String>>,
@@ -29,13 +32,43 @@ impl PyWordPiece {
     }
     fn pad_token(&self) -> Option<Arc<str>> {
         self.inner
-            .padding
-            .as_ref()
+            .settings
+            .padding()
             .map(|p| Arc::from(p.pad_token.as_str()))
     }
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
         PyEncoding::new(e, self.id_to_token.clone(), self.pad_token())
     }
+}
+
+/// `obj` as UTF-8 if it is a `str` (`Ok(None)` if it is not). A `str` holding lone surrogates
+/// raises `UnicodeEncodeError` naming `what` (the batch item), not the `TypeError` a failed
+/// extraction would otherwise turn into.
+pub fn utf8_str(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<PyBackedStr>> {
+    let Ok(s) = obj.cast::<pyo3::types::PyString>() else {
+        return Ok(None);
+    };
+    match obj.extract::<PyBackedStr>() {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.is_instance_of::<PyUnicodeEncodeError>(obj.py()) => {
+            let py = obj.py();
+            let v = e.value(py);
+            let reason = format!("{what}: {}", v.getattr("reason")?);
+            let err = py
+                .get_type::<PyUnicodeEncodeError>()
+                .call1(("utf-8", s, v.getattr("start")?, v.getattr("end")?, reason))?;
+            Err(PyErr::from_value(err))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The texts of a batch argument; a single `str` is refused (it would iterate as characters).
+pub fn reject_single_str(inputs: &Bound<'_, PyAny>, msg: &str) -> PyResult<()> {
+    if inputs.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(msg.to_string()));
+    }
+    Ok(())
 }
 
 /// One batch item: a str or a (str, str) pair.
@@ -45,18 +78,19 @@ pub enum BatchInput {
 }
 
 pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
-    if inputs.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err("expected a list of str or of (str, str) pairs, got a single str; use encode() for one text"));
-    }
+    reject_single_str(inputs, "expected a list of str or of (str, str) pairs, got a single str; use encode() for one text")?;
     let mut out = Vec::new();
     for (i, item) in inputs.try_iter()?.enumerate() {
         let item = item?;
-        if let Ok(s) = item.extract::<PyBackedStr>() {
+        if let Some(s) = utf8_str(&item, &format!("batch item {i}"))? {
             out.push(BatchInput::Single(s));
         } else if item.is_instance_of::<PyTuple>() || item.is_instance_of::<PyList>() {
-            let (a, b): (PyBackedStr, PyBackedStr) = item.extract().map_err(|_| {
-                PyTypeError::new_err(format!("batch item {i} must be a str or a pair of two str"))
-            })?;
+            let pair_err =
+                || PyTypeError::new_err(format!("batch item {i} must be a str or a pair of two str"));
+            let parts: Vec<Bound<'_, PyAny>> = item.extract().map_err(|_| pair_err())?;
+            let [a, b] = parts.as_slice() else { return Err(pair_err()) };
+            let a = utf8_str(a, &format!("batch item {i}[0]"))?.ok_or_else(pair_err)?;
+            let b = utf8_str(b, &format!("batch item {i}[1]"))?.ok_or_else(pair_err)?;
             out.push(BatchInput::Pair(a, b));
         } else {
             return Err(PyTypeError::new_err(format!(
@@ -80,17 +114,13 @@ pub fn batch_refs(items: &[BatchInput]) -> Vec<(&str, Option<&str>)> {
 }
 
 pub fn extract_texts(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyBackedStr>> {
-    if inputs.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err(
-            "expected a list of str, got a single str",
-        ));
-    }
+    reject_single_str(inputs, "expected a list of str, got a single str")?;
     inputs
         .try_iter()?
         .enumerate()
         .map(|(i, x)| {
-            x?.extract::<PyBackedStr>()
-                .map_err(|_| PyTypeError::new_err(format!("item {i} of the batch is not a str")))
+            utf8_str(&x?, &format!("batch item {i}"))?
+                .ok_or_else(|| PyTypeError::new_err(format!("batch item {i} is not a str")))
         })
         .collect()
 }
@@ -191,25 +221,26 @@ macro_rules! truncation_padding_methods {
         impl $class {
             #[pyo3(signature = (max_length, stride=0, strategy="longest_first", direction="right"))]
             fn enable_truncation(
-                &mut self,
+                &self,
                 max_length: usize,
                 stride: usize,
                 strategy: &str,
                 direction: &str,
             ) -> PyResult<()> {
-                self.inner.truncation = Some(make_truncation(max_length, stride, strategy, direction)?);
+                let t = make_truncation(max_length, stride, strategy, direction)?;
+                self.inner.settings.set_truncation(Some(t));
                 Ok(())
             }
-            fn no_truncation(&mut self) {
-                self.inner.truncation = None;
+            fn no_truncation(&self) {
+                self.inner.settings.set_truncation(None);
             }
             #[getter]
             fn truncation<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-                truncation_dict(py, &self.inner.truncation)
+                truncation_dict(py, &self.inner.settings.truncation())
             }
             #[pyo3(signature = (direction="right", pad_id=0, pad_type_id=0, pad_token="[PAD]", length=None, pad_to_multiple_of=None))]
             fn enable_padding(
-                &mut self,
+                &self,
                 direction: &str,
                 pad_id: u32,
                 pad_type_id: u32,
@@ -217,22 +248,30 @@ macro_rules! truncation_padding_methods {
                 length: Option<usize>,
                 pad_to_multiple_of: Option<usize>,
             ) -> PyResult<()> {
-                self.inner.padding = Some(make_padding(
+                let p = make_padding(
                     direction,
                     pad_id,
                     pad_type_id,
                     pad_token,
                     length,
                     pad_to_multiple_of,
-                )?);
+                )?;
+                self.inner.settings.set_padding(Some(p));
                 Ok(())
             }
-            fn no_padding(&mut self) {
-                self.inner.padding = None;
+            fn no_padding(&self) {
+                self.inner.settings.set_padding(None);
             }
             #[getter]
             fn padding<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-                padding_dict(py, &self.inner.padding)
+                padding_dict(py, &self.inner.settings.padding())
+            }
+            /// An independent tokenizer: changing its settings leaves this one alone.
+            fn __copy__(&self) -> Self {
+                self.clone()
+            }
+            fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+                self.clone()
             }
         }
     };
@@ -288,7 +327,8 @@ impl PyWordPiece {
         add_special_tokens: bool,
     ) -> PyResult<PyEncoding> {
         let inner = &self.inner;
-        let e = detached(py, || {
+        let bytes = sequence.len() + pair.as_ref().map_or(0, |p| p.len());
+        let e = pool::run_sized(py, bytes, || {
             inner.encode(&sequence, pair.as_deref(), add_special_tokens)
         })?
         .py()?;
@@ -304,9 +344,9 @@ impl PyWordPiece {
     ) -> PyResult<Vec<PyEncoding>> {
         let items = extract_batch(inputs)?;
         let inner = &self.inner;
-        let encs = detached(py, || {
+        let encs = pool::run(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| inner.encode_batch_compact(&refs, add_special_tokens))
+            inner.encode_batch_compact(&refs, add_special_tokens)
         })?
         .py()?;
         let pad = self.pad_token();
@@ -326,9 +366,9 @@ impl PyWordPiece {
     ) -> PyResult<FlatArrays<'py>> {
         let texts = extract_texts(inputs)?;
         let inner = &self.inner;
-        let (ids, lens) = detached(py, || {
+        let (ids, lens) = pool::run(py, || {
             let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            pool::install(|| inner.encode_batch_flat(&refs, add_special_tokens, truncate))
+            inner.encode_batch_flat(&refs, add_special_tokens, truncate)
         })?
         .py()?;
         Ok(flat_arrays(py, ids, lens))
@@ -411,11 +451,9 @@ impl PyWordPiece {
             return_sequence_ids,
         };
         let inner = &self.inner;
-        let arrays = detached(py, || {
+        let arrays = pool::run(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| {
-                inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
-            })
+            inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
         })?
         .py()?;
         arrays_to_dict(py, arrays)
@@ -427,6 +465,61 @@ impl PyWordPiece {
             self.inner.vocab_size(),
             self.inner.normalizer.is_some_and(|n| n.lowercase)
         )
+    }
+}
+
+/// Words of a pre-tokenized input (`is_pretokenized=True`): a list of str.
+pub fn extract_words(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBackedStr>> {
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a list of words (str) when is_pretokenized=True, not a single str"
+        )));
+    }
+    obj.try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a list of str")))?
+        .map(|w| {
+            w?.extract::<PyBackedStr>()
+                .map_err(|_| PyTypeError::new_err(format!("{what} must contain only str")))
+        })
+        .collect()
+}
+
+/// HF `post_process` and pre-tokenized input (the HF tokenizers API beyond `encode`).
+#[pymethods]
+impl PyWordPiece {
+    /// Stored truncation, the post-processor template and stored padding applied to encodings
+    /// made with `add_special_tokens=False` (HF `Tokenizer.post_process`).
+    #[pyo3(signature = (encoding, pair=None, add_special_tokens=true))]
+    fn post_process(
+        &self,
+        encoding: PyRef<'_, PyEncoding>,
+        pair: Option<PyRef<'_, PyEncoding>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let (a, b) = (encoding.to_core(), pair.map(|p| p.to_core()));
+        let e = self.inner.post_process(a, b, add_special_tokens).py()?;
+        Ok(self.wrap(e))
+    }
+
+    /// Encode a list of words (and a pair list): HF `encode(..., is_pretokenized=True)`.
+    #[pyo3(signature = (words, pair=None, add_special_tokens=true))]
+    fn encode_pretokenized(
+        &self,
+        py: Python<'_>,
+        words: &Bound<'_, PyAny>,
+        pair: Option<&Bound<'_, PyAny>>,
+        add_special_tokens: bool,
+    ) -> PyResult<PyEncoding> {
+        let a = extract_words(words, "sequence")?;
+        let b = pair.map(|p| extract_words(p, "pair")).transpose()?;
+        let inner = &self.inner;
+        let e = detached(py, || {
+            let a: Vec<&str> = a.iter().map(|w| &**w).collect();
+            let b: Option<Vec<&str>> = b.as_ref().map(|b| b.iter().map(|w| &**w).collect());
+            inner.encode_pretokenized(&a, b.as_deref(), add_special_tokens)
+        })?
+        .py()?;
+        Ok(self.wrap(e))
     }
 }
 

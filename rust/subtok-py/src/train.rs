@@ -274,7 +274,8 @@ impl PyTrainer {
     }
 
     /// Count a batch of texts; each text is one sequence.
-    fn feed_texts(&mut self, py: Python<'_>, texts: Vec<String>) -> PyResult<()> {
+    fn feed_texts(&mut self, py: Python<'_>, texts: &Bound<'_, PyAny>) -> PyResult<()> {
+        let texts = crate::tokenizer::extract_texts(texts)?;
         let counter = &mut self.counter;
         detached(py, || crate::pool::install(|| counter.add_texts(&texts)))
     }

@@ -1,4 +1,5 @@
 //! GPT-2 style `vocab.json` (token -> id, ByteLevel strings) + `merges.txt` ("a b" per line).
+use super::check::IdBound;
 use crate::error::{Error, Result};
 use crate::pretokenize::bytelevel::string_to_bytes;
 use std::path::Path;
@@ -17,18 +18,11 @@ pub fn vocab_from_object(
     obj: &serde_json::Map<String, serde_json::Value>,
     label: &str,
 ) -> Result<Vec<(Vec<u8>, u32)>> {
+    let bound = IdBound::for_entries(obj.len());
     let mut out = Vec::with_capacity(obj.len());
     for (tok, id) in obj {
-        let id = id
-            .as_u64()
-            .filter(|&i| i < (u32::MAX - 2) as u64)
-            .ok_or_else(|| {
-                Error::malformed(
-                    label,
-                    format!("token {tok:?}: id must be a non-negative integer"),
-                )
-            })?;
-        out.push((string_to_bytes(tok), id as u32));
+        let id = bound.check_json(id, label, &format!("token {tok:?}"))?;
+        out.push((string_to_bytes(tok), id));
     }
     Ok(out)
 }
@@ -100,6 +94,9 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("vocab.json"));
-        assert!(parse_vocab(r#"{"a": -1}"#, "vocab.json").is_err());
+        for bad in [r#"{"a": -1}"#, r#"{"a": 2147483648}"#, r#"{"a": 4294967299}"#, r#"{"a": 1.0}"#] {
+            let e = parse_vocab(bad, "vocab.json").unwrap_err().to_string();
+            assert!(e.starts_with("vocab.json") && e.contains("\"a\""), "{e}");
+        }
     }
 }

@@ -104,6 +104,7 @@ pub fn wordpiece_model(cx: &Ctx, model: &Map<String, Value>) -> Result<(WordPiec
 /// Parse a `tokenizer.json` text into the BERT WordPiece pipeline.
 /// `label` (the file path, or `<string>`) is named in every error.
 pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokenizer> {
+    super::check::check_tokenizer_json(root, label)?;
     let cx = Ctx { label };
     let top = cx.obj(root, "the top level")?;
     let model = cx.obj(
@@ -167,10 +168,12 @@ pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokeniz
             }
         }
     };
-    let mut tok = WordPieceTokenizer::new(normalizer, wp, added, template, decoder)
+    let tok = WordPieceTokenizer::new(normalizer, wp, added, template, decoder)
         .map_err(|e| cx.err(e.to_string()))?;
-    tok.truncation = parse_truncation(&cx, top.get("truncation"))?;
-    tok.padding = parse_padding(&cx, top.get("padding"))?;
+    tok.settings
+        .set_truncation(parse_truncation(&cx, top.get("truncation"))?);
+    tok.settings
+        .set_padding(parse_padding(&cx, top.get("padding"))?);
     Ok(tok)
 }
 
@@ -414,6 +417,7 @@ pub fn template_json(t: &Template) -> Value {
 
 /// The full `tokenizer.json` value of a WordPiece pipeline.
 pub fn wordpiece_to_json(t: &WordPieceTokenizer) -> Value {
+    let settings = t.settings.snapshot();
     let mut vocab = Map::new();
     for (i, tok) in t.model.vocab().iter().enumerate() {
         if !tok.is_empty() && t.model.token_to_id(tok) == Some(i as u32) {
@@ -429,8 +433,8 @@ pub fn wordpiece_to_json(t: &WordPieceTokenizer) -> Value {
     };
     json!({
         "version": "1.0",
-        "truncation": truncation_json(&t.truncation),
-        "padding": padding_json(&t.padding),
+        "truncation": truncation_json(&settings.truncation),
+        "padding": padding_json(&settings.padding),
         "added_tokens": added_tokens_json(t.added_tokens()),
         "normalizer": normalizer,
         "pre_tokenizer": {"type": "BertPreTokenizer"},

@@ -1,4 +1,5 @@
 //! Reading and writing tokenizer files.
+pub mod check;
 pub mod gpt2_files;
 pub mod hf_json;
 pub mod tiktoken;

@@ -37,8 +37,18 @@ pub struct BertVocabOptions {
 /// Build the full BERT pipeline from a `vocab.txt`: specials `[PAD] [UNK] [CLS] [SEP] [MASK]`
 /// that exist in the vocabulary become added tokens, and `[CLS]`/`[SEP]` make the template.
 pub fn bert_from_vocab(path: &Path, opts: &BertVocabOptions) -> Result<WordPieceTokenizer> {
-    let label = path.display().to_string();
-    let vocab = read_vocab(path)?;
+    let text = read_to_string(path)?;
+    bert_from_vocab_text(&text, &path.display().to_string(), opts)
+}
+
+/// [`bert_from_vocab`] from the text of a `vocab.txt`; `label` names the file in errors.
+pub fn bert_from_vocab_text(
+    text: &str,
+    label: &str,
+    opts: &BertVocabOptions,
+) -> Result<WordPieceTokenizer> {
+    let label = label.to_string();
+    let vocab = parse_vocab(text, &label)?;
     let find = |t: &str| vocab.iter().rposition(|v| v == t).map(|i| i as u32);
     if find(&opts.unk_token).is_none() {
         return Err(Error::malformed(

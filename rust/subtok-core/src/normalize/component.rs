@@ -6,7 +6,6 @@ use crate::normalize::normalized::Normalized;
 use crate::pretokenize::bytelevel::byte_to_char;
 use crate::pretokenize::pattern::Pattern;
 use serde_json::Value;
-use unicode_categories::UnicodeCategories;
 use unicode_normalization_alignments::UnicodeNormalization;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +101,9 @@ impl Normalizer {
                 }
             }
             Normalizer::Strip { left, right } => n.strip(*left, *right),
+            // HF's StripAccents drops every combining mark (Mn, Mc, Me), unlike BertNormalizer (Mn)
             Normalizer::StripAccents => n.map_chars(|c, out| {
-                if !c.is_mark_nonspacing() {
+                if !unicode_normalization_alignments::char::is_combining_mark(c) {
                     out(c)
                 }
             }),

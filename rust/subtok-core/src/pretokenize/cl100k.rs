@@ -2,13 +2,16 @@
 //! `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`.
 use super::regex::{contraction_ci, Cls, L, N, NL, WS};
 
-pub fn split(text: &str, emit: &mut impl FnMut(usize, usize)) {
+/// Calls `emit(start, end)` for each piece until it returns `false`.
+pub fn split(text: &str, emit: &mut impl FnMut(usize, usize) -> bool) {
     let s = text.as_bytes();
     let cls = Cls::get();
     let mut i = 0;
     while i < s.len() {
         let e = piece_end(s, i, cls).max(i + 1);
-        emit(i, e);
+        if !emit(i, e) {
+            return;
+        }
         i = e;
     }
 }

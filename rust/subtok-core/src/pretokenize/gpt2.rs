@@ -2,13 +2,16 @@
 //! `'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s`.
 use super::regex::{contraction_cs, Cls, L, N, WS};
 
-pub fn split(text: &str, emit: &mut impl FnMut(usize, usize)) {
+/// Calls `emit(start, end)` for each piece until it returns `false`.
+pub fn split(text: &str, emit: &mut impl FnMut(usize, usize) -> bool) {
     let s = text.as_bytes();
     let cls = Cls::get();
     let mut i = 0;
     while i < s.len() {
         let e = piece_end(s, i, cls).max(i + 1);
-        emit(i, e);
+        if !emit(i, e) {
+            return;
+        }
         i = e;
     }
 }

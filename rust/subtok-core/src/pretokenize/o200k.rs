@@ -3,13 +3,16 @@
 //! digit groups of 1-3, punctuation runs with `[\r\n/]*`, and the whitespace rules.
 use super::regex::{contraction_ci, Cls, L, LO, N, NL, UP, WS};
 
-pub fn split(text: &str, emit: &mut impl FnMut(usize, usize)) {
+/// Calls `emit(start, end)` for each piece until it returns `false`.
+pub fn split(text: &str, emit: &mut impl FnMut(usize, usize) -> bool) {
     let s = text.as_bytes();
     let cls = Cls::get();
     let mut i = 0;
     while i < s.len() {
         let e = piece_end(s, i, cls).max(i + 1);
-        emit(i, e);
+        if !emit(i, e) {
+            return;
+        }
         i = e;
     }
 }

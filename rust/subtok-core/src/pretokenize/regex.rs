@@ -262,6 +262,18 @@ impl Splitter {
     /// Call `emit(start, end)` for each piece, in order. Errors only from the general engine
     /// (e.g. its backtracking limit).
     pub fn split(&self, text: &str, emit: &mut impl FnMut(usize, usize)) -> Result<()> {
+        self.split_while(text, &mut |a, b| {
+            emit(a, b);
+            true
+        })
+    }
+
+    /// [`Self::split`] that stops as soon as `emit` returns `false`.
+    pub fn split_while(
+        &self,
+        text: &str,
+        emit: &mut impl FnMut(usize, usize) -> bool,
+    ) -> Result<()> {
         match self {
             Splitter::Gpt2 => super::gpt2::split(text, emit),
             Splitter::Cl100k => super::cl100k::split(text, emit),
@@ -276,10 +288,12 @@ impl Splitter {
                     if m.start() == m.end() {
                         continue;
                     }
-                    if *keep_gaps && m.start() > last {
-                        emit(last, m.start());
+                    if *keep_gaps && m.start() > last && !emit(last, m.start()) {
+                        return Ok(());
                     }
-                    emit(m.start(), m.end());
+                    if !emit(m.start(), m.end()) {
+                        return Ok(());
+                    }
                     last = m.end();
                 }
                 if *keep_gaps && last < text.len() {
