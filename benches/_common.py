@@ -72,6 +72,13 @@ def peak_rss_mb(code: str) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
+def save_results(obj: object) -> None:
+    """Write a bench's results as JSON to $SUBTOK_BENCH_JSON (set by `python -m benches`)."""
+    path = os.environ.get("SUBTOK_BENCH_JSON")
+    if path:
+        Path(path).write_text(json.dumps(obj, indent=1), encoding="utf-8")
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:

@@ -284,6 +284,10 @@ def main() -> int:
         out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
         sys.stderr.write(out.stderr)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import save_results
+
+    save_results({"results": results})
     report(results)
     return 0
 

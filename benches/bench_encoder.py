@@ -199,6 +199,10 @@ def main() -> None:
             sys.stderr.write(out.stderr)
             raise SystemExit(out.returncode)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import save_results
+
+    save_results({"rows": rows})
     for r in rows:
         print(f"\n== {r['threads']} thread(s); rust kernels: {r['rust_kernels']}; torch: {r['torch']}; "
               f"tokenizer: {r['tokenizer']}; OpenBLAS idle spin shortened: {r['blas_spin_shortened']}")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import corpus_lines, interleaved, machine, pin_to_one_core, run_modes  # noqa: E402
+from _common import corpus_lines, interleaved, machine, pin_to_one_core, run_modes, save_results  # noqa: E402
 
 N_PAIRS = 10_000
 SETTINGS = dict(truncation=True, max_length=128, padding="max_length")
@@ -59,6 +59,7 @@ def main() -> None:
         print(json.dumps(measure(args.mode, args.repeats)))
         return
     results = run_modes(__file__, ["--repeats", str(args.repeats)])
+    save_results({"results": results})
     print(f"BERT inputs for {N_PAIRS} sentence pairs, truncation+padding to 128; {machine()}")
     print("Arrays identical to transformers (checked before timing).\n")
     print("| threads | subtok pairs/s | transformers pairs/s | ratio |")

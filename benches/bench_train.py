@@ -287,7 +287,7 @@ def main() -> int:
     if not args.skip_x10:
         print(f"\n# x10 corpus ({mb * 10:.1f} MB)")
         th = max(thread_list) or None
-        for name in [t for t in ("subtok-bpe", "hf-bpe", "subtok-wp-likelihood", "hf-wordpiece") if t in tools]:
+        for name in [t for t in ("subtok-bpe", "hf-bpe", "subtok-wp-count", "subtok-wp-likelihood", "hf-wordpiece") if t in tools]:
             r = run_worker(name, str(x10), str(tmp / f"{name}-x10"), V, th)
             results[f"{name}@x10"] = r
             print(f"{name:24} {th or 'all':>7} {r['seconds']:9.3f} {mb * 10 / r['seconds']:7.2f} {r['cpu_s']:8.2f} {r['rss_mb']:12.0f}")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import corpus_lines, interleaved, machine, megabytes, peak_rss_mb, pin_to_one_core, run_modes  # noqa: E402
+from _common import corpus_lines, interleaved, machine, megabytes, peak_rss_mb, pin_to_one_core, run_modes, save_results  # noqa: E402
 
 
 def model_dir() -> str:
@@ -120,6 +120,7 @@ def main() -> None:
         "tokie encode_batch_flat": peak_rss_mb(load + f"import tokie; t = tokie.Tokenizer.from_json({path!r}); t.encode_batch_flat(lines, add_special_tokens=False)"),
         "tokie encode_batch": peak_rss_mb(load + f"import tokie; t = tokie.Tokenizer.from_json({path!r}); t.encode_batch(lines)"),
     }
+    save_results({"results": results, "rss": rss})
     r0 = results[0]
     print(f"WordPiece, all-MiniLM-L6-v2 vocab, {r0['lines']} lines / {r0['mb']:.2f} MB of ../shared/corpora; {machine()}")
     print("Output identical to HF tokenizers on every line (checked before timing).\n")

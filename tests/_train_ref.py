@@ -5,6 +5,8 @@ the Rust engine's incremental bookkeeping.
 """
 from __future__ import annotations
 
+import math
+
 from collections import Counter
 from fractions import Fraction
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -37,7 +39,8 @@ def wordpiece_reference(
     Alphabet: specials, every char by code point, then ``##c`` for chars seen non-initially
     (by code point, or in ``cont_order``). Each step merges the pair with the best score among
     pairs seen >= min_frequency times: ``count`` = pair count; ``likelihood`` =
-    count/(freq(a)·freq(b)) (exact fractions). Ties: higher count, then smallest (id_a, id_b).
+    count/(freq(a)·freq(b)) (exact fractions); ``gain`` = count·ln(count·N/(freq(a)·freq(b))) with
+    N the initial number of symbols (0 when negative), then the likelihood ratio. Ties: higher count, then smallest (id_a, id_b).
     """
     chars = sorted({c for w in word_counts for c in w})
     vocab = list(specials)
@@ -55,6 +58,7 @@ def wordpiece_reference(
     for c in cont:
         add("##" + c)
     splits = {w: [ids[w[0]]] + [ids["##" + c] for c in w[1:]] for w in word_counts}
+    n0 = float(sum(len(sy) * word_counts[w] for w, sy in splits.items()))  # "gain": N, fixed at the start
     while len(vocab) < vocab_size:
         pc: Counter = Counter()
         tf: Counter = Counter()
@@ -69,6 +73,13 @@ def wordpiece_reference(
             break
         if score == "count":
             best = max(cands, key=lambda x: (x[1], -x[0][0], -x[0][1]))
+        elif score == "gain":
+            def gain(x: Tuple[Tuple[int, int], int]) -> float:
+                c = float(x[1])
+                g = c * math.log(c * n0 / (float(tf[x[0][0]]) * float(tf[x[0][1]])))
+                return g if g > 0 else 0.0
+
+            best = max(cands, key=lambda x: (gain(x), Fraction(x[1], tf[x[0][0]] * tf[x[0][1]]), x[1], -x[0][0], -x[0][1]))
         else:
             best = max(cands, key=lambda x: (Fraction(x[1], tf[x[0][0]] * tf[x[0][1]]), x[1], -x[0][0], -x[0][1]))
         (a, b), _ = best

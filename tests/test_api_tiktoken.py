@@ -87,6 +87,9 @@ def test_hypothesis_text(enc, st_enc, text):
     assert st_enc.decode(ids) == enc.decode(ids)
     assert st_enc.decode_tokens_bytes(ids) == enc.decode_tokens_bytes(ids)
     assert st_enc.decode_with_offsets(ids) == enc.decode_with_offsets(ids)
+    # names that are not special tokens are ignored, as tiktoken does
+    assert st_enc.encode(text, allowed_special={"<|endoftext|>", "<|nope|>"}, disallowed_special=()) == \
+        enc.encode(text, allowed_special={"<|endoftext|>", "<|nope|>"}, disallowed_special=())
     if "<|endoftext|>" in text:
         with pytest.raises(ValueError):
             st_enc.encode(text)

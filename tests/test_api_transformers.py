@@ -89,6 +89,13 @@ def test_helpers(tf, mine, lines):
     assert mine.batch_decode(seqs) == tf.batch_decode(seqs)
     assert mine.batch_decode(seqs, skip_special_tokens=True) == tf.batch_decode(seqs, skip_special_tokens=True)
     assert mine.batch_decode(np.array(seqs)) == tf.batch_decode(seqs)
+    raw = [tf("Hello , world ! Isn't it ? I 'm here , you 're there .")["input_ids"]] + seqs[:10]
+    assert mine.batch_decode(raw, clean_up_tokenization_spaces=True) == \
+        tf.batch_decode(raw, clean_up_tokenization_spaces=True)
+    with pytest.raises(TypeError):
+        mine(lines[:2], max_lenght=5)
+    with pytest.raises(TypeError, match="revison"):
+        subtok.Tokenizer.from_pretrained("x", revison="main")
 
 
 @settings(max_examples=40, deadline=None)

@@ -169,7 +169,7 @@ def test_config_rejects_unsupported_settings(tmp_path):
     for key, value, needle in [
         ("hidden_act", "swish", "swish"),
         ("architectures", ["RobertaForMaskedLM"], "RobertaForMaskedLM"),
-        ("model_type", "roberta", "roberta"),
+        ("model_type", "gpt2", "gpt2"),  # roberta and distilbert load (tests/test_embedding_layouts.py)
         ("position_embedding_type", "relative_key", "relative_key"),
         ("num_attention_heads", 5, "num_attention_heads"),
     ]:

@@ -49,11 +49,54 @@ def test_likelihood_merge_order_matches_reference(corpus: str, request: pytest.F
     ref_count = wordpiece_reference(wc, SPECIALS, vocab_size, 2, "count")
     # The corpus must discriminate the criteria, or the test would prove nothing.
     assert ref_like != ref_count
-    mine = _vocab(train_json(lines, model="wordpiece", vocab_size=vocab_size, limit_alphabet=10_000, show_progress=False))
+    kw = dict(model="wordpiece", score="likelihood", vocab_size=vocab_size, limit_alphabet=10_000, show_progress=False)
+    mine = _vocab(train_json(lines, **kw))
     assert mine == ref_like
     # Same words given as counts give the same result.
-    mine_wc = _vocab(train_json(wc, model="wordpiece", vocab_size=vocab_size, limit_alphabet=10_000, show_progress=False))
+    mine_wc = _vocab(train_json(wc, **kw))
     assert mine_wc == ref_like
+
+
+@pytest.mark.parametrize("corpus", ["shakespeare", "udhr"])
+def test_gain_merge_order_matches_reference(corpus: str, request: pytest.FixtureRequest) -> None:
+    lines = request.getfixturevalue(corpus)
+    wc = hf_bert_word_counts(lines)
+    vocab_size = _alphabet_size(wc) + 120
+    ref_gain = wordpiece_reference(wc, SPECIALS, vocab_size, 2, "gain")
+    assert ref_gain != wordpiece_reference(wc, SPECIALS, vocab_size, 2, "count")
+    assert ref_gain != wordpiece_reference(wc, SPECIALS, vocab_size, 2, "likelihood")
+    mine = _vocab(train_json(lines, model="wordpiece", score="gain", vocab_size=vocab_size, limit_alphabet=10_000,
+                             show_progress=False))
+    assert mine == ref_gain
+
+
+def test_default_wordpiece_score_is_count(shakespeare: List[str]) -> None:
+    # The default is the learner with the best held-out compression (benches/bench_wordpiece_vocab.py).
+    kw = dict(model="wordpiece", vocab_size=_alphabet_size(hf_bert_word_counts(shakespeare)) + 100, show_progress=False)
+    assert train_json(shakespeare, **kw) == train_json(shakespeare, score="count", **kw)
+
+
+def test_topdown_learner_gives_a_wordpiece_vocab_hf_reads(shakespeare: List[str], tmp_path: Path) -> None:
+    from tokenizers import Tokenizer as HFTokenizer
+
+    text = train_json(shakespeare, model="wordpiece", score="topdown", vocab_size=800, show_progress=False)
+    vocab = _vocab(text)
+    assert 0.5 * 800 <= len(vocab) <= 800
+    assert vocab[: len(SPECIALS)] == SPECIALS
+    wc = hf_bert_word_counts(shakespeare)
+    # the most frequent words are whole tokens; every character and ##character is there
+    top = sorted(wc, key=lambda w: -wc[w])[:50]
+    assert all(w in vocab for w in top)
+    chars = {c for w in wc for c in w}
+    assert all(c in vocab and "##" + c in vocab for c in chars)
+    # a real WordPiece vocabulary: HF's tokenizer loads the file and encodes as subtok does
+    import subtok
+
+    p = tmp_path / "topdown.json"
+    p.write_text(text, encoding="utf-8")
+    hf, mine = HFTokenizer.from_file(str(p)), subtok.Tokenizer.from_file(str(p))
+    sample = [l.strip() for l in shakespeare[:300]]
+    assert [e.ids for e in mine.encode_batch(sample)] == [e.ids for e in hf.encode_batch(sample)]
 
 
 def test_likelihood_prefers_pairs_whose_parts_are_rare_apart() -> None:

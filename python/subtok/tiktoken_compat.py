@@ -174,6 +174,7 @@ class TiktokenEncoding(Tokenizer):
         impl = _core.BpeTokenizer.from_ranks(mergeable_ranks, pat_str, dict(special_tokens))
         super().__init__(impl)
         self._name = name
+        self._tiktoken_text = True
         if explicit_n_vocab is not None:
             if len(mergeable_ranks) + len(special_tokens) != explicit_n_vocab or self.n_vocab != explicit_n_vocab:
                 raise ValueError(f"explicit_n_vocab={explicit_n_vocab} does not match the ranks and special tokens "
@@ -184,6 +185,7 @@ class TiktokenEncoding(Tokenizer):
         obj = cls.__new__(cls)
         Tokenizer.__init__(obj, impl)
         obj._name = name
+        obj._tiktoken_text = True
         return obj
 
     def __repr__(self) -> str:
@@ -195,7 +197,22 @@ class TiktokenEncoding(Tokenizer):
         """tiktoken's ``encode``: the ids of ``text``; a special token in the text raises
         ``ValueError`` unless allowed (``allowed_special="all"`` or a set) or no longer disallowed
         (``disallowed_special=()``: encoded as plain text)."""
-        return self.encode_hf(text, allowed_special=allowed_special, disallowed_special=disallowed_special).ids
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        return self._ids_batch([text], disallowed, allowed)[0]
+
+    def _special_args(self, allowed: SpecialArg, disallowed: SpecialArg) -> Tuple[SpecialArg, SpecialArg]:
+        """tiktoken ignores names that are not special tokens in ``allowed_special`` /
+        ``disallowed_special``; subtok's core rejects them, so they are dropped here."""
+        known = self.special_tokens_set
+
+        def keep(arg: SpecialArg) -> SpecialArg:
+            if arg is None or isinstance(arg, str):
+                return arg
+            return [t for t in arg if t in known]
+
+        return keep(allowed) or None, keep(disallowed)
 
     def encode_hf(self, text: str, pair: Optional[str] = None, **kwargs: Any) -> Any:
         """:meth:`subtok.Tokenizer.encode` (an :class:`subtok.Encoding` with offsets...)."""
@@ -211,7 +228,8 @@ class TiktokenEncoding(Tokenizer):
         disallowed_special: SpecialArg = "all",
     ) -> List[List[int]]:
         """tiktoken's ``encode_batch``: :meth:`encode` of each text, in parallel."""
-        return self._ids_batch(text, disallowed_special, allowed_special or None)
+        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        return self._ids_batch(text, disallowed, allowed)
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:  # type: ignore[override]
         """tiktoken's ``decode``: the text of ``tokens``, special tokens included; invalid UTF-8
@@ -243,5 +261,5 @@ class TiktokenEncoding(Tokenizer):
     def encode_to_numpy(self, text: str, *, allowed_special: SpecialArg = frozenset(),
                         disallowed_special: SpecialArg = "all") -> np.ndarray:
         """tiktoken's ``encode_to_numpy``: the ids as a ``uint32`` array."""
-        return Tokenizer.encode_to_numpy(self, text, allowed_special=allowed_special or None,
-                                         disallowed_special=disallowed_special)
+        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        return Tokenizer.encode_to_numpy(self, text, allowed_special=allowed, disallowed_special=disallowed)

@@ -7,9 +7,21 @@ from __future__ import annotations
 
 import json
 import os
-from typing import AbstractSet, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:
+
+    class _LazyNumpy:
+        """``np``, imported on first attribute use: ``import subtok`` does not load numpy."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            return getattr(numpy, name)
+
+    np = _LazyNumpy()
 
 from subtok import _core
 from subtok._core import Encoding
@@ -107,7 +119,7 @@ def _batch_items(inputs: Any) -> Any:
         if inputs.ndim == 2 and inputs.shape[1] == 2:
             return [(str(a), str(b)) for a, b in inputs]
         raise ValueError(f"a numpy batch must be 1-D (texts) or 2-D with 2 columns (pairs), not shape {inputs.shape}")
-    if isinstance(inputs, (list, tuple)) and any(isinstance(item, np.ndarray) for item in inputs):
+    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], np.ndarray):
         return [tuple(str(x) for x in item) if isinstance(item, np.ndarray) else item for item in inputs]
     return inputs
 
@@ -119,12 +131,15 @@ class Tokenizer:
     or :func:`subtok.train`.
     """
 
-    __slots__ = ("_impl", "_model_max_length", "_name", "_special")
+    __slots__ = ("_impl", "_model_max_length", "_name", "_special", "_tiktoken_text")
 
     def __init__(self, impl: Any, model_max_length: Optional[int] = None) -> None:
+        """Wrap a compiled tokenizer; use the ``from_*`` constructors (or :func:`subtok.train`)."""
         self._impl = impl
         self._model_max_length = model_max_length
         self._name: Optional[str] = None
+        #: Loaded from tiktoken ranks: text that is not valid Unicode is fixed as tiktoken does.
+        self._tiktoken_text = False
         #: transformers' special-token attributes set by a config or by the user.
         self._special: Dict[str, Optional[str]] = {}
 
@@ -201,7 +216,9 @@ class Tokenizer:
                 if not isinstance(token, str):
                     raise TypeError(f"special_tokens keys must be str, got {type(token).__name__}")
                 _uint_arg(f"special_tokens[{token!r}]", id_, 2**32)
-        return cls(_core.BpeTokenizer.from_tiktoken(os.fspath(path), _pattern_arg(preset, pattern, regex), special_tokens))
+        tok = cls(_core.BpeTokenizer.from_tiktoken(os.fspath(path), _pattern_arg(preset, pattern, regex), special_tokens))
+        tok._tiktoken_text = True
+        return tok
 
     @classmethod
     def from_gpt2_files(cls, vocab: PathLike, merges: PathLike) -> "Tokenizer":
@@ -209,7 +226,7 @@ class Tokenizer:
         return cls(_core.BpeTokenizer.from_gpt2_files(os.fspath(vocab), os.fspath(merges)))
 
     @classmethod
-    def from_pretrained(cls, identifier: PathLike, *, cache_dir: Optional[PathLike] = None, **_ignored: Any) -> "Tokenizer":
+    def from_pretrained(cls, identifier: PathLike, *, cache_dir: Optional[PathLike] = None, **hub_options: Any) -> "Tokenizer":
         """Load ``tokenizer.json`` (or a BERT ``vocab.txt``) from a local folder or from the offline
         Hugging Face cache (``HF_HUB_CACHE`` / ``HF_HOME`` / ``~/.cache/huggingface/hub``), as HF
         tokenizers and transformers do; never downloads (``FileNotFoundError`` lists where it
@@ -218,6 +235,10 @@ class Tokenizer:
         (``cls_token``...). Other keyword arguments of the peers (``revision``, ``token``...) are
         accepted and ignored."""
         from subtok.hub import resolve_pretrained
+
+        unknown = set(hub_options) - _HUB_OPTIONS
+        if unknown:
+            raise TypeError(f"from_pretrained got unexpected keyword arguments: {', '.join(sorted(unknown))}")
 
         folder = resolve_pretrained(identifier, (), any_of=("tokenizer.json", "vocab.txt"), what="tokenizer",
                                     cache_dir=cache_dir)
@@ -300,9 +321,10 @@ class Tokenizer:
         BPE only: ``allowed_special`` / ``disallowed_special`` follow tiktoken. By default a special
         token (e.g. ``<|endoftext|>``) found in the text raises ``ValueError``; ``allowed_special="all"``
         (or a set of tokens) encodes it as the special id; ``disallowed_special=()`` encodes it as
-        plain text. A ``str`` that is not valid Unicode is fixed as tiktoken does (a surrogate pair
-        becomes its character, a lone surrogate U+FFFD; offsets then index the fixed text); for
-        WordPiece it raises ``UnicodeEncodeError``, a ``ValueError``."""
+        plain text. A ``str`` that is not valid Unicode (lone surrogates) raises
+        ``UnicodeEncodeError``, a ``ValueError``, as in HF tokenizers; tokenizers built from tiktoken
+        ranks (:meth:`from_tiktoken`, :func:`subtok.get_encoding`) fix it as tiktoken does instead (a
+        surrogate pair becomes its character, a lone surrogate U+FFFD; offsets index the fixed text)."""
         impl = self._impl
         if is_pretokenized:
             if _is_bpe(impl):
@@ -312,6 +334,8 @@ class Tokenizer:
             try:
                 return impl.encode(sequence, pair, add_special_tokens, allowed_special, disallowed_special)
             except UnicodeEncodeError:
+                if not self._tiktoken_text:
+                    raise
                 sequence = _fix_surrogates(sequence) if isinstance(sequence, str) else sequence
                 pair = _fix_surrogates(pair) if isinstance(pair, str) else pair
                 return impl.encode(sequence, pair, add_special_tokens, allowed_special, disallowed_special)
@@ -342,6 +366,8 @@ class Tokenizer:
             try:
                 return self._impl.encode_batch(items, add_special_tokens, allowed_special, disallowed_special)
             except UnicodeEncodeError:
+                if not self._tiktoken_text:
+                    raise
                 items = [tuple(map(_fix_surrogates, x)) if isinstance(x, tuple) else _fix_surrogates(x) for x in items]
                 return self._impl.encode_batch(items, add_special_tokens, allowed_special, disallowed_special)
         return self._impl.encode_batch(items, add_special_tokens)
@@ -363,6 +389,8 @@ class Tokenizer:
             try:
                 return self._impl.encode_batch_flat(inputs, add_special_tokens, allowed_special, disallowed_special, truncate)
             except UnicodeEncodeError:
+                if not self._tiktoken_text:
+                    raise
                 inputs = [_fix_surrogates(t) if isinstance(t, str) else t for t in inputs]
                 return self._impl.encode_batch_flat(inputs, add_special_tokens, allowed_special, disallowed_special, truncate)
         return self._impl.encode_batch_flat(inputs, add_special_tokens, truncate)
@@ -379,6 +407,8 @@ class Tokenizer:
         try:
             return impl.count_tokens(text, allowed_special, disallowed_special)
         except UnicodeEncodeError:
+            if not self._tiktoken_text:
+                raise
             return impl.count_tokens(_fix_surrogates(text), allowed_special, disallowed_special)
 
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
@@ -410,10 +440,17 @@ class Tokenizer:
         """:meth:`decode` for each id list (HF tokenizers' ``decode_batch``)."""
         return [self.decode(ids, skip_special_tokens) for ids in sequences]
 
-    def batch_decode(self, sequences: Any, skip_special_tokens: bool = False, **_ignored: Any) -> List[str]:
+    def batch_decode(
+        self, sequences: Any, skip_special_tokens: bool = False, clean_up_tokenization_spaces: Optional[bool] = None
+    ) -> List[str]:
         """transformers' ``batch_decode``: like :meth:`decode_batch`, but special tokens are kept
-        unless ``skip_special_tokens=True``; rows of a 2-D array are accepted."""
-        return [self.decode([int(i) for i in ids], skip_special_tokens) for ids in sequences]
+        unless ``skip_special_tokens=True``; rows of a 2-D array are accepted.
+        ``clean_up_tokenization_spaces=True`` removes the spaces before punctuation and English
+        contractions as transformers does (default: off, transformers' default for BERT)."""
+        texts = [self.decode([int(i) for i in ids], skip_special_tokens) for ids in sequences]
+        if clean_up_tokenization_spaces:
+            texts = [_clean_up_tokenization(t) for t in texts]
+        return texts
 
     def _bpe(self, what: str) -> Any:
         if not _is_bpe(self._impl):
@@ -476,6 +513,8 @@ class Tokenizer:
         try:
             ids, lens = impl.encode_batch_flat(texts, False, allowed, disallowed, False)
         except UnicodeEncodeError:
+            if not self._tiktoken_text:
+                raise
             ids, lens = impl.encode_batch_flat([_fix_surrogates(t) for t in texts], False, allowed, disallowed, False)
         bounds = np.concatenate(([0], np.cumsum(lens)))
         flat = ids.tolist()
@@ -489,6 +528,8 @@ class Tokenizer:
         try:
             ids, _ = impl.encode_batch_flat([text], False, allowed_special, disallowed_special, False)
         except UnicodeEncodeError:
+            if not self._tiktoken_text:
+                raise
             ids, _ = impl.encode_batch_flat([_fix_surrogates(text)], False, allowed_special, disallowed_special, False)
         return ids
 
@@ -636,7 +677,7 @@ class Tokenizer:
             return self.unk_token_id if token_id is None else token_id
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
-    def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False, **_ignored: Any) -> List[str]:
+    def tokenize(self, text: str, pair: Optional[str] = None, add_special_tokens: bool = False) -> List[str]:
         """transformers: the token strings of ``text`` (and ``pair``), without special tokens unless
         ``add_special_tokens=True``; stored truncation and padding do not apply."""
         if add_special_tokens and not _is_bpe(self._impl):
@@ -792,7 +833,7 @@ class Tokenizer:
         return_attention_mask: Optional[bool] = None,
         return_token_type_ids: Optional[bool] = None,
         return_length: bool = False,
-        **_ignored: Any,
+        verbose: bool = True,
     ) -> Dict[str, Any]:
         """BERT model inputs as numpy ``int64`` arrays, like transformers'
         ``BertTokenizerFast(...)(..., return_tensors="np")``.
@@ -800,8 +841,8 @@ class Tokenizer:
         ``return_tensors`` is ``None`` or ``"np"`` (numpy arrays either way) or ``"pt"`` (torch
         tensors; needs torch installed, which subtok never requires). ``return_attention_mask=False``
         / ``return_token_type_ids=False`` leave those arrays out; ``return_length=True`` adds
-        ``length``, each row's length (padding included, as in transformers). Other keyword
-        arguments of transformers (``verbose``...) are accepted and ignored.
+        ``length``, each row's length (padding included, as in transformers). ``verbose`` is accepted
+        and ignored.
 
         Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` and ``position_ids`` of shape
         ``(rows, length)``; on request ``offset_mapping`` ``(rows, length, 2)``,
@@ -809,6 +850,8 @@ class Tokenizer:
         ``overflow_to_sample_mapping``. A single ``str`` gives one row (more with overflow).
         Stored truncation/padding settings do not apply here; the arguments decide, as in transformers.
         """
+        from subtok.inputs import build_model_inputs
+
         if return_tensors not in (None, "np", "pt"):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported; use None, 'np' or 'pt'")
         out: Dict[str, Any] = build_model_inputs(
@@ -841,6 +884,7 @@ class Tokenizer:
         Tokenizer.__init__(new, self._impl.__copy__(), self.model_max_length)
         new._name = self._name
         new._special = dict(self._special)
+        new._tiktoken_text = self._tiktoken_text
         return new
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Tokenizer":
@@ -854,6 +898,19 @@ def _uint_arg(name: str, value: Any, limit: int = 2**63) -> None:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if not 0 <= value < limit:
         raise ValueError(f"{name} must be a non-negative int below {limit}, got {value}")
+
+
+#: transformers / HF hub keyword arguments of ``from_pretrained`` that have no meaning offline.
+_HUB_OPTIONS = frozenset({"revision", "token", "use_auth_token", "local_files_only", "force_download",
+                          "trust_remote_code", "use_fast", "subfolder", "proxies", "resume_download"})
+
+
+def _clean_up_tokenization(text: str) -> str:
+    """transformers' ``clean_up_tokenization``: no space before ``. ? ! ,`` and contractions."""
+    for before, after in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                          (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
+        text = text.replace(before, after)
+    return text
 
 
 def _pattern_arg(preset: Optional[str], pattern: Optional[str], regex: Optional[str]) -> str:
@@ -941,5 +998,3 @@ def _model_max_length_beside(path: PathLike) -> Optional[int]:
         return None
     return int(value) if isinstance(value, int) and 0 < value < 1_000_000 else None
 
-
-from subtok.inputs import build_model_inputs  # noqa: E402  (inputs imports Tokenizer only for typing)

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
 
+from subtok.bert import architectures as _arch
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Activations the encoder implements (``hidden_act`` values as transformers spells them).
@@ -70,6 +72,7 @@ class BertConfig:
         """Build from the parsed JSON of a ``config.json`` (unknown keys go to ``extra``)."""
         if not isinstance(d, dict):
             raise TypeError(f"config must be a JSON object, got {type(d).__name__}")
+        d = _arch.bert_config_dict(d)
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         kwargs: Dict[str, Any] = {}
         extra: Dict[str, Any] = {}
@@ -126,14 +129,15 @@ class BertConfig:
             raise ValueError(
                 f"unsupported hidden_act {self.hidden_act!r}; supported: {', '.join(SUPPORTED_ACTIVATIONS)}"
             )
-        if self.model_type not in ("bert", None):
-            raise ValueError(f"unsupported model_type {self.model_type!r}: only BERT checkpoints are supported")
+        _arch.family(self.model_type)  # ValueError for an unsupported model_type
         if self.position_embedding_type not in ("absolute", None):
             raise ValueError(
                 f"unsupported position_embedding_type {self.position_embedding_type!r}; only 'absolute'"
             )
         for arch in self.architectures or []:
-            if arch not in SUPPORTED_ARCHITECTURES:
+            if arch not in SUPPORTED_ARCHITECTURES and not (
+                self.family != "bert" and arch.startswith(_arch.ARCHITECTURE_PREFIXES)
+            ):
                 raise ValueError(
                     f"unsupported architecture {arch!r}; supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
                 )
@@ -144,6 +148,18 @@ class BertConfig:
             raise ValueError(f"config layer_norm_eps must be a positive number, got {eps!r}")
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def family(self) -> str:
+        """Layout family of the checkpoint: ``bert``, ``roberta`` or ``distilbert``."""
+        return _arch.family(self.model_type)
+
+    @property
+    def max_input_length(self) -> int:
+        """Longest input the position embeddings allow (RoBERTa's start after ``pad_token_id``)."""
+        if self.family == "roberta":
+            return self.max_position_embeddings - int(self.pad_token_id or 0) - 1
+        return self.max_position_embeddings
+
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads

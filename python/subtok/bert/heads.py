@@ -83,6 +83,11 @@ class _HeadModel:
     bert: BertModel
 
     def __init__(self, config: BertConfig, state: StateDict) -> None:
+        if config.family != "bert":
+            raise ValueError(
+                f"{type(self).__name__} loads BERT checkpoints; model_type {config.model_type!r} loads "
+                "through BertModel / SentenceEncoder only"
+            )
         self.config = config
         self.bert = BertModel(config, state, add_pooling_layer=self._pooler)
         self._init_head(config, state)
@@ -91,8 +96,11 @@ class _HeadModel:
         raise NotImplementedError
 
     @classmethod
-    def from_pretrained(cls, path: PathLike) -> Any:
-        """Load from a folder with ``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``."""
+    def from_pretrained(cls, path: PathLike, quantize: Optional[str] = None) -> Any:
+        """Load from a folder with ``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``.
+
+        ``quantize="int8"`` quantizes the encoder's dense layers (see :meth:`BertModel.quantize`).
+        """
         path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
@@ -101,7 +109,15 @@ class _HeadModel:
         if cls._pooler is False:
             ignore += ("pooler.",)
         state.finish(ignore_prefixes=ignore)
+        if quantize is not None:
+            model.bert.quantize(quantize)
         return model
+
+    def __repr__(self) -> str:
+        c = self.config
+        labels = f", labels={self.num_labels}" if hasattr(self, "num_labels") else ""
+        return (f"{type(self).__name__}(layers={c.num_hidden_layers}, hidden={c.hidden_size}, "
+                f"heads={c.num_attention_heads}, vocab={c.vocab_size}{labels})")
 
     def _encode(self, input_ids: ArrayLike, attention_mask: Any, token_type_ids: Any, position_ids: Any,
                 output_hidden_states: bool = False) -> Any:
@@ -110,6 +126,7 @@ class _HeadModel:
 
     @property
     def id2label(self) -> dict:
+        """``{class index: label name}`` from the config (empty for heads without labels)."""
         return {i: self.config.label_name(i) for i in range(self.num_labels)} if hasattr(self, "num_labels") else {}
 
 
@@ -250,13 +267,16 @@ class BertForMaskedLM(TrainableMaskedLM, _HeadModel):
         self.predictions = _LMPredictionHead(config, state, self.bert)
 
     @classmethod
-    def from_pretrained(cls, path: PathLike) -> "BertForMaskedLM":
+    def from_pretrained(cls, path: PathLike, quantize: Optional[str] = None) -> "BertForMaskedLM":
+        """Load an MLM (or pretraining) checkpoint; ``quantize`` as :meth:`BertModel.quantize`."""
         path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
         state = StateDict.from_pretrained(path)
         model = cls(config, state)
         # A pretraining checkpoint also holds the NSP head and the pooler: not used by MLM.
         state.finish(ignore_prefixes=("cls.seq_relationship.", "classifier.", "qa_outputs.", "pooler."))
+        if quantize is not None:
+            model.bert.quantize(quantize)
         return model
 
     def __call__(self, input_ids: ArrayLike, attention_mask: Any = None, token_type_ids: Any = None,

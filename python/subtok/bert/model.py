@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
+from subtok.bert import architectures as _arch
 from subtok.bert import blas, ops
 from subtok.bert.config import BertConfig
 from subtok.bert.trainable import TrainableEncoder
@@ -45,28 +46,31 @@ def _canonical(name: str) -> str:
 class StateDict:
     """Checkpoint tensors under canonical names, tracking which ones a model consumed.
 
-    Encoder keys are stored without the ``bert.`` prefix (accepted with or without it); old
-    TF-style ``gamma``/``beta`` LayerNorm names become ``weight``/``bias``.
+    Encoder keys are stored without the ``bert.`` prefix (accepted with or without it; ``roberta.`` /
+    ``distilbert.`` and DistilBERT's own layer names for those families, see
+    :mod:`subtok.bert.architectures`); old TF-style ``gamma``/``beta`` LayerNorm names become
+    ``weight``/``bias``.
     """
 
-    def __init__(self, tensors: Dict[str, np.ndarray], source: str = "checkpoint") -> None:
+    def __init__(self, tensors: Dict[str, np.ndarray], source: str = "checkpoint", family: str = "bert") -> None:
         self.source = source
+        self.family = family
         self.tensors: Dict[str, np.ndarray] = {}
         for k, v in tensors.items():
-            k = _canonical(k)
-            if k.startswith("bert."):
-                k = k[len("bert.") :]
+            k, _ = _arch.canonical_name(_canonical(k), family)
             if k in IGNORED_BUFFERS:
                 continue
             if k in self.tensors:
-                raise ValueError(f"{source}: weight {k!r} appears twice (with and without the 'bert.' prefix)")
+                raise ValueError(
+                    f"{source}: weight {k!r} appears twice (with and without the '{_arch.BASE_PREFIXES[family]}' prefix)"
+                )
             self.tensors[k] = v
         self.used: set = set()
         self.missing: List[str] = []
 
     @classmethod
-    def from_pretrained(cls, path: PathLike) -> "StateDict":
-        return cls(load_state_dict(path), os.fspath(path))
+    def from_pretrained(cls, path: PathLike, family: str = "bert") -> "StateDict":
+        return cls(load_state_dict(path), os.fspath(path), family)
 
     def has(self, name: str) -> bool:
         return name in self.tensors
@@ -123,6 +127,17 @@ class BaseModelOutputWithPooling:
 class _Layer:
     __slots__ = ("w_qkv", "b_qkv", "w_o", "b_o", "ln1_g", "ln1_b", "w_i", "b_i", "w_out", "b_out", "ln2_g", "ln2_b")
 
+    #: the dense weights that ``quantize`` replaces
+    DENSE = ("w_qkv", "w_o", "w_i", "w_out")
+
+
+def _dense(x: np.ndarray, w: Any, out: np.ndarray) -> None:
+    """``out = x @ w`` for a float32 weight or a quantized one (:class:`subtok.bert.quant.Int8Linear`)."""
+    if isinstance(w, np.ndarray):
+        np.matmul(x, w, out=out)
+    else:
+        w(x, out)
+
 
 def _as_int_array(x: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(x)
@@ -148,6 +163,8 @@ class BertModel(TrainableEncoder):
     """
 
     def __init__(self, config: BertConfig, state: StateDict, add_pooling_layer: Optional[bool] = None) -> None:
+        """Build from a config and loaded weights; use :meth:`from_pretrained` to load a folder.
+        ``add_pooling_layer=None`` keeps the pooler when the weights have one."""
         # Once per process, while loading (before any threads run GEMMs): see subtok.bert.blas.
         blas.apply_default()
         self.config = config
@@ -155,7 +172,10 @@ class BertModel(TrainableEncoder):
         H, I, V = c.hidden_size, c.intermediate_size, c.vocab_size
         self.word_embeddings = state.take("embeddings.word_embeddings.weight", (V, H))
         self.position_embeddings = state.take("embeddings.position_embeddings.weight", (c.max_position_embeddings, H))
-        self.token_type_embeddings = state.take("embeddings.token_type_embeddings.weight", (c.type_vocab_size, H))
+        if c.family == "distilbert":  # no token types: a zero row keeps one embedding path
+            self.token_type_embeddings = np.zeros((1, H), dtype=np.float32)
+        else:
+            self.token_type_embeddings = state.take("embeddings.token_type_embeddings.weight", (c.type_vocab_size, H))
         self.emb_ln_g = state.take("embeddings.LayerNorm.weight", (H,))
         self.emb_ln_b = state.take("embeddings.LayerNorm.bias", (H,))
         scale = np.float32(1.0 / math.sqrt(c.head_dim))
@@ -195,21 +215,59 @@ class BertModel(TrainableEncoder):
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, path: PathLike, add_pooling_layer: Optional[bool] = None) -> "BertModel":
+    def from_pretrained(
+        cls, path: PathLike, add_pooling_layer: Optional[bool] = None, quantize: Optional[str] = None
+    ) -> "BertModel":
         """Load from a folder with ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``,
         or a model name in the offline Hugging Face cache (resolved like
         :meth:`subtok.Tokenizer.from_pretrained`; ``FileNotFoundError`` says where it looked).
 
-        The pooler is loaded when the checkpoint has one (or required with ``add_pooling_layer=True``).
-        Weights of standard heads (``cls.*``, ``classifier.*``, ``qa_outputs.*``) are ignored; any
-        other unknown or missing weight raises ``ValueError`` listing the names.
+        Dispatches on ``config.json``'s ``model_type`` like transformers' ``AutoModel``: BERT,
+        RoBERTa (also XLM-R, CamemBERT) and DistilBERT checkpoints load (base models or any head
+        checkpoint of theirs). The pooler is loaded when the checkpoint has one (or required with
+        ``add_pooling_layer=True``). Weights of the family's standard heads are ignored; any other
+        unknown or missing weight raises ``ValueError`` listing the names. ``quantize="int8"``
+        quantizes the dense layers once at load (see :meth:`quantize`).
         """
+        from subtok.bert.quant import check_kind
+
+        check_kind(quantize)
         path = resolve_model(path)
         config = BertConfig.from_pretrained(path)
-        state = StateDict.from_pretrained(path)
+        state = StateDict.from_pretrained(path, config.family)
         model = cls(config, state, add_pooling_layer=add_pooling_layer)
-        state.finish(ignore_prefixes=KNOWN_HEAD_PREFIXES)
+        state.finish(ignore_prefixes=_arch.HEAD_PREFIXES[config.family])
+        if quantize is not None:
+            model.quantize(quantize)
         return model
+
+    #: ``None`` (float32) or the ``quantize`` kind applied to the dense layers
+    quantized: Optional[str] = None
+
+    def quantize(self, kind: str = "int8") -> "BertModel":
+        """Quantize the encoder layers' dense weights in place, once (returns ``self``).
+
+        ``"int8"``: dynamic quantization (per-output-channel int8 weights, per-row int8 activations,
+        int32 products on AVX512-VNNI when available; see :mod:`subtok.bert.quant`). Embeddings,
+        LayerNorms, attention and the pooler stay float32.
+        """
+        from subtok.bert import quant
+
+        quant.check_kind(kind)
+        if self.quantized is not None:
+            if self.quantized != kind:
+                raise ValueError(f"model is already quantized to {self.quantized}")
+            return self
+        for L in self.layers:
+            for name in _Layer.DENSE:
+                setattr(L, name, quant.Int8Linear(getattr(L, name)))
+        self.quantized = kind
+        return self
+
+    @property
+    def max_input_length(self) -> int:
+        """Longest input sequence the position embeddings allow."""
+        return self.config.max_input_length
 
     # ------------------------------------------------------------------ inputs
     def _check_inputs(
@@ -245,12 +303,17 @@ class BertModel(TrainableEncoder):
         if tt.min() < 0 or tt.max() >= c.type_vocab_size:
             raise ValueError(f"token_type_ids must be in [0, {c.type_vocab_size}), got {int(tt.max())}")
         if position_ids is None:
-            if T > c.max_position_embeddings:
+            if T > c.max_input_length:
                 raise ValueError(
-                    f"sequence length {T} exceeds max_position_embeddings ({c.max_position_embeddings}); "
+                    f"sequence length {T} exceeds the model's {c.max_input_length} positions (max_position_embeddings); "
                     "truncate the input"
                 )
-            pos = np.broadcast_to(np.arange(T, dtype=np.int64), ids.shape)
+            if c.family == "roberta":  # transformers' create_position_ids_from_input_ids
+                pad = int(c.pad_token_id or 0)
+                real = ids != pad
+                pos = np.cumsum(real, axis=1) * real + pad
+            else:
+                pos = np.broadcast_to(np.arange(T, dtype=np.int64), ids.shape)
         else:
             pos = other(position_ids, "position_ids", ids)
             if pos.min() < 0 or pos.max() >= c.max_position_embeddings:
@@ -334,11 +397,11 @@ class BertModel(TrainableEncoder):
     def _layer_tail(self, L: _Layer, h: np.ndarray, ctx2d: np.ndarray, attn: np.ndarray, inter: np.ndarray) -> None:
         """Attention output projection + LayerNorm, then the feed-forward block; result in ``h``."""
         c = self.config
-        np.matmul(ctx2d, L.w_o, out=attn)
+        _dense(ctx2d, L.w_o, attn)
         ops.add_layernorm_(attn, h, L.b_o, L.ln1_g, L.ln1_b, c.layer_norm_eps)
-        np.matmul(attn, L.w_i, out=inter)
+        _dense(attn, L.w_i, inter)
         ops.add_bias_gelu_(inter, L.b_i, c.hidden_act)
-        np.matmul(inter, L.w_out, out=h)
+        _dense(inter, L.w_out, h)
         ops.add_layernorm_(h, attn, L.b_out, L.ln2_g, L.ln2_b, c.layer_norm_eps)
 
     def _encode_padded(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -363,7 +426,7 @@ class BertModel(TrainableEncoder):
         lens = [T] * B
         key_mask = None if mask_bias is None else mask_bias.reshape(-1)
         for L in self.layers:
-            np.matmul(h, L.w_qkv, out=qkv)
+            _dense(h, L.w_qkv, qkv)
             ops.self_attention_(qkv, L.b_qkv, nh, starts, lens, key_mask, ctx)
             self._layer_tail(L, h, ctx, attn, inter)
         return h.reshape(B, T, H)
@@ -383,7 +446,7 @@ class BertModel(TrainableEncoder):
         attn = np.empty((Nv, H), dtype=np.float32)
         inter = np.empty((Nv, I), dtype=np.float32)
         for L in self.layers:
-            np.matmul(h, L.w_qkv, out=qkv)
+            _dense(h, L.w_qkv, qkv)
             ops.self_attention_(qkv, L.b_qkv, nh, starts, lengths, None, ctx)
             self._layer_tail(L, h, ctx, attn, inter)
         out = np.zeros((B * T, H), dtype=np.float32)
@@ -393,10 +456,11 @@ class BertModel(TrainableEncoder):
     # ------------------------------------------------------------------ misc
     @property
     def num_parameters(self) -> int:
+        """Number of weights (embeddings, layers and pooler), as transformers' ``num_parameters()``."""
         n = self.word_embeddings.size + self.position_embeddings.size + self.token_type_embeddings.size
         n += 2 * self.config.hidden_size
         for L in self.layers:
-            n += sum(getattr(L, s).size for s in _Layer.__slots__)
+            n += sum(int(np.prod(getattr(L, s).shape)) for s in _Layer.__slots__)
         if self.has_pooler:
             n += self.pooler_w.size + self.pooler_b.size
         return int(n)

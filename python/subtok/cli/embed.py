@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from typing import List
 
 import numpy as np
+
+from subtok.cli._io import AtomicOutput
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -18,9 +18,9 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         "Row i is TEXT i, or line i of --input.",
     )
     p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to embed")
-    p.add_argument("--input", "-i", metavar="FILE", help="read one sentence per line ('-' = stdin)")
-    p.add_argument("--model", "-m", metavar="PATH", help="HF BERT folder (default: all-MiniLM-L6-v2 if installed)")
-    p.add_argument("--output", "-o", metavar="OUT.npy", required=True, help="where to write the embeddings")
+    p.add_argument("-i", "--input", metavar="FILE", help="read one sentence per line ('-' = stdin)")
+    p.add_argument("-m", "--model", metavar="PATH", help="HF BERT folder (default: all-MiniLM-L6-v2 if installed)")
+    p.add_argument("-o", "--output", metavar="OUT.npy", required=True, help="where to write the embeddings")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-normalize", action="store_true", help="do not L2-normalize the embeddings")
     p.set_defaults(func=_embed)
@@ -32,7 +32,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     )
     s.add_argument("a", metavar="A")
     s.add_argument("b", metavar="B")
-    s.add_argument("--model", "-m", metavar="PATH", help="HF BERT folder (default: all-MiniLM-L6-v2 if installed)")
+    s.add_argument("-m", "--model", metavar="PATH", help="HF BERT folder (default: all-MiniLM-L6-v2 if installed)")
     s.set_defaults(func=_similarity)
 
 
@@ -46,20 +46,6 @@ def _read_lines(path: str) -> List[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
-
-
-def _save_npy_atomic(path: str, arr: np.ndarray) -> None:
-    """Write ``arr`` to ``path`` via a temporary file in the same folder (no half-written output)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".subtok-", suffix=".npy", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _embed(args: argparse.Namespace) -> int:
@@ -77,7 +63,8 @@ def _embed(args: argparse.Namespace) -> int:
         out += ".npy"  # np.save's convention, made explicit
     enc = SentenceEncoder.from_pretrained(args.model)
     emb = enc.encode(texts, batch_size=args.batch_size, normalize=not args.no_normalize)
-    _save_npy_atomic(out, emb)
+    with AtomicOutput(out, "wb") as f:
+        np.save(f, emb)
     print(f"wrote {emb.shape[0]} x {emb.shape[1]} embeddings to {out}", file=sys.stderr)
     return 0
 

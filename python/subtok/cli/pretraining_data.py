@@ -6,56 +6,31 @@ between documents; each file also ends a document.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from subtok._progress import ProgressBar
-
-
-def _load_tokenizer(path: str) -> Any:
-    """A ``subtok.Tokenizer`` from a ``tokenizer.json`` (or a WordPiece ``vocab.txt``)."""
-    import subtok
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if p.suffix == ".txt":
-        return subtok.Tokenizer.from_vocab(str(p))
-    return subtok.Tokenizer.from_file(str(p))
-
-
-def _save_npz_atomic(path: Path, arrays: Dict[str, np.ndarray]) -> None:
-    """Writes ``arrays`` to ``path`` via a temp file + rename, so no half-written file is left."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+from subtok.cli._io import AtomicOutput
+from subtok.cli._io import load_tokenizer as _load_tokenizer
 
 
 def run(args: argparse.Namespace, *, load_tokenizer: Optional[Callable[[str], Any]] = None) -> int:
     from subtok.pretraining import create_pretraining_data, read_documents
 
+    files = list(args.files) + list(getattr(args, "input", None) or [])
+    if not files:
+        raise ValueError("no input: give FILE arguments or -i FILE")
     out = Path(args.output)
     if out.is_dir():
         raise IsADirectoryError(f"{out}: is a directory")
     if not out.parent.is_dir() and str(out.parent):
         raise FileNotFoundError(f"{out.parent}: no such directory")
     tokenizer = (load_tokenizer or _load_tokenizer)(args.tokenizer)
-    documents = read_documents(args.files)
+    documents = read_documents(files)
     if not documents:
         raise ValueError("the input files contain no sentences")
     n_sentences = sum(len(d) for d in documents)
@@ -74,7 +49,8 @@ def run(args: argparse.Namespace, *, load_tokenizer: Optional[Callable[[str], An
         num_threads=args.threads,
         progress=bar if bar.enabled else None,
     )
-    _save_npz_atomic(out, data)
+    with AtomicOutput(str(out), "wb") as f:
+        np.savez(f, **data)
     n = len(data["input_ids"])
     print(
         f"wrote {n} instances from {len(documents)} documents ({n_sentences} sentences) "
@@ -95,8 +71,9 @@ def register(subparsers: Any) -> None:
             "masked_lm_weights, next_sentence_labels."
         ),
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="UTF-8 text files")
-    p.add_argument("--tokenizer", required=True, metavar="T", help="tokenizer.json (or WordPiece vocab.txt)")
+    p.add_argument("files", nargs="*", metavar="FILE", help="UTF-8 text files")
+    p.add_argument("-i", "--input", action="append", default=[], metavar="FILE", help="an input file (repeatable; same as FILE)")
+    p.add_argument("-t", "--tokenizer", required=True, metavar="FILE", help="tokenizer.json (or WordPiece vocab.txt)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
     p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--short-seq-prob", type=float, default=0.1)

@@ -12,8 +12,9 @@ _EPILOG = """examples:
   subtok train --model wordpiece --vocab-size 30000 data/*.txt -o tokenizer.json
   subtok train --model bpe --vocab-size 50000 --special-tokens '<|endoftext|>' corpus.txt -o bpe.json
 
-WordPiece uses the likelihood score freq(ab)/(freq(a)*freq(b)); --score count reproduces HF's
-WordPieceTrainer. The same corpus and settings always give the same file, byte for byte."""
+WordPiece's default --score count reproduces HF's WordPieceTrainer (best held-out compression);
+--score gain / likelihood / topdown are the likelihood-based and tensorflow-text learners.
+The same corpus and settings always give the same file, byte for byte."""
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +27,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="*", metavar="FILES", help="UTF-8 text files (default: built-in corpus)")
+    p.add_argument("-i", "--input", action="append", default=[], metavar="FILE", help="an input file (repeatable; same as FILES)")
     p.add_argument("-o", "--output", default="tokenizer.json", help="where to write tokenizer.json (default: %(default)s)")
     p.add_argument("--model", choices=["bpe", "wordpiece"], default="bpe", help="model to train (default: %(default)s)")
     p.add_argument("--vocab-size", type=int, default=30000, metavar="N", help="vocabulary size (default: %(default)s)")
@@ -35,8 +37,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit-alphabet", type=int, default=None, metavar="N", help="wordpiece: keep the N most frequent characters (default 1000)")
     p.add_argument("--pre-tokenizer", choices=["gpt2", "cl100k", "whitespace", "bert"], default=None,
                    help="how text is split into words (default: gpt2 for bpe, bert for wordpiece)")
-    p.add_argument("--score", choices=["likelihood", "count"], default=None,
-                   help="pair score (default: likelihood for wordpiece, count for bpe)")
+    p.add_argument("--score", choices=["count", "gain", "likelihood", "topdown"], default=None,
+                   help="pair score or learner (default: count; topdown is wordpiece only)")
     case = p.add_mutually_exclusive_group()
     case.add_argument("--lowercase", dest="lowercase", action="store_true", default=None, help="lowercase (wordpiece default)")
     case.add_argument("--cased", dest="lowercase", action="store_false", help="keep case (bpe default)")
@@ -49,8 +51,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from subtok.training import default_corpus, export_vocab_files, save_json, train_json
 
-    if args.files:
-        corpus: Any = list(args.files)
+    inputs = list(args.files) + list(getattr(args, "input", None) or [])
+    if inputs:
+        corpus: Any = inputs
         files = True
         source = f"{len(corpus)} file(s)"
     else:

@@ -245,6 +245,7 @@ multiversion!(
 );
 
 mod attention;
+pub mod qgemm;
 #[cfg(target_arch = "x86_64")]
 mod simd512;
 mod train;

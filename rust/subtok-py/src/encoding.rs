@@ -9,6 +9,9 @@ use subtok_core::postprocess::truncation::truncate_one;
 use subtok_core::postprocess::{pad_encodings, Direction};
 use subtok_core::{CompactEncoding, Encoding as CoreEncoding};
 
+/// One encoded text or pair (HF tokenizers' `Encoding`): ids, tokens, offsets, type ids, masks,
+/// word and sequence ids, overflow windows, and HF's alignment helpers (`word_to_tokens`,
+/// `char_to_token`, ...), in-place `truncate` / `pad`, and `Encoding.merge`.
 #[pyclass(module = "subtok._core", name = "Encoding")]
 pub struct PyEncoding {
     pub inner: CompactEncoding,

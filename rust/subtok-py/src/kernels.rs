@@ -2,8 +2,8 @@
 //! (thin wrappers over `subtok_core::kernels`; the GIL is released while they run).
 use crate::errors::{detached, IntoPy};
 use numpy::{
-    PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyReadwriteArray3, PyReadwriteArrayDyn,
-    PyUntypedArrayMethods,
+    PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyReadwriteArray3,
+    PyReadwriteArrayDyn, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -136,6 +136,70 @@ fn self_attention(
         crate::pool::install(|| k::self_attention(q, b, heads, h / heads, &starts, &lens, m, out))
     })?
     .py()
+}
+
+/// Int8Weight(w): a (k, n) float32 weight matrix quantized to int8 per output column and packed
+/// for the int8 dot-product kernels (AVX512-VNNI when present).
+#[pyclass(module = "subtok._core.kernels", name = "Int8Weight", frozen)]
+struct Int8Weight {
+    inner: k::qgemm::PackedI8,
+}
+
+#[pymethods]
+impl Int8Weight {
+    #[new]
+    fn new(py: Python<'_>, w: PyReadonlyArray2<'_, f32>) -> PyResult<Self> {
+        let (rows, cols) = (w.shape()[0], w.shape()[1]);
+        let ws = contiguous(w.as_slice(), "w")?;
+        let inner = detached(py, || k::qgemm::PackedI8::new(ws, rows, cols))?.py()?;
+        Ok(Int8Weight { inner })
+    }
+
+    /// (k, n): the shape of the weight matrix.
+    #[getter]
+    fn shape(&self) -> (usize, usize) {
+        (self.inner.k(), self.inner.n())
+    }
+
+    /// The weights as the kernels use them (scale * int8 value), a new (k, n) float32 array.
+    fn dequantized<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<f32>>> {
+        let v = self.inner.dequantized();
+        numpy::PyArray1::from_vec(py, v).reshape([self.inner.k(), self.inner.n()])
+    }
+
+    /// matmul(x, out, bias=None, portable=False): out (m, n) = quantize_rows(x) (m, k) @ W + bias.
+    #[pyo3(signature = (x, out, bias=None, portable=false))]
+    fn matmul(
+        &self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f32>,
+        mut out: PyReadwriteArray2<'_, f32>,
+        bias: Option<PyReadonlyArray1<'_, f32>>,
+        portable: bool,
+    ) -> PyResult<()> {
+        let m = x.shape()[0];
+        if x.shape()[1] != self.inner.k() || out.shape() != [m, self.inner.n()] {
+            return Err(PyValueError::new_err(format!(
+                "x must have shape (m, {}) and out (m, {})",
+                self.inner.k(),
+                self.inner.n()
+            )));
+        }
+        let xs = contiguous(x.as_slice(), "x")?;
+        let bs = contiguous_opt(&bias, "bias")?;
+        let os = contiguous(out.as_slice_mut(), "out")?;
+        let w = &self.inner;
+        detached(py, || {
+            crate::pool::install(|| k::qgemm::matmul_i8(xs, m, w, bs, os, portable))
+        })?
+        .py()
+    }
+}
+
+/// vnni_available(): whether the int8 products run on AVX512-VNNI on this CPU.
+#[pyfunction]
+fn vnni_available() -> bool {
+    k::qgemm::vnni_available()
 }
 
 /// The attention geometry arguments shared by the two training kernels.
@@ -290,6 +354,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sub.add_function(wrap_pyfunction!(softmax_masked_inplace, &sub)?)?;
     sub.add_function(wrap_pyfunction!(add_layernorm_inplace, &sub)?)?;
     sub.add_function(wrap_pyfunction!(self_attention, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(vnni_available, &sub)?)?;
+    sub.add_class::<Int8Weight>()?;
     sub.add_function(wrap_pyfunction!(attention_train_forward, &sub)?)?;
     sub.add_function(wrap_pyfunction!(attention_train_backward, &sub)?)?;
     sub.add_function(wrap_pyfunction!(gelu_backward, &sub)?)?;

@@ -228,15 +228,7 @@ impl PyTrainer {
             cfg.limit_alphabet = Some(l as usize);
         }
         if let Some(s) = score {
-            cfg.score = match s {
-                "count" => Score::Count,
-                "likelihood" => Score::Likelihood,
-                _ => {
-                    return Err(PyValueError::new_err(format!(
-                        "score must be 'likelihood' or 'count', got {s:?}"
-                    )))
-                }
-            };
+            cfg.score = Score::parse(s).py()?;
         }
         if let Some(l) = lowercase {
             cfg.lowercase = l;

@@ -31,6 +31,9 @@ fn unkey(k: u64) -> (u32, u32) {
 /// A heap entry: the pair and the values its score was computed from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
+    /// `Score::Gain` only: the bits of the non-negative f64 gain (their order is the
+    /// numeric order); 0 for the other scores.
+    gain: u64,
     count: u64,
     fa: u64,
     fb: u64,
@@ -61,7 +64,9 @@ impl Entry {
 
 impl Ord for Entry {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.score_cmp(o)
+        self.gain
+            .cmp(&o.gain)
+            .then_with(|| self.score_cmp(o))
             .then(self.count.cmp(&o.count))
             .then(o.pair.cmp(&self.pair))
     }
@@ -147,7 +152,10 @@ pub(crate) struct MergeEngine {
     ids: FxMap<String, u32>,
     /// WordPiece: the continuation prefix, dropped from the right part of a merge.
     prefix: Option<String>,
+    /// Track symbol frequencies (likelihood and gain scores).
     likelihood: bool,
+    /// `Score::Gain`: the corpus's initial number of symbols, N in count·ln(count·N/(fa·fb)).
+    gain_n: Option<f64>,
     min_frequency: u64,
     pair_counts: FxMap<u64, u64>,
     pair_words: FxMap<u64, Vec<u32>>,
@@ -186,7 +194,7 @@ impl MergeEngine {
             .enumerate()
             .map(|(i, s)| (s.clone(), i as u32))
             .collect();
-        let likelihood = score == Score::Likelihood;
+        let likelihood = matches!(score, Score::Likelihood | Score::Gain);
         MergeEngine {
             tok_freq: if likelihood {
                 vec![0; vocab.len()]
@@ -204,6 +212,7 @@ impl MergeEngine {
             ids,
             prefix,
             likelihood,
+            gain_n: (score == Score::Gain).then_some(0.0),
             min_frequency: min_frequency.max(1),
             pair_counts: FxMap::default(),
             pair_words: FxMap::default(),
@@ -231,7 +240,22 @@ impl MergeEngine {
         } else {
             (1, 1)
         };
+        let gain = match self.gain_n {
+            // The rise of the corpus log-likelihood under a unigram model when a and b merge
+            // (count · PMI): frequent pairs of parts that co-occur more than chance win.
+            Some(n) => {
+                let c = count as f64;
+                let g = c * (c * n / (fa as f64 * fb as f64)).ln();
+                if g > 0.0 {
+                    g.to_bits()
+                } else {
+                    0
+                }
+            }
+            None => 0,
+        };
         Some(Entry {
+            gain,
             count,
             fa,
             fb,
@@ -262,6 +286,9 @@ impl MergeEngine {
                     let f = &mut self.tok_freq[s as usize];
                     *f = f.saturating_add(c);
                 }
+            }
+            if self.gain_n.is_some() {
+                self.gain_n = Some(self.tok_freq.iter().map(|&f| f as f64).sum());
             }
         }
         // Words of one symbol never take part in a merge.
@@ -673,12 +700,18 @@ mod tests {
         words0: &[Vec<u32>],
         counts: &[u64],
         prefix: Option<&str>,
-        likelihood: bool,
+        score: Score,
         min_f: u64,
         vocab_size: usize,
     ) -> Vec<String> {
+        let likelihood = score != Score::Count;
         let mut vocab = vocab0.to_vec();
         let mut words = words0.to_vec();
+        let n0: f64 = words
+            .iter()
+            .zip(counts)
+            .map(|(w, &c)| (w.len() as u64 * c) as f64)
+            .sum();
         while vocab.len() < vocab_size {
             let mut pc: std::collections::BTreeMap<(u32, u32), u64> = Default::default();
             let mut tf = vec![0u64; vocab.len()];
@@ -700,7 +733,13 @@ mod tests {
                 } else {
                     (1, 1)
                 };
+                let g = c as f64 * (c as f64 * n0 / (fa as f64 * fb as f64)).ln();
                 let e = Entry {
+                    gain: if score == Score::Gain && g > 0.0 {
+                        g.to_bits()
+                    } else {
+                        0
+                    },
                     count: c,
                     fa,
                     fb,
@@ -775,16 +814,11 @@ mod tests {
                 words.push(w);
                 counts.push(1 + rnd(6));
             }
-            let likelihood = case % 4 >= 2;
+            let score = [Score::Count, Score::Likelihood, Score::Gain][(case / 2) % 3];
             let min_f = 1 + rnd(3);
             let target = vocab.len() + 1 + rnd(30) as usize;
             let prefix = if wp { Some("##") } else { None };
-            let want = naive(&vocab, &words, &counts, prefix, likelihood, min_f, target);
-            let score = if likelihood {
-                Score::Likelihood
-            } else {
-                Score::Count
-            };
+            let want = naive(&vocab, &words, &counts, prefix, score, min_f, target);
             let mut eng = MergeEngine::new(
                 vocab.clone(),
                 words.clone(),
@@ -802,7 +836,7 @@ mod tests {
             let (got, _) = eng.run(target, &super::super::NoProgress).unwrap();
             assert_eq!(
                 got, want,
-                "case {case}: likelihood={likelihood} wp={wp} min_f={min_f}"
+                "case {case}: score={score:?} wp={wp} min_f={min_f}"
             );
         }
     }

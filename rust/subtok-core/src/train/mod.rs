@@ -1,4 +1,5 @@
-//! Tokenizer training: byte-level BPE and WordPiece (likelihood or HF-compatible count score).
+//! Tokenizer training: byte-level BPE and WordPiece (HF-compatible count score by default;
+//! likelihood, likelihood-gain and top-down learners as options).
 //!
 //! Pipeline: [`counts::WordCounter`] streams files / texts and counts words in parallel
 //! (`u64`), then [`train`] builds the alphabet and runs the merge loop
@@ -18,6 +19,7 @@ pub mod counts;
 pub mod json;
 pub mod pretok;
 pub mod progress;
+pub mod topdown;
 pub mod wordpiece;
 
 use crate::error::{Error, Result};
@@ -37,10 +39,44 @@ pub enum ModelKind {
 /// How candidate pairs are scored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Score {
-    /// Raw pair count (BPE; HF's `WordPieceTrainer`).
+    /// Raw pair count (BPE; HF's `WordPieceTrainer`; the WordPiece default).
     Count,
     /// freq(ab) / (freq(a)·freq(b)) (the WordPiece criterion, bert-spec §4).
     Likelihood,
+    /// The rise of the corpus log-likelihood under a unigram model when the pair merges:
+    /// freq(ab)·ln(freq(ab)·N / (freq(a)·freq(b))), N the initial number of symbols. The
+    /// likelihood criterion weighted by the pair's frequency, so rare pairs do not win.
+    Gain,
+    /// WordPiece only: the top-down learner of tensorflow-text's `bert_vocab_from_dataset`
+    /// (substring counts with a frequency threshold found by binary search), no merge loop.
+    TopDown,
+}
+
+impl Score {
+    /// The name used by the Python API and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Score::Count => "count",
+            Score::Likelihood => "likelihood",
+            Score::Gain => "gain",
+            Score::TopDown => "topdown",
+        }
+    }
+
+    /// Parse a name given by [`Score::name`].
+    pub fn parse(s: &str) -> Result<Score> {
+        Ok(match s {
+            "count" => Score::Count,
+            "likelihood" => Score::Likelihood,
+            "gain" => Score::Gain,
+            "topdown" => Score::TopDown,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "score must be 'gain', 'count', 'likelihood' or 'topdown', got {s:?}"
+                )))
+            }
+        })
+    }
 }
 
 /// Training settings.
@@ -64,7 +100,7 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// Defaults for a model: BPE = GPT-2 split, count score, no specials, cased;
-    /// WordPiece = BERT pipeline, likelihood score, `[PAD] [UNK] [CLS] [SEP] [MASK]`, uncased,
+    /// WordPiece = BERT pipeline, count score, `[PAD] [UNK] [CLS] [SEP] [MASK]`, uncased,
     /// limit_alphabet 1000.
     pub fn new(model: ModelKind) -> Self {
         match model {
@@ -90,7 +126,9 @@ impl TrainConfig {
                     .map(|s| s.to_string())
                     .collect(),
                 limit_alphabet: Some(1000),
-                score: Score::Likelihood,
+                // The best held-out compression of the learners (HF's WordPieceTrainer's
+                // criterion); see python/subtok/training.py for the measured trade-off.
+                score: Score::Count,
                 lowercase: true,
                 pre_tokenizer: PreTokenizer::Bert,
                 unk_token: "[UNK]".into(),
@@ -116,6 +154,11 @@ impl TrainConfig {
         }
         if self.limit_alphabet == Some(0) {
             return Err(Error::invalid("limit_alphabet must be positive"));
+        }
+        if self.model == ModelKind::Bpe && self.score == Score::TopDown {
+            return Err(Error::invalid(
+                "score 'topdown' is a WordPiece learner; use 'count' (or 'gain') for bpe",
+            ));
         }
         if self.model == ModelKind::WordPiece {
             if !matches!(
@@ -205,6 +248,9 @@ pub fn train_words<W: AsRef<str>>(
     }
     match cfg.model {
         ModelKind::Bpe => bpe::train_byte_level(words, cfg, progress),
+        ModelKind::WordPiece if cfg.score == Score::TopDown => {
+            topdown::train_topdown(words, cfg, progress)
+        }
         ModelKind::WordPiece => wordpiece::train_wordpiece(words, cfg, progress),
     }
 }

