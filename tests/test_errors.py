@@ -25,7 +25,7 @@ def test_missing_files(tmp_path):
         ('{"model": {"type": "WordPiece", "vocab": {"a": 0}, "unk_token": "[UNK]"}}', "unk_token"),
         ('{"model": {"type": "WordPiece", "vocab": {"[UNK]": "x"}, "unk_token": "[UNK]"}}', "model.vocab"),
         ('{"model": {"type": "Unigram", "vocab": []}}', "Unigram"),
-        ('{"normalizer": {"type": "NFKC"}, "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}', "NFKC"),
+        ('{"normalizer": {"type": "NoSuchNormalizer"}, "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}', "NoSuchNormalizer"),
         ('{"added_tokens": [{"id": 0}], "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}', "added_tokens"),
         ('{"truncation": {"max_length": -1}, "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}', "max_length"),
     ],

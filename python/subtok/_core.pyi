@@ -53,16 +53,8 @@ class Encoding:
 _Path = Union[str, PathLike[str]]
 _BatchInput = Sequence[Union[str, Tuple[str, str], List[str]]]
 
-class WordPieceTokenizer:
-    @staticmethod
-    def from_vocab(
-        path: _Path,
-        lowercase: bool = True,
-        strip_accents: Optional[bool] = None,
-        handle_chinese_chars: bool = True,
-        unk_token: str = "[UNK]",
-        max_input_chars_per_word: int = 100,
-    ) -> WordPieceTokenizer: ...
+class _HFTokenizerMethods:
+    """Methods shared by WordPieceTokenizer and PipelineTokenizer (typing only)."""
     def save(self, path: _Path, pretty: bool = True) -> None: ...
     def to_str(self, pretty: bool = False) -> str: ...
     def encode(self, sequence: str, pair: Optional[str] = None, add_special_tokens: bool = True) -> Encoding: ...
@@ -113,6 +105,17 @@ class WordPieceTokenizer:
     def encode_pretokenized(
         self, words: Sequence[str], pair: Optional[Sequence[str]] = None, add_special_tokens: bool = True
     ) -> Encoding: ...
+
+class WordPieceTokenizer(_HFTokenizerMethods):
+    @staticmethod
+    def from_vocab(
+        path: _Path,
+        lowercase: bool = True,
+        strip_accents: Optional[bool] = None,
+        handle_chinese_chars: bool = True,
+        unk_token: str = "[UNK]",
+        max_input_chars_per_word: int = 100,
+    ) -> WordPieceTokenizer: ...
 
 _Special = Union[None, str, Sequence[str], Set[str]]
 
@@ -188,8 +191,12 @@ class BpeTokenizer:
         disallowed_special: _Special = None,
     ) -> Encoding: ...
 
-def load_tokenizer_file(path: _Path) -> Union[WordPieceTokenizer, BpeTokenizer]: ...
-def load_tokenizer_str(json: str) -> Union[WordPieceTokenizer, BpeTokenizer]: ...
+class PipelineTokenizer(_HFTokenizerMethods):
+    """The general HF pipeline (normalizers, pre-tokenizers, BPE/WordPiece/WordLevel, post-processors,
+    decoders, added tokens) for every tokenizer.json no fused specialization matches."""
+
+def load_tokenizer_file(path: _Path) -> Union[WordPieceTokenizer, BpeTokenizer, PipelineTokenizer]: ...
+def load_tokenizer_str(json: str) -> Union[WordPieceTokenizer, BpeTokenizer, PipelineTokenizer]: ...
 def num_threads() -> int: ...
 
 class PretrainingCorpus:

@@ -156,7 +156,9 @@ class Tokenizer:
     # ------------------------------------------------------------------ loading / saving
     @classmethod
     def from_file(cls, path: PathLike) -> "Tokenizer":
-        """Load an HF ``tokenizer.json`` (BERT WordPiece pipeline or byte-level BPE).
+        """Load an HF ``tokenizer.json``: any BPE, WordPiece or WordLevel pipeline (BERT WordPiece and
+        plain byte-level BPE files run fused fast paths; every other file the general component
+        pipeline). Unigram files are refused with an error naming the model.
 
         Raises ``FileNotFoundError`` if missing and :class:`subtok.TokenizerFileError` (a ``ValueError``)
         naming the file and the problem if malformed.

@@ -237,7 +237,12 @@ impl Sink for Full<'_> {
         for &id in &tmp {
             let len = m.token_bytes(id).map_or(1, |b| b.len());
             let a = base + pos.saturating_sub(shift);
-            let b = base + (pos + len).saturating_sub(shift);
+            let mut b = base + (pos + len).saturating_sub(shift);
+            if b == a && pos < shift {
+                // A token inside the added prefix space: HF aligns that space with the first
+                // character of the text, so the token covers it.
+                b = a + self.text[a..].chars().next().map_or(0, char::len_utf8);
+            }
             let word = Some(self.word);
             self.push(
                 id,
@@ -266,7 +271,7 @@ impl Sink for Full<'_> {
 /// HF ByteLevel post-processor with `trim_offsets`: offsets leave out the spaces (or 'Ġ') a
 /// token's text starts or ends with, except one leading space of the first token when a prefix
 /// space was added.
-fn trim_offsets(tok: &str, first: bool, prefix_space: bool, off: &mut (usize, usize)) {
+pub(crate) fn trim_offsets(tok: &str, first: bool, prefix_space: bool, off: &mut (usize, usize)) {
     let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
     let mut lead = tok.chars().take_while(is_space).count();
     let trail = tok.chars().rev().take_while(is_space).count();
@@ -1012,9 +1017,33 @@ impl BpeTokenizer {
         let mut b = pair.map(|p| self.encode_one(p, 1, pol)).transpose()?;
         if let Some(t) = truncation {
             truncate_encodings(&mut a, b.as_mut(), t)?;
+            if t.direction == crate::postprocess::Direction::Right {
+                for e in std::iter::once(&mut a).chain(b.as_mut()) {
+                    self.untrim_window_starts(e);
+                }
+            }
         }
         // BPE has no post-processor template: A, then B with its own type id 1.
         Ok(Template::plain().apply(a, b, false))
+    }
+
+    /// HF trims offsets after truncation, so the first token of an overflow window counts as
+    /// first: with a prefix space, its one leading space is kept (trimming already dropped it).
+    /// (Right truncation: every overflow window starts after the text's first token.)
+    fn untrim_window_starts(&self, e: &mut Encoding) {
+        if !(self.trim_offsets && self.trim_prefix_space) {
+            return;
+        }
+        for w in &mut e.overflowing {
+            let (Some(&id), Some(off)) = (w.ids.first(), w.offsets.first_mut()) else {
+                continue;
+            };
+            let tok = self.id_to_token.get(id as usize).map_or("", String::as_str);
+            let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
+            if tok.chars().take_while(is_space).count() == 1 && off.0 > 0 && off.0 < off.1 {
+                off.0 -= 1;
+            }
+        }
     }
 
     fn encode_one(&self, text: &str, seq: u32, pol: &SpecialPolicy) -> Result<Encoding> {

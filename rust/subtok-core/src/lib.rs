@@ -5,6 +5,7 @@
 pub mod added_vocab;
 pub mod bpe_tokenizer;
 pub mod cancel;
+pub mod decoders;
 pub mod encoding;
 pub mod error;
 #[doc(hidden)]
@@ -14,6 +15,7 @@ pub mod io;
 pub mod kernels;
 pub mod models;
 pub mod normalize;
+pub mod pipeline;
 pub mod postprocess;
 pub mod pretokenize;
 pub mod pretraining;

@@ -1143,7 +1143,7 @@ impl WordPieceTokenizer {
     }
 }
 
-fn cleanup(s: &str) -> String {
+pub(crate) fn cleanup(s: &str) -> String {
     s.replace(" .", ".")
         .replace(" ?", "?")
         .replace(" !", "!")

@@ -7,6 +7,7 @@ mod bpe;
 mod encoding;
 mod errors;
 mod kernels;
+mod pipeline;
 mod pool;
 mod pretraining;
 mod tokenizer;
@@ -27,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tokenizer::load_tokenizer_str, m)?)?;
     pretraining::register(m)?;
     bpe::register(m)?;
+    pipeline::register(m)?;
     train::register(m)?;
     kernels::register(m)?;
     Ok(())

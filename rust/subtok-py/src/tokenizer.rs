@@ -214,7 +214,7 @@ pub fn make_padding(
 pub type FlatArrays<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 
 /// `build_inputs`' padding argument: (length, pad_to_multiple_of, pad_id, pad_token, direction).
-type PaddingArgs = (Option<usize>, Option<usize>, u32, String, String);
+pub type PaddingArgs = (Option<usize>, Option<usize>, u32, String, String);
 
 pub fn flat_arrays<'py>(py: Python<'py>, ids: Vec<u32>, lens: Vec<i64>) -> FlatArrays<'py> {
     (ids.into_pyarray(py), lens.into_pyarray(py))
@@ -553,28 +553,16 @@ pub fn arrays_to_dict(py: Python<'_>, a: BatchArrays) -> PyResult<Bound<'_, PyDi
     Ok(d)
 }
 
-/// Build the right tokenizer object from `tokenizer.json` text.
+/// Build the right tokenizer object from `tokenizer.json` text: a fused specialization
+/// (BERT WordPiece, plain byte-level BPE) when the file matches one, else the general pipeline.
 fn load_json(py: Python<'_>, text: &str, label: &str) -> PyResult<Py<PyAny>> {
+    use subtok_core::pipeline::{load, Loaded};
     let root = hf_json::parse_json(text, label).py()?;
-    let model_type = hf_json::model_type(&root, label).py()?;
-    match model_type.as_str() {
-        "WordPiece" => {
-            let t = detached(py, || hf_json::wordpiece_from_json(&root, label))?.py()?;
-            Ok(Py::new(py, PyWordPiece::new(t))?.into_any())
-        }
-        "BPE" => {
-            let t = detached(py, || {
-                subtok_core::bpe_tokenizer::BpeTokenizer::from_hf_json(&root, label)
-            })?
-            .py()?;
-            Ok(Py::new(py, crate::bpe::PyBpeTokenizer { inner: t })?.into_any())
-        }
-        other => Err(Error::malformed(
-            label,
-            format!("model type {other:?} is not supported (WordPiece and BPE are)"),
-        ))
-        .py(),
-    }
+    Ok(match detached(py, || load(&root, label))?.py()? {
+        Loaded::WordPiece(t) => Py::new(py, PyWordPiece::new(t))?.into_any(),
+        Loaded::Bpe(t) => Py::new(py, crate::bpe::PyBpeTokenizer { inner: t })?.into_any(),
+        Loaded::Pipeline(t) => Py::new(py, crate::pipeline::PyPipeline { inner: t })?.into_any(),
+    })
 }
 
 #[pyfunction]

@@ -54,17 +54,8 @@ impl Ctx<'_> {
     }
 }
 
-/// Parse a `tokenizer.json` text into the BERT WordPiece pipeline.
-/// `label` (the file path, or `<string>`) is named in every error.
-pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokenizer> {
-    super::check::check_tokenizer_json(root, label)?;
-    let cx = Ctx { label };
-    let top = cx.obj(root, "the top level")?;
-    let model = cx.obj(
-        top.get("model")
-            .ok_or_else(|| cx.err("missing \"model\""))?,
-        "model",
-    )?;
+/// The WordPiece model of a `model` object.
+pub fn wordpiece_model(cx: &Ctx, model: &Map<String, Value>) -> Result<(WordPiece, String)> {
     let mtype = model
         .get("type")
         .and_then(|t| t.as_str())
@@ -107,6 +98,22 @@ pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokeniz
     let wp =
         WordPiece::new(vocab, unk, prefix, max_chars).map_err(|e| cx.err(format!("model: {e}")))?;
 
+    Ok((wp, prefix.to_string()))
+}
+
+/// Parse a `tokenizer.json` text into the BERT WordPiece pipeline.
+/// `label` (the file path, or `<string>`) is named in every error.
+pub fn wordpiece_from_json(root: &Value, label: &str) -> Result<WordPieceTokenizer> {
+    super::check::check_tokenizer_json(root, label)?;
+    let cx = Ctx { label };
+    let top = cx.obj(root, "the top level")?;
+    let model = cx.obj(
+        top.get("model")
+            .ok_or_else(|| cx.err("missing \"model\""))?,
+        "model",
+    )?;
+    let (wp, prefix) = wordpiece_model(&cx, model)?;
+    let prefix = prefix.as_str();
     let normalizer = match top.get("normalizer") {
         None | Some(Value::Null) => None,
         Some(v) => {
@@ -199,7 +206,7 @@ pub fn parse_added_tokens(cx: &Ctx, v: Option<&Value>) -> Result<Vec<AddedToken>
     Ok(out)
 }
 
-fn parse_post_processor(cx: &Ctx, v: &Value) -> Result<Template> {
+pub fn parse_post_processor(cx: &Ctx, v: &Value) -> Result<Template> {
     let o = cx.obj(v, "post_processor")?;
     match cx.type_of(o, "post_processor")? {
         "BertProcessing" => {

@@ -2,3 +2,5 @@
 pub mod bpe;
 pub mod wordpiece;
 pub use wordpiece::WordPiece;
+pub mod word_bpe;
+pub mod word_level;

@@ -2,3 +2,5 @@
 //! character it came from, so offsets survive normalization.
 pub mod bert;
 pub use bert::BertNormalizer;
+pub mod component;
+pub mod normalized;

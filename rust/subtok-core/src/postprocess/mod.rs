@@ -1,6 +1,7 @@
 //! After the model: truncation (with overflow windows), the special-token template, padding.
 //! Shared by every model so WordPiece and BPE behave the same way HF tokenizers does.
 pub mod padding;
+pub mod processor;
 pub mod settings;
 pub mod template;
 pub mod truncation;

@@ -5,3 +5,6 @@ pub mod cl100k;
 pub mod gpt2;
 pub mod o200k;
 pub mod regex;
+pub mod component;
+pub mod pattern;
+pub mod pieces;

@@ -1,0 +1,325 @@
+//! HF's `BPE` model over the characters of a pre-tokenized word: the model of every BPE family
+//! that is not plain byte-level (SentencePiece-style BPE with `byte_fallback`, `CharBPE` with
+//! `end_of_word_suffix`, `continuing_subword_prefix`, `unk_token` / `fuse_unk`,
+//! `ignore_merges`). Byte-level vocabularies work too: their "characters" are the ByteLevel
+//! symbols. Merges are applied lowest rank first, leftmost first on ties (HF's queue order),
+//! and results are cached per thread.
+use crate::error::{Error, Result};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// One token of a word: (id, start byte, end byte) in the word.
+pub type Piece = (u32, u32, u32);
+
+#[derive(Debug, Clone)]
+pub struct WordBpe {
+    vocab: FxHashMap<String, u32>,
+    /// id -> token ("" for ids without one).
+    id_to_token: Vec<String>,
+    /// (left, right) -> (rank, merged id)
+    merges: FxHashMap<(u32, u32), (u32, u32)>,
+    /// The merges as loaded (token strings), in rank order.
+    pub merge_list: Vec<(String, String)>,
+    pub unk_token: Option<String>,
+    pub continuing_subword_prefix: Option<String>,
+    pub end_of_word_suffix: Option<String>,
+    pub byte_fallback: bool,
+    pub fuse_unk: bool,
+    pub ignore_merges: bool,
+    pub dropout: Option<f64>,
+    /// `<0xXX>` token ids (byte fallback).
+    byte_ids: Vec<Option<u32>>,
+    uid: usize,
+}
+
+thread_local! {
+    static CACHE: RefCell<(usize, FxHashMap<Box<str>, Box<[Piece]>>)> = RefCell::new((0, FxHashMap::default()));
+}
+const CACHE_MAX: usize = 200_000;
+
+#[derive(Clone, Copy)]
+struct Sym {
+    id: u32,
+    start: u32,
+    len: u32,
+    prev: i32,
+    next: i32,
+}
+
+/// Options of [`WordBpe::new`] besides vocabulary and merges.
+#[derive(Debug, Clone, Default)]
+pub struct BpeOptions {
+    pub unk_token: Option<String>,
+    pub continuing_subword_prefix: Option<String>,
+    pub end_of_word_suffix: Option<String>,
+    pub byte_fallback: bool,
+    pub fuse_unk: bool,
+    pub ignore_merges: bool,
+    pub dropout: Option<f64>,
+}
+
+impl WordBpe {
+    pub fn new(vocab: Vec<(String, u32)>, merges: Vec<(String, String)>, o: BpeOptions) -> Result<Self> {
+        let max = vocab.iter().map(|v| v.1 as usize + 1).max().unwrap_or(0);
+        if max > vocab.len() * 4 + 1_000_000 {
+            return Err(Error::invalid(format!("model.vocab: id {} is far beyond the vocabulary size", max - 1)));
+        }
+        let mut id_to_token = vec![String::new(); max];
+        let mut map = FxHashMap::default();
+        map.reserve(vocab.len());
+        for (t, id) in vocab {
+            id_to_token[id as usize] = t.clone();
+            map.insert(t, id);
+        }
+        let prefix_len = o.continuing_subword_prefix.as_ref().map_or(0, String::len);
+        let mut mm = FxHashMap::default();
+        mm.reserve(merges.len());
+        for (rank, (a, b)) in merges.iter().enumerate() {
+            let get = |t: &str| {
+                map.get(t).copied().ok_or_else(|| {
+                    Error::invalid(format!("model.merges[{rank}]: token {t:?} is not in the vocabulary"))
+                })
+            };
+            let (ia, ib) = (get(a)?, get(b)?);
+            let new = format!("{a}{}", b.get(prefix_len..).unwrap_or(""));
+            let inew = get(&new)?;
+            mm.entry((ia, ib)).or_insert((rank as u32, inew));
+        }
+        let byte_ids = (0..=255u8).map(|b| map.get(&format!("<0x{b:02X}>")).copied()).collect();
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        Ok(WordBpe {
+            vocab: map,
+            id_to_token,
+            merges: mm,
+            merge_list: merges,
+            unk_token: o.unk_token,
+            continuing_subword_prefix: o.continuing_subword_prefix,
+            end_of_word_suffix: o.end_of_word_suffix,
+            byte_fallback: o.byte_fallback,
+            fuse_unk: o.fuse_unk,
+            ignore_merges: o.ignore_merges,
+            dropout: o.dropout,
+            byte_ids,
+            uid: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+
+    pub fn token_to_id(&self, t: &str) -> Option<u32> {
+        self.vocab.get(t).copied()
+    }
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.id_to_token.get(id as usize).map(String::as_str).filter(|s| !s.is_empty())
+    }
+    pub fn vocab(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        self.vocab.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+    pub fn id_capacity(&self) -> usize {
+        self.id_to_token.len()
+    }
+    pub fn len(&self) -> usize {
+        self.vocab.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.vocab.is_empty()
+    }
+
+    /// Tokens of one word, appended to `out` as (id, start byte, end byte).
+    pub fn tokenize(&self, word: &str, out: &mut Vec<Piece>) -> Result<()> {
+        if word.is_empty() {
+            return Ok(());
+        }
+        if self.ignore_merges {
+            if let Some(&id) = self.vocab.get(word) {
+                out.push((id, 0, word.len() as u32));
+                return Ok(());
+            }
+        }
+        let hit = CACHE.with(|c| {
+            let c = c.borrow();
+            if c.0 != self.uid {
+                return false;
+            }
+            match c.1.get(word) {
+                Some(p) => {
+                    out.extend_from_slice(p);
+                    true
+                }
+                None => false,
+            }
+        });
+        if hit {
+            return Ok(());
+        }
+        let from = out.len();
+        self.merge_word(word, out)?;
+        if word.len() < 256 {
+            CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.0 != self.uid || c.1.len() >= CACHE_MAX {
+                    c.1.clear();
+                    c.0 = self.uid;
+                }
+                c.1.insert(word.into(), out[from..].into());
+            });
+        }
+        Ok(())
+    }
+
+    fn unk_id(&self) -> Result<Option<u32>> {
+        match &self.unk_token {
+            None => Ok(None),
+            Some(u) => self.vocab.get(u).copied().map(Some).ok_or_else(|| {
+                Error::invalid(format!("unk_token {u:?} is not in the vocabulary"))
+            }),
+        }
+    }
+
+    fn merge_word(&self, w: &str, out: &mut Vec<Piece>) -> Result<()> {
+        let mut syms: Vec<Sym> = Vec::with_capacity(w.len());
+        let mut at = 0u32;
+        let add = |syms: &mut Vec<Sym>, id: u32, len: u32, at: &mut u32| {
+            let n = syms.len() as i32;
+            syms.push(Sym { id, start: *at, len, prev: n - 1, next: n + 1 });
+            *at += len;
+        };
+        let mut unk: Option<(u32, u32)> = None;
+        let mut tmp = String::new();
+        let mut chars = w.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let end = chars.peek().map_or(w.len(), |x| x.0);
+            let (first, last) = (i == 0, end == w.len());
+            let byte_len = (end - i) as u32;
+            let s: &str = if (!first && self.continuing_subword_prefix.is_some())
+                || (last && self.end_of_word_suffix.is_some())
+            {
+                tmp.clear();
+                if !first {
+                    tmp.push_str(self.continuing_subword_prefix.as_deref().unwrap_or(""));
+                }
+                tmp.push(c);
+                if last {
+                    tmp.push_str(self.end_of_word_suffix.as_deref().unwrap_or(""));
+                }
+                &tmp
+            } else {
+                &w[i..end]
+            };
+            if let Some(&id) = self.vocab.get(s) {
+                if let Some((uid, ulen)) = unk.take() {
+                    add(&mut syms, uid, ulen, &mut at);
+                }
+                add(&mut syms, id, byte_len, &mut at);
+                continue;
+            }
+            if self.byte_fallback {
+                let ids: Option<Vec<u32>> = s.bytes().map(|b| self.byte_ids[b as usize]).collect();
+                if let Some(ids) = ids {
+                    // HF adds byte tokens without flushing a pending unk, one byte each.
+                    for id in ids {
+                        add(&mut syms, id, 1, &mut at);
+                    }
+                    continue;
+                }
+            }
+            if let Some(uid) = self.unk_id()? {
+                unk = match (unk, self.fuse_unk) {
+                    (Some((u, l)), true) => Some((u, l + byte_len)),
+                    (Some((u, l)), false) => {
+                        add(&mut syms, u, l, &mut at);
+                        Some((uid, byte_len))
+                    }
+                    (None, _) => Some((uid, byte_len)),
+                };
+            }
+            // HF: a dropped character takes no room (later offsets are cumulative lengths)
+        }
+        if let Some((u, l)) = unk {
+            add(&mut syms, u, l, &mut at);
+        }
+        if let Some(last) = syms.last_mut() {
+            last.next = -1;
+        }
+        self.merge_all(&mut syms);
+        out.extend(
+            syms.iter()
+                .filter(|s| s.len > 0)
+                .map(|s| (s.id, s.start, s.start + s.len)),
+        );
+        Ok(())
+    }
+
+    fn merge_all(&self, syms: &mut [Sym]) {
+        if syms.len() < 2 {
+            return;
+        }
+        let mut heap: BinaryHeap<Reverse<(u32, u32, u32)>> = BinaryHeap::with_capacity(syms.len());
+        for i in 0..syms.len() - 1 {
+            if let Some(&(rank, new)) = self.merges.get(&(syms[i].id, syms[i + 1].id)) {
+                heap.push(Reverse((rank, i as u32, new)));
+            }
+        }
+        while let Some(Reverse((_, pos, new))) = heap.pop() {
+            let pos = pos as usize;
+            let cur = syms[pos];
+            if cur.len == 0 || cur.next < 0 {
+                continue;
+            }
+            let np = cur.next as usize;
+            let right = syms[np];
+            if self.merges.get(&(cur.id, right.id)).is_none_or(|m| m.1 != new) {
+                continue;
+            }
+            syms[pos].id = new;
+            syms[pos].len += right.len;
+            syms[pos].next = right.next;
+            syms[np].len = 0;
+            if right.next >= 0 && (right.next as usize) < syms.len() {
+                syms[right.next as usize].prev = pos as i32;
+            }
+            let cur = syms[pos];
+            if cur.prev >= 0 {
+                let p = cur.prev as usize;
+                if let Some(&(rank, n)) = self.merges.get(&(syms[p].id, cur.id)) {
+                    heap.push(Reverse((rank, p as u32, n)));
+                }
+            }
+            if cur.next >= 0 && (cur.next as usize) < syms.len() {
+                if let Some(&(rank, n)) = self.merges.get(&(cur.id, syms[cur.next as usize].id)) {
+                    heap.push(Reverse((rank, pos as u32, n)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(o: BpeOptions) -> WordBpe {
+        let v = ["a", "b", "ab", "<unk>", "c", "abc", "<0x63>", "<0x64>", "##b", "a##b"];
+        let vocab = v.iter().enumerate().map(|(i, t)| (t.to_string(), i as u32)).collect();
+        WordBpe::new(vocab, vec![("a".into(), "b".into()), ("ab".into(), "c".into())], o).unwrap()
+    }
+
+    fn toks(m: &WordBpe, w: &str) -> Vec<Piece> {
+        let mut out = vec![];
+        m.tokenize(w, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn merges_unk_and_byte_fallback() {
+        let m = model(BpeOptions { unk_token: Some("<unk>".into()), ..Default::default() });
+        assert_eq!(toks(&m, "abc"), [(5, 0, 3)]);
+        assert_eq!(toks(&m, "abxx"), [(2, 0, 2), (3, 2, 3), (3, 3, 4)]);
+        let fused = model(BpeOptions { unk_token: Some("<unk>".into()), fuse_unk: true, ..Default::default() });
+        assert_eq!(toks(&fused, "abxx"), [(2, 0, 2), (3, 2, 4)]);
+        let bf = model(BpeOptions { byte_fallback: true, ..Default::default() });
+        assert_eq!(toks(&bf, "dab"), [(7, 0, 1), (2, 1, 3)]);
+        // no unk token, no byte: the character is dropped and takes no room (as in HF)
+        assert_eq!(toks(&bf, "xa"), [(0, 0, 1)]);
+    }
+}

@@ -1,0 +1,214 @@
+"""Every BPE / WordPiece / WordLevel tokenizer.json family (see tests/_families.py) against HF
+tokenizers: ids, tokens, offsets, type ids, special-token masks, word ids and decode, on the
+corpora line by line, on pairs and on hypothesis text; truncation/padding; save() round trips."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from tokenizers import Tokenizer as HFTokenizer
+
+import subtok
+from subtok import _core
+from subtok.tokenizer import Tokenizer
+import _families as F
+
+FIELDS = ("ids", "tokens", "offsets", "type_ids", "special_tokens_mask", "attention_mask", "word_ids")
+#: which loader path each family must take (fused specializations vs the general pipeline)
+FAST = {"bert_uncased": "WordPieceTokenizer", "bert_cased": "WordPieceTokenizer",
+        "bert_keep_accents": "WordPieceTokenizer", "bytelevel_prefix": "BpeTokenizer"}
+HARD = [
+    "U", "Zebra", "€5", "中", " leading", "trailing  ", "a  b", "", "  ", "\n\n", "x|y 12 34 2024",
+    "<s> hi </s>", "<|begin_of_text|>x<|end_of_text|>", "[CLS] a [SEP]", "中文字符 テスト 한국어",
+    "e\u0301 ﬁ Ⅸ Ünïcödé ÀÉÎ straße", "😀 👍🏽 👨‍👩‍👧", "I'M YOU'LL we're", "tab\tand\r\nnewline",
+    "\u3000ideographic\u00a0nbsp\u2003em", "x" * 300, "▁▁ ▁x", "<0x41> <unk>",
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            d = tmp_path_factory.mktemp(name)
+            hf = F.build(name, d)
+            path = d / "tokenizer.json"
+            hf.save(str(path))
+            cache[name] = (HFTokenizer.from_file(str(path)), Tokenizer.from_file(path), path)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def lines():
+    return F.corpus_lines(2000)
+
+
+def _diff(hf_encs, st_encs, texts, decode_pairs=None):
+    """The first differing (text, field, hf, subtok), or None."""
+    assert len(hf_encs) == len(st_encs)
+    for t, a, b in zip(texts, hf_encs, st_encs):
+        for f in FIELDS:
+            x, y = getattr(a, f), getattr(b, f)
+            if x != y:
+                return t, f, x[:20], y[:20]
+        if len(a.overflowing) != len(b.overflowing):
+            return t, "overflowing", len(a.overflowing), len(b.overflowing)
+        for oa, ob in zip(a.overflowing, b.overflowing):
+            for f in FIELDS:
+                if getattr(oa, f) != getattr(ob, f):
+                    return t, "overflowing." + f, getattr(oa, f)[:20], getattr(ob, f)[:20]
+    return None
+
+
+def _decode_diff(hf, tok, encs, texts):
+    for t, e in zip(texts, encs):
+        for skip in (True, False):
+            a, b = hf.decode(e.ids, skip_special_tokens=skip), tok.decode(e.ids, skip_special_tokens=skip)
+            if a != b:
+                return t, skip, a[:80], b[:80]
+    return None
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_loader_path(built, name):
+    _, tok, _ = built(name)
+    assert type(tok._impl).__name__ == FAST.get(name, "PipelineTokenizer")
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_corpora_line_by_line(built, lines, name):
+    hf, tok, _ = built(name)
+    texts = HARD + lines
+    want = hf.encode_batch(texts)
+    got = tok.encode_batch(texts)
+    assert _diff(want, got, texts) is None
+    assert _decode_diff(hf, tok, want, texts) is None
+    # one at a time, without special tokens
+    for t in HARD:
+        assert _diff([hf.encode(t, add_special_tokens=False)], [tok.encode(t, add_special_tokens=False)], [t]) is None
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_pairs(built, lines, name):
+    hf, tok, _ = built(name)
+    pairs = list(zip(lines[:400], lines[400:800])) + [(a, b) for a in HARD[:6] for b in HARD[6:12]]
+    assert _diff(hf.encode_batch(pairs), tok.encode_batch(pairs), pairs) is None
+    for add in (True, False):
+        a, b = hf.encode(*pairs[0], add_special_tokens=add), tok.encode(*pairs[0], add_special_tokens=add)
+        assert _diff([a], [b], [pairs[0]]) is None
+    assert tok.num_special_tokens_to_add(True) == hf.num_special_tokens_to_add(True)
+    assert tok.num_special_tokens_to_add(False) == hf.num_special_tokens_to_add(False)
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_truncation_and_padding(built, lines, name):
+    hf, tok, path = built(name)
+    hf = HFTokenizer.from_file(str(path))
+    tok = Tokenizer.from_file(path)
+    for t in (hf, tok):
+        t.enable_truncation(24, stride=5, strategy="longest_first")
+        t.enable_padding(pad_id=0, pad_token="<pad>", length=None)
+    texts = lines[:300]
+    pairs = list(zip(lines[300:500], lines[500:700]))
+    assert _diff(hf.encode_batch(texts), tok.encode_batch(texts), texts) is None
+    assert _diff(hf.encode_batch(pairs), tok.encode_batch(pairs), pairs) is None
+    # flat ids: the stored truncation applies (first window, no padding)
+    ids, lens = tok.encode_batch_flat(texts)
+    want = []
+    for e in hf.encode_batch(texts, add_special_tokens=False):
+        want.append([i for i, m in zip(e.ids, e.attention_mask) if m])
+    assert [len(w) for w in want] == list(lens)
+    assert [i for w in want for i in w] == ids.tolist()
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_flat_ids_match_encode(built, lines, name):
+    hf, tok, _ = built(name)
+    texts = lines[:500]
+    ids, lens = tok.encode_batch_flat(texts, add_special_tokens=True)
+    want = [e.ids for e in hf.encode_batch(texts)]
+    assert [len(w) for w in want] == list(lens)
+    assert [i for w in want for i in w] == ids.tolist()
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_save_round_trip(built, lines, name, tmp_path):
+    hf, tok, _ = built(name)
+    tok.enable_truncation(40)
+    out = tmp_path / "saved.json"
+    tok.save(out)
+    tok.no_truncation()
+    hf2 = HFTokenizer.from_file(str(out))
+    tok2 = Tokenizer.from_file(out)
+    assert hf2.truncation["max_length"] == 40 and tok2.truncation["max_length"] == 40
+    hf2.no_truncation()
+    tok2.no_truncation()
+    texts = HARD + lines[:300]
+    assert _diff(hf.encode_batch(texts), hf2.encode_batch(texts), texts) is None
+    assert _diff(hf.encode_batch(texts), tok2.encode_batch(texts), texts) is None
+    assert json.loads(Tokenizer.from_str(tok.to_str()).to_str()) == json.loads(tok.to_str())
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_hypothesis_text(built, name):
+    hf, tok, _ = built(name)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
+           st.text(alphabet="ab c▁|<>/s01é中 \n\t", max_size=20))
+    def check(a, b):
+        for x, y in ((a, None), (b, None), (a, b)):
+            args = (x,) if y is None else (x, y)
+            e1, e2 = hf.encode(*args), tok.encode(*args)
+            assert _diff([e1], [e2], [args]) is None
+            assert hf.decode(e1.ids) == tok.decode(e1.ids)
+
+    check()
+
+
+@pytest.mark.parametrize("post", [None, {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False}])
+def test_bytelevel_prefix_space_offsets(built, post):
+    """A prefix space that is a token of its own covers the first character, as in HF (issue #11:
+    'U' gave [(0, 0), (0, 1)])."""
+    _, _, path = built("bytelevel_prefix")
+    v = json.loads(path.read_text(encoding="utf-8"))
+    v["post_processor"] = post
+    hf, tok = HFTokenizer.from_str(json.dumps(v)), Tokenizer.from_str(json.dumps(v))
+    assert type(tok._impl).__name__ == "BpeTokenizer"
+    seen = 0
+    for text in ("U", "Zebra", "€5", "中", "x", "Q!"):
+        a, b = hf.encode(text), tok.encode(text)
+        assert (a.tokens, a.offsets) == (b.tokens, b.offsets)
+        if a.tokens[0] == "Ġ":
+            seen += 1
+            assert b.offsets[0] == (0, 1)
+    assert seen
+
+
+def test_unigram_is_refused_by_name():
+    from tokenizers import models
+
+    hf = HFTokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0)], unk_id=0))
+    with pytest.raises(subtok.TokenizerFileError, match="Unigram"):
+        Tokenizer.from_str(hf.to_str())
+
+
+def test_unsupported_component_is_named():
+    from tokenizers import models
+
+    v = json.loads(HFTokenizer(models.WordLevel({"a": 0, "<unk>": 1}, unk_token="<unk>")).to_str())
+    v["normalizer"] = {"type": "Precompiled", "precompiled_charsmap": ""}
+    with pytest.raises(subtok.TokenizerFileError, match="Precompiled"):
+        Tokenizer.from_str(json.dumps(v))
+    v["normalizer"] = None
+    v["pre_tokenizer"] = {"type": "UnicodeScripts"}
+    with pytest.raises(subtok.TokenizerFileError, match="UnicodeScripts"):
+        Tokenizer.from_str(json.dumps(v))
+
+
+def test_pipeline_class_is_exposed():
+    assert hasattr(_core, "PipelineTokenizer")
