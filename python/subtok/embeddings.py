@@ -546,7 +546,7 @@ class SentenceEncoder:
 
     def __repr__(self) -> str:
         return (
-            f"SentenceEncoder({self.model!r}, max_seq_length={self.max_seq_length}, pooling={self.pooling.modes}, "
+            f"SentenceEncoder(dim={self.get_sentence_embedding_dimension()}, {self.model!r}, max_seq_length={self.max_seq_length}, pooling={self.pooling.modes}, "
             f"normalize={self.normalize}, similarity={self.similarity_fn_name!r})"
         )
 

@@ -11,30 +11,16 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from dataclasses import fields
 from typing import Any, Dict, Mapping, Optional, Union
 
 import numpy as np
 
+from subtok.corpus import write_atomic
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 _DTYPES = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64", np.dtype("<f2"): "F16", np.dtype("<i8"): "I64"}
-
-
-def _atomic_write(path: str, write: Any) -> None:
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_safetensors(path: PathLike, tensors: Mapping[str, np.ndarray], metadata: Optional[Dict[str, str]] = None) -> None:
@@ -61,7 +47,7 @@ def save_safetensors(path: PathLike, tensors: Mapping[str, np.ndarray], metadata
         for a in arrays:
             f.write(memoryview(a).cast("B"))
 
-    _atomic_write(path, write)
+    write_atomic(path, write)
 
 
 def config_dict(model: Any) -> Dict[str, Any]:
@@ -102,4 +88,4 @@ def save_pretrained(model: Any, path: PathLike) -> None:
     state = model.state_dict()
     save_safetensors(os.path.join(path, "model.safetensors"), state)
     text = json.dumps(config_dict(model), indent=2, sort_keys=True) + "\n"
-    _atomic_write(os.path.join(path, "config.json"), lambda f: f.write(text.encode("utf-8")))
+    write_atomic(os.path.join(path, "config.json"), lambda f: f.write(text.encode("utf-8")))
