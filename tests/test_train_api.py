@@ -324,7 +324,10 @@ def test_default_corpus_trains() -> None:
 
 
 _INTERRUPTIBLE = """
-import sys
+import signal, sys
+# Ctrl-C deliverable whatever the test runner's signal mask or SIGINT disposition (inherited)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from subtok.training import train_json
 print("ready", flush=True)
 while True:
