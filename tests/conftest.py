@@ -9,6 +9,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPORA = SHARED / "corpora"
+
+# First lines of a child script that tests Ctrl-C: the child starts as a user's Python would, with
+# SIGINT deliverable, whatever signal mask or SIGINT disposition it inherits from the test runner.
+FRESH_SIGINT = """
+import signal
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+signal.signal(signal.SIGINT, signal.default_int_handler)
+"""
 CORPUS_FILES = ["shakespeare.txt", "wikitext2-test.txt", "udhr-multilingual.txt"]
 
 

@@ -12,7 +12,7 @@ import tokenizers
 
 import subtok
 from _bpe_common import cl100k, tiktoken_file
-from conftest import CORPUS_FILES, corpus_lines
+from conftest import CORPUS_FILES, FRESH_SIGINT, corpus_lines
 
 
 @pytest.fixture(scope="module")
@@ -148,15 +148,7 @@ def test_copy_keeps_loaded_settings(wp_path, tmp_path):
 
 # ---------------------------------------------------------------- class 3: Ctrl-C
 
-# The child starts as a user's Python would: Ctrl-C deliverable, whatever signal mask or SIGINT
-# disposition it inherits from the test runner (subprocesses inherit both).
-_FRESH_SIGINT = """
-import signal
-signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-signal.signal(signal.SIGINT, signal.default_int_handler)
-"""
-
-_SIGINT_CHILD = _FRESH_SIGINT + r"""
+_SIGINT_CHILD = FRESH_SIGINT + r"""
 import json, os, signal, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 import subtok

@@ -14,6 +14,8 @@ import pytest
 import subtok
 from subtok.training import default_corpus, export_vocab_files, save_json, train_json
 
+from conftest import FRESH_SIGINT
+
 CORPORA = ("shakespeare.txt", "wikitext2-test.txt", "udhr-multilingual.txt")
 
 
@@ -323,11 +325,8 @@ def test_default_corpus_trains() -> None:
     assert len(_vocab(j)) == 1200
 
 
-_INTERRUPTIBLE = """
-import signal, sys
-# Ctrl-C deliverable whatever the test runner's signal mask or SIGINT disposition (inherited)
-signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-signal.signal(signal.SIGINT, signal.default_int_handler)
+_INTERRUPTIBLE = FRESH_SIGINT + """
+import sys
 from subtok.training import train_json
 print("ready", flush=True)
 while True:
