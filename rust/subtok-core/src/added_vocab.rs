@@ -173,7 +173,9 @@ pub(crate) fn match_span(
     lstrip: bool,
     rstrip: bool,
 ) -> Option<(usize, usize)> {
-    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
+    // HF tests word characters with the regex crate's Unicode `\w` (letters, marks, decimal
+    // digits, connector punctuation): `²` is not one, a combining accent is.
+    let is_word_char = regex_syntax::is_word_character;
     if single_word
         && (text[..start].chars().next_back().is_some_and(is_word_char)
             || text[end..].chars().next().is_some_and(is_word_char))
@@ -229,6 +231,21 @@ mod tests {
             }
         );
         assert_eq!(v.tokens().len(), 3);
+    }
+
+    #[test]
+    fn single_word_boundaries_are_unicode_word_characters() {
+        let at = |text: &str| {
+            let start = text.find("zz").unwrap();
+            match_span(text, 0, start, start + 2, true, false, false)
+        };
+        // Other numbers (²) and symbols are not word characters; letters, marks, digits and `_` are.
+        for text in ["²zz", "zz¼", "-zz", "zz€"] {
+            assert!(at(text).is_some(), "{text:?}");
+        }
+        for text in ["azz", "zz\u{301}", "7zz", "zz_", "中zz"] {
+            assert_eq!(at(text), None, "{text:?}");
+        }
     }
 
     #[test]
