@@ -118,6 +118,86 @@ def test_pretrain_learns(tok):
     assert res.metric_name == "mlm_accuracy"
 
 
+def _docs_file(path, n_docs=24):
+    def sentence(r):
+        o = int(r.integers(0, len(WORDS)))
+        return " ".join(WORDS[(o + i) % len(WORDS)] for i in range(5))
+
+    docs = ["\n".join(sentence(np.random.default_rng(i * 7 + j)) for j in range(6)) for i in range(n_docs)]
+    path.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    return path
+
+
+def test_pretraining_shards_stream_one_shard_at_a_time(tok, tmp_path):
+    """The shard directory of `subtok pretraining-data -o DIR` is pretraining input: read lazily,
+    one shard at a time, every instance once per epoch, and a one-shard directory trains exactly
+    as the same instances given as arrays."""
+    from subtok.finetune import _stream_batches
+    from subtok.pretraining import PRETRAINING_KEYS, PretrainingShards, write_pretraining_shards
+
+    src = _docs_file(tmp_path / "docs.txt")
+    m = write_pretraining_shards([src], tok, tmp_path / "many", blocksize=600, max_seq_length=24, dupe_factor=2,
+                                 seed=3, show_progress=False)
+    shards = PretrainingShards(tmp_path / "many")
+    assert shards.num_shards >= 4 and len(shards) == m["instances"] and shards.max_seq_length == 24
+    tr, ev = shards.split(0.1)
+    assert len(ev) == int(np.ceil(0.1 * len(shards))) and len(tr) + len(ev) == len(shards)
+    assert ev.num_shards >= 2  # held-out rows come from several shards, not one
+    first = shards.shard(0)
+    with np.load(tmp_path / "many" / m["shards"][0]["file"]) as f:
+        for k in PRETRAINING_KEYS:
+            np.testing.assert_array_equal(first[k], f[k])
+    assert first["input_ids"].dtype == np.uint16  # stored compact, widened only per batch
+
+    # every instance exactly once per epoch, full batches across shard ends, lazy loading
+    loads = []
+
+    class Counting:
+        num_shards = shards.num_shards
+
+        def __len__(self):
+            return len(shards)
+
+        def shard(self, i):
+            loads.append(i)
+            d = shards.shard(i)
+            d["row"] = np.arange(len(d["input_ids"])) + 100_000 * i
+            return d
+
+    it = _stream_batches(Counting(), 7, np.random.default_rng(0), lambda d: d)
+    next(it)
+    assert len(loads) == 1
+    sizes, rows = [7], []
+    for b in it:
+        sizes.append(len(b["row"]))
+        rows.extend(b["row"].tolist())
+    assert sorted(loads) == list(range(shards.num_shards))
+    assert sizes[:-1] == [7] * (len(sizes) - 1) and len(sizes) == -(-len(shards) // 7)
+
+    one = write_pretraining_shards([src], tok, tmp_path / "one", blocksize=1 << 20, max_seq_length=24,
+                                   dupe_factor=2, seed=3, show_progress=False)
+    assert len(one["shards"]) == 1
+    arrays = PretrainingShards(tmp_path / "one").shard(0)
+    results = []
+    for data in (tmp_path / "one", arrays):
+        model = sb.BertForPreTraining.from_config(_config(tok), seed=0)
+        r = pretrain(model, tok, data, epochs=1, batch_size=16, lr=3e-3, eval_instances=data, progress=False, log=None)
+        results.append([{k: v for k, v in h.items() if k != "seconds"} for h in r.history])
+    assert results[0] == results[1]
+
+    model = sb.BertForPreTraining.from_config(_config(tok), seed=0)
+    res = pretrain(model, tok, tr, epochs=2, batch_size=16, lr=3e-3, eval_instances=ev, progress=False, log=None)
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+    assert 0.0 <= res.best_metric <= 1.0
+    small = sb.BertForPreTraining.from_config(_config(tok, vocab_size=10), seed=0)
+    with pytest.raises(ValueError, match="vocabulary"):
+        pretrain(small, tok, tr, epochs=1, progress=False, log=None)
+    with pytest.raises(FileNotFoundError):
+        PretrainingShards(tmp_path)
+    with pytest.raises(TypeError):
+        pretrain(model, tok, [1, 2, 3], progress=False, log=None)
+
+
 def test_metrics():
     assert squad_scores("The Bus!", "bus") == (1.0, 1.0)
     em, f1 = squad_scores("red bus", "bus")
@@ -167,6 +247,16 @@ def test_cli_finetune_and_pretrain(tok, tmp_path, capsys):
                  str(tmp_path / "pre"), "--layers", "1", "--hidden", "16", "--heads", "2", "--epochs", "1"]) == 0
     assert "mlm_accuracy" in capsys.readouterr().err
     assert sb.BertForPreTraining.from_pretrained(tmp_path / "pre").config.num_hidden_layers == 1
+    # ... and on its streamed shard directory
+    assert main(["pretraining-data", str(corpus), "-t", str(base / "tokenizer.json"), "-o", str(tmp_path / "shards"),
+                 "--max-seq-length", "24", "--dupe-factor", "2", "--blocksize", "1k"]) == 0
+    assert len(list((tmp_path / "shards").glob("pretrain-*.npz"))) >= 2
+    assert main(["pretrain", "-i", str(tmp_path / "shards"), "-t", str(base / "tokenizer.json"), "-o",
+                 str(tmp_path / "pre2"), "--layers", "1", "--hidden", "16", "--heads", "2", "--epochs", "1"]) == 0
+    assert "mlm_accuracy" in capsys.readouterr().err
+    assert sb.BertForPreTraining.from_pretrained(tmp_path / "pre2").config.max_position_embeddings == 128
+    assert main(["pretrain", "-i", str(tmp_path / "cls"), "-t", str(base / "tokenizer.json"), "-o",
+                 str(tmp_path / "z")]) == 2  # a directory without a pretraining manifest
     # errors: one line, exit code 2
     assert main(["finetune", "--task", "qa", "-i", str(tmp_path / "train.tsv"), "-m", str(base), "-o",
                  str(tmp_path / "x")]) == 2

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -268,10 +268,24 @@ def _log_line(epoch: int, metrics: Dict[str, float], stream: Any) -> None:
     print("  ".join(parts), file=stream, flush=True)
 
 
+Batches = Callable[[np.random.Generator], Iterator[Tuple[Batch, Dict[str, np.ndarray]]]]
+
+
+def _shuffled(n_items: int, batch_size: int, make: Callable[[Sequence[int]], Tuple[Batch, Dict[str, np.ndarray]]]) -> Batches:
+    """An epoch's batches: ``make(indices)`` over one random permutation of the items."""
+
+    def batches(rng: np.random.Generator) -> Iterator[Tuple[Batch, Dict[str, np.ndarray]]]:
+        order = rng.permutation(n_items)
+        for i in range(0, n_items, batch_size):
+            yield make(order[i : i + batch_size])
+
+    return batches
+
+
 def _run_epochs(
     model: Any,
     n_items: int,
-    make: Callable[[Sequence[int]], Tuple[Batch, Dict[str, np.ndarray]]],
+    batches: Batches,
     *,
     epochs: int,
     batch_size: int,
@@ -303,18 +317,16 @@ def _run_epochs(
     model.train(dropout, seed=seed) if dropout else model.eval()
     result = FitResult(metric_name=metric)
     best = -math.inf
+    n_batches = math.ceil(n_items / batch_size)
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(n_items)
-        batches = [order[i : i + batch_size] for i in range(0, n_items, batch_size)]
-        bar = ProgressBar(len(batches), f"epoch {epoch}/{epochs}", enabled=progress)
+        bar = ProgressBar(n_batches, f"epoch {epoch}/{epochs}", enabled=progress)
         losses = []
         t0 = time.perf_counter()
         grads = None
-        for bi, idx in enumerate(batches):
-            inputs, labels = make(idx)
+        for bi, (inputs, labels) in enumerate(batches(rng)):
             loss, grads = model.loss_and_grads(**inputs, **labels, grads=grads, loss_scale=1.0 / grad_accum)
             losses.append(loss)
-            if (bi + 1) % grad_accum == 0 or bi == len(batches) - 1:
+            if (bi + 1) % grad_accum == 0 or bi == n_batches - 1:
                 if max_grad_norm:
                     clip_grad_norm(grads, max_grad_norm)
                 opt.step(grads)
@@ -399,17 +411,78 @@ def fit(
         metric = "loss"
     evaluate_fn = None if eval is None else (lambda: evaluate(model, tokenizer, eval, max(batch_size, 32), max_length, stride))
 
-    return _run_epochs(model, n_items, make, epochs=epochs, batch_size=batch_size, lr=lr, warmup_ratio=warmup_ratio,
+    return _run_epochs(model, n_items, _shuffled(n_items, batch_size, make), epochs=epochs, batch_size=batch_size,
+                       lr=lr, warmup_ratio=warmup_ratio,
                        weight_decay=weight_decay, max_grad_norm=max_grad_norm, grad_accum=grad_accum, seed=seed,
                        dropout=dropout, evaluate_fn=evaluate_fn, metric=metric, output_dir=output_dir,
                        save_extra=_tokenizer_saver(tokenizer), progress=progress, log=log)
 
 
 # ---------------------------------------------------------------------------------- pretraining
+Instances = Union[Dict[str, np.ndarray], PathLike, Any]  # a dict of arrays, a shard directory, PretrainingShards
+
+
+class _InMemory:
+    """A dict of instance arrays seen as one shard (the interface of PretrainingShards used here)."""
+
+    num_shards = 1
+
+    def __init__(self, arrays: Dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return int(self.arrays["input_ids"].shape[0])
+
+    def shard(self, i: int) -> Dict[str, np.ndarray]:
+        return self.arrays
+
+
+def _instance_source(instances: Instances) -> Any:
+    from subtok.pretraining import PretrainingShards
+
+    if isinstance(instances, dict):
+        return _InMemory(instances)
+    if isinstance(instances, (str, os.PathLike)):
+        return PretrainingShards(instances)
+    if isinstance(instances, (PretrainingShards, _InMemory)):
+        return instances
+    raise TypeError("instances must be a dict of arrays, a directory of pretraining shards or a PretrainingShards, "
+                    f"not {type(instances).__name__}")
+
+
+def _stream_batches(source: Any, batch_size: int, rng: np.random.Generator,
+                    prepare: Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]) -> Iterator[Dict[str, np.ndarray]]:
+    """One epoch of batches of ``prepare``d rows, one shard in memory at a time: the shards in
+    random order (one shard: no draw), each shard's rows in random order, and the rows left over
+    at a shard's end completed from the next shard, so there are ``ceil(len / batch_size)``
+    batches, as over one array. The rows of a batch keep their order within their shard."""
+    order = rng.permutation(source.num_shards) if source.num_shards > 1 else range(source.num_shards)
+    carry: Optional[Dict[str, np.ndarray]] = None
+    for s in order:
+        part = prepare(source.shard(int(s)))
+        n = len(part["input_ids"])
+        perm = rng.permutation(n)
+        start = 0
+        while start < n:
+            need = batch_size - (0 if carry is None else len(carry["input_ids"]))
+            idx = np.sort(perm[start : start + need])
+            start += need
+            rows = {k: v[idx] for k, v in part.items()}
+            batch = rows if carry is None else {k: np.concatenate([carry[k], rows[k]]) for k in rows}
+            if len(batch["input_ids"]) < batch_size:
+                carry = batch
+            else:
+                carry = None
+                yield batch
+        del part
+    if carry is not None:
+        yield carry
+
+
 def pretrain(
     model: Any,
     tokenizer: Any,
-    instances: Dict[str, np.ndarray],
+    instances: Instances,
     *,
     epochs: int = 1,
     batch_size: int = 32,
@@ -420,7 +493,7 @@ def pretrain(
     mlm_probability: float = 0.15,
     seed: int = 0,
     dropout: bool = True,
-    eval_instances: Optional[Dict[str, np.ndarray]] = None,
+    eval_instances: Optional[Instances] = None,
     output_dir: Optional[PathLike] = None,
     progress: Optional[bool] = None,
     log: Any = "stderr",
@@ -428,8 +501,14 @@ def pretrain(
     """MLM + NSP training of a :class:`~subtok.bert.BertForPreTraining` on
     :func:`subtok.pretraining.create_pretraining_data` instances, re-masked dynamically every
     batch (:func:`subtok.pretraining.mask_tokens`; the instances' own static masks are undone).
-    Per epoch, ``eval_instances`` (masked once, with a fixed seed) give ``mlm_accuracy`` and
-    ``nsp_accuracy``."""
+
+    ``instances`` (and ``eval_instances``) is a dict of arrays, or streamed pretraining data: the
+    directory written by ``subtok pretraining-data -o DIR`` / :func:`subtok.dask.pretraining_data`
+    or a :class:`subtok.pretraining.PretrainingShards` (e.g. one side of its ``split``). Streamed
+    data is read one shard at a time (memory: one shard, whatever the corpus size); each epoch
+    visits the shards in random order and each shard's instances in random order. Per epoch, the
+    evaluation instances (masked the same way every epoch: seed 12345 + shard number) give
+    ``mlm_accuracy`` and ``nsp_accuracy``."""
     from subtok.pretraining import mask_tokens
 
     if type(model).__name__ != "BertForPreTraining":
@@ -440,55 +519,62 @@ def pretrain(
         raise ValueError("the tokenizer has no [MASK] token")
     special_ids = [tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]")]
     special_ids = [i for i in special_ids if i is not None]
+    train_src = _instance_source(instances)
+    eval_src = None if eval_instances is None else _instance_source(eval_instances)
 
-    def originals(inst: Dict[str, np.ndarray]) -> np.ndarray:
+    def prepare(inst: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """The model's inputs of some instances, with the original ids at the static masks."""
         ids = np.array(inst["input_ids"], dtype=np.int64)
         pos, lab = inst["masked_lm_positions"], inst["masked_lm_ids"]
         w = inst["masked_lm_weights"] > 0
         rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], pos.shape)
         ids[rows[w], pos[w]] = lab[w]
-        return ids
+        if ids.size and int(ids.max()) >= vocab:
+            raise ValueError(f"the instances hold token id {int(ids.max())}, outside the model's vocabulary ({vocab})")
+        return {"input_ids": ids, "attention_mask": inst["attention_mask"], "token_type_ids": inst["token_type_ids"],
+                "next_sentence_labels": inst["next_sentence_labels"].reshape(-1)}
 
-    ids_all = originals(instances)
     mask_rng = np.random.default_rng(seed + 1)
 
-    def make(idx: Sequence[int]) -> Tuple[Batch, Dict[str, np.ndarray]]:
-        idx = np.sort(np.asarray(idx))
-        ids = ids_all[idx]
-        att = instances["attention_mask"][idx]
+    def make(b: Dict[str, np.ndarray]) -> Tuple[Batch, Dict[str, np.ndarray]]:
+        att = b["attention_mask"]
         L = int(att.sum(axis=1).max())
-        ids, att = ids[:, :L], att[:, :L]
+        ids, att = b["input_ids"][:, :L], att[:, :L]
         special = np.isin(ids, special_ids)
         masked, labels = mask_tokens(ids, special_tokens_mask=special, vocab_size=vocab, mask_token_id=mask_id,
                                      mlm_probability=mlm_probability, seed=mask_rng, attention_mask=att)
         if (labels == -100).all():
             labels[0, 1] = ids[0, 1]
-        return ({"input_ids": masked, "attention_mask": att, "token_type_ids": instances["token_type_ids"][idx][:, :L]},
-                {"labels": labels, "next_sentence_label": instances["next_sentence_labels"][idx].reshape(-1)})
+        return ({"input_ids": masked, "attention_mask": att, "token_type_ids": b["token_type_ids"][:, :L]},
+                {"labels": labels, "next_sentence_label": b["next_sentence_labels"]})
+
+    def batches(rng: np.random.Generator) -> Iterator[Tuple[Batch, Dict[str, np.ndarray]]]:
+        return (make(b) for b in _stream_batches(train_src, batch_size, rng, prepare))
 
     evaluate_fn = None
-    if eval_instances is not None:
-        ev_ids = originals(eval_instances)
-        special = np.isin(ev_ids, special_ids)
-        ev_masked, ev_labels = mask_tokens(ev_ids, special_tokens_mask=special, vocab_size=vocab,
-                                           mask_token_id=mask_id, mlm_probability=mlm_probability, seed=12345,
-                                           attention_mask=eval_instances["attention_mask"])
+    if eval_src is not None:
+        ev_src = eval_src
 
         def evaluate_fn() -> Dict[str, float]:
-            hit = tot = nsp_hit = 0
-            for i in range(0, ev_ids.shape[0], 64):
-                sl = slice(i, i + 64)
-                out = model(ev_masked[sl], attention_mask=eval_instances["attention_mask"][sl],
-                            token_type_ids=eval_instances["token_type_ids"][sl])
-                lab = ev_labels[sl]
-                keep = lab != -100
-                hit += int((np.argmax(out.prediction_logits, -1)[keep] == lab[keep]).sum())
-                tot += int(keep.sum())
-                nsp = eval_instances["next_sentence_labels"][sl].reshape(-1)
-                nsp_hit += int((np.argmax(out.seq_relationship_logits, -1) == nsp).sum())
-            return {"mlm_accuracy": hit / max(tot, 1), "nsp_accuracy": nsp_hit / ev_ids.shape[0]}
+            hit = tot = nsp_hit = n = 0
+            for s in range(ev_src.num_shards):
+                ev = prepare(ev_src.shard(s))
+                ev_ids, att = ev["input_ids"], ev["attention_mask"]
+                ev_masked, ev_labels = mask_tokens(ev_ids, special_tokens_mask=np.isin(ev_ids, special_ids),
+                                                   vocab_size=vocab, mask_token_id=mask_id,
+                                                   mlm_probability=mlm_probability, seed=12345 + s, attention_mask=att)
+                for i in range(0, ev_ids.shape[0], 64):
+                    sl = slice(i, i + 64)
+                    out = model(ev_masked[sl], attention_mask=att[sl], token_type_ids=ev["token_type_ids"][sl])
+                    lab = ev_labels[sl]
+                    keep = lab != -100
+                    hit += int((np.argmax(out.prediction_logits, -1)[keep] == lab[keep]).sum())
+                    tot += int(keep.sum())
+                    nsp_hit += int((np.argmax(out.seq_relationship_logits, -1) == ev["next_sentence_labels"][sl]).sum())
+                n += ev_ids.shape[0]
+            return {"mlm_accuracy": hit / max(tot, 1), "nsp_accuracy": nsp_hit / max(n, 1)}
 
-    return _run_epochs(model, ids_all.shape[0], make, epochs=epochs, batch_size=batch_size, lr=lr,
+    return _run_epochs(model, len(train_src), batches, epochs=epochs, batch_size=batch_size, lr=lr,
                        warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm, grad_accum=1,
                        seed=seed, dropout=dropout, evaluate_fn=evaluate_fn,
                        metric="mlm_accuracy" if eval_instances is not None else "loss", output_dir=output_dir,

@@ -31,8 +31,8 @@ import numpy as np
 from subtok import _core
 from subtok.tokenizer import Tokenizer
 
-__all__ = ["create_pretraining_data", "write_pretraining_shards", "shard_seed", "compact_dtypes", "mask_tokens",
-           "read_documents", "PRETRAINING_KEYS"]
+__all__ = ["create_pretraining_data", "write_pretraining_shards", "PretrainingShards", "shard_seed", "compact_dtypes",
+           "mask_tokens", "read_documents", "PRETRAINING_KEYS", "SHARDS_FORMAT"]
 
 #: Keys of the dict returned by :func:`create_pretraining_data`, in a stable order.
 PRETRAINING_KEYS: Tuple[str, ...] = (
@@ -348,7 +348,7 @@ def write_pretraining_shards(
     options["whole_word_mask"] = bool(options["whole_word_mask"])
     from subtok.corpus import tokenizer_hash
 
-    header = {"format": "subtok-pretraining-shards", "version": 1, "tokenizer_sha256": tokenizer_hash(tokenizer),
+    header = {"format": SHARDS_FORMAT, "version": 1, "tokenizer_sha256": tokenizer_hash(tokenizer),
               "blocksize": blocksize, "seed_rule": "shard seed = (seed + index * 0x9E3779B97F4A7C15) mod 2**64",
               **{k: v for k, v in options.items() if k != "num_threads"},
               "dtypes": {k: v.name for k, v in compact_dtypes(int(tokenizer.vocab_size), max_seq_length).items()}}
@@ -367,6 +367,99 @@ def write_pretraining_shards(
     if manifest["instances"] == 0:
         raise ValueError("the input files contain no tokens")
     return manifest
+
+
+#: ``format`` of the ``manifest.json`` written by :func:`write_pretraining_shards`.
+SHARDS_FORMAT = "subtok-pretraining-shards"
+
+
+class PretrainingShards:
+    """Reader of a directory written by :func:`write_pretraining_shards` (``subtok
+    pretraining-data -o DIR``, :func:`subtok.dask.pretraining_data`) that holds one shard in memory
+    at a time, so pretraining on it needs memory for one shard, whatever the corpus size.
+
+    ``len()`` is the number of instances, ``num_shards`` the number of non-empty shards,
+    ``shard(i)`` the arrays of :data:`PRETRAINING_KEYS` of shard ``i`` (in their stored compact
+    dtypes), ``split(fraction)`` two views of the same files (held-out rows first in every shard).
+    :func:`subtok.finetune.pretrain` takes this object, or the directory, as its instances.
+    """
+
+    def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        import json
+
+        from subtok.corpus import MANIFEST
+
+        self.path = os.fspath(path)
+        manifest_path = os.path.join(self.path, MANIFEST)
+        if not os.path.isfile(manifest_path):
+            raise FileNotFoundError(f"{self.path}: no {MANIFEST} of pretraining shards")
+        try:
+            with open(manifest_path, encoding="utf-8") as f:
+                m = json.load(f)
+        except ValueError as e:
+            raise ValueError(f"{manifest_path}: not valid JSON ({e})") from None
+        if not isinstance(m, dict) or m.get("format") != SHARDS_FORMAT:
+            raise ValueError(f"{self.path}: not a directory of pretraining shards (manifest format "
+                             f"{m.get('format') if isinstance(m, dict) else None!r})")
+        if not m.get("complete"):
+            raise ValueError(f"{self.path}: the pretraining-data run did not finish (rerun it)")
+        self.manifest: Dict[str, Any] = m
+        #: ``(file, first row, end row)`` of every shard in this view
+        self._parts: List[Tuple[str, int, int]] = []
+        for e in m["shards"]:
+            if e.get("file") and int(e["instances"]) > 0:
+                if not os.path.isfile(os.path.join(self.path, e["file"])):
+                    raise FileNotFoundError(f"{self.path}: shard {e['file']} is missing")
+                self._parts.append((e["file"], 0, int(e["instances"])))
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.manifest["max_seq_length"])
+
+    @property
+    def num_shards(self) -> int:
+        return len(self._parts)
+
+    def __len__(self) -> int:
+        return sum(hi - lo for _, lo, hi in self._parts)
+
+    def shard(self, i: int) -> Dict[str, np.ndarray]:
+        """The rows of shard ``i`` of this view, as a dict of arrays (read from disk now)."""
+        name, lo, hi = self._parts[i]
+        full = os.path.join(self.path, name)
+        with np.load(full, allow_pickle=False) as f:
+            missing = [k for k in PRETRAINING_KEYS if k not in f.files]
+            if missing:
+                raise ValueError(f"{full}: not a pretraining shard (missing {', '.join(missing)})")
+            out = {k: f[k] for k in PRETRAINING_KEYS}
+        n = out["next_sentence_labels"].shape[0]
+        if any(a.shape[0] != n for a in out.values()) or n < hi:
+            raise ValueError(f"{full}: has {n} instances, the manifest says at least {hi}")
+        return {k: a[lo:hi] for k, a in out.items()}
+
+    def split(self, fraction: float) -> Tuple["PretrainingShards", "PretrainingShards"]:
+        """``(train, held_out)``: ``ceil(len * fraction)`` instances held out, spread over the
+        shards in proportion to their sizes (the first rows of each; the rows of a shard are
+        already in random order)."""
+        f = _check_prob("fraction", fraction)
+        train, held = self._view([]), self._view([])
+        done = 0
+        for name, lo, hi in self._parts:
+            k = math.ceil((done + hi - lo) * f) - math.ceil(done * f)
+            done += hi - lo
+            if k > 0:
+                held._parts.append((name, lo, lo + k))
+            if lo + k < hi:
+                train._parts.append((name, lo + k, hi))
+        return train, held
+
+    def _view(self, parts: List[Tuple[str, int, int]]) -> "PretrainingShards":
+        v = object.__new__(PretrainingShards)
+        v.path, v.manifest, v._parts = self.path, self.manifest, list(parts)
+        return v
+
+    def __repr__(self) -> str:
+        return f"subtok.pretraining.PretrainingShards({self.path!r}: {len(self)} instances in {self.num_shards} shard(s))"
 
 
 def mask_tokens(

@@ -6,7 +6,8 @@ Input of ``finetune`` (``-i``, and ``--eval``):
 * ``--task tag``: JSON lines ``{"words": [...], "tags": [...]}``;
 * ``--task qa``: JSON lines ``{"question", "context", "answer_start", "answer_text"}``.
 
-``pretrain`` reads the ``.npz`` of ``subtok pretraining-data``.
+``pretrain`` reads the output of ``subtok pretraining-data``: one ``.npz`` (loaded whole), or a
+directory of shards (streamed, one shard in memory at a time).
 """
 from __future__ import annotations
 
@@ -116,20 +117,39 @@ def run_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_instances(path: Path, eval_fraction: float, seed: int) -> Tuple[Any, Any, int, int]:
+    """``(train, eval, max_seq_length, largest id)`` of a ``.npz`` (loaded, split at random) or of a
+    shard directory (streamed; the largest id is not scanned: -1)."""
+    from subtok.pretraining import PRETRAINING_KEYS, PretrainingShards
+
+    if not 0.0 < eval_fraction < 1.0:
+        raise ValueError("--eval-fraction must be in (0, 1)")
+    if path.is_dir():
+        shards = PretrainingShards(path)
+        if len(shards) < 2:
+            raise ValueError(f"{path}: fewer than 2 instances")
+        tr, ev = shards.split(eval_fraction)
+        return tr, ev, shards.max_seq_length, -1
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    with np.load(path) as f:
+        inst = {k: f[k] for k in f.files}
+    missing = [k for k in PRETRAINING_KEYS if k not in inst]
+    if missing:
+        raise ValueError(f"{path}: not a pretraining-data file (missing {', '.join(missing)})")
+    n = inst["input_ids"].shape[0]
+    order = np.random.default_rng(seed).permutation(n)
+    k = max(1, int(round(n * eval_fraction)))
+    ev = {key: v[order[:k]] for key, v in inst.items()}
+    tr = {key: v[order[k:]] for key, v in inst.items()}
+    return tr, ev, inst["input_ids"].shape[1], int(max(inst["input_ids"].max(), inst["masked_lm_ids"].max()))
+
+
 def run_pretrain(args: argparse.Namespace) -> int:
     import subtok.bert as sb
     from subtok.finetune import pretrain
 
-    path = Path(args.input)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with np.load(path) as f:
-        inst = {k: f[k] for k in f.files}
-    need = ("input_ids", "attention_mask", "token_type_ids", "masked_lm_positions", "masked_lm_ids",
-            "masked_lm_weights", "next_sentence_labels")
-    missing = [k for k in need if k not in inst]
-    if missing:
-        raise ValueError(f"{path}: not a pretraining-data file (missing {', '.join(missing)})")
+    tr, ev, max_seq_length, max_id = _read_instances(Path(args.input), args.eval_fraction, args.seed)
     if args.model:
         tok = _tokenizer(args.tokenizer, args.model)
         model = sb.BertForPreTraining.from_pretrained_base(args.model, seed=args.seed)
@@ -137,18 +157,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
         if args.tokenizer is None:
             raise ValueError("pass -t/--tokenizer (or -m/--model to continue training a model)")
         tok = _tokenizer(args.tokenizer, None)
-        vocab = int(max(inst["input_ids"].max(), inst["masked_lm_ids"].max())) + 1
-        vocab = max(vocab, tok.get_vocab_size() if hasattr(tok, "get_vocab_size") else vocab)
+        vocab = max(max_id + 1, tok.get_vocab_size())
         cfg = sb.BertConfig(vocab_size=vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
                             num_attention_heads=args.heads, intermediate_size=args.intermediate or 4 * args.hidden,
-                            max_position_embeddings=max(inst["input_ids"].shape[1], 128),
+                            max_position_embeddings=max(max_seq_length, 128),
                             pad_token_id=tok.token_to_id("[PAD]") or 0)
         model = sb.BertForPreTraining.from_config(cfg, seed=args.seed)
-    n = inst["input_ids"].shape[0]
-    order = np.random.default_rng(args.seed).permutation(n)
-    k = max(1, int(round(n * args.eval_fraction)))
-    ev = {key: v[order[:k]] for key, v in inst.items()}
-    tr = {key: v[order[k:]] for key, v in inst.items()}
     result = pretrain(model, tok, tr, epochs=args.epochs, batch_size=args.batch_size,
                       lr=1e-4 if args.lr is None else args.lr, warmup_ratio=args.warmup_ratio,
                       weight_decay=args.weight_decay, seed=args.seed, dropout=not args.no_dropout,
@@ -176,11 +190,13 @@ def register(subparsers: Any) -> None:
     q = subparsers.add_parser(
         "pretrain",
         help="pretrain a BERT with masked LM + next-sentence prediction",
-        description="MLM + NSP training on the .npz of `subtok pretraining-data` with dynamic masking; "
-        "a new model of the given size, or -m to continue one. The epoch with the best held-out MLM "
-        "accuracy is saved to -o.",
+        description="MLM + NSP training on the output of `subtok pretraining-data` with dynamic masking: "
+        "one .npz, or a directory of shards read one shard at a time (memory does not grow with the corpus; "
+        "--eval-fraction of every shard is held out). A new model of the given size, or -m to continue one. "
+        "The epoch with the best held-out MLM accuracy is saved to -o.",
     )
-    q.add_argument("-i", "--input", required=True, metavar="FILE.npz", help="output of `subtok pretraining-data`")
+    q.add_argument("-i", "--input", required=True, metavar="FILE.npz|DIR",
+                   help="output of `subtok pretraining-data`: an .npz or a directory of shards")
     q.add_argument("-m", "--model", metavar="DIR", help="continue from this BERT folder")
     q.add_argument("--layers", type=int, default=4)
     q.add_argument("--hidden", type=int, default=256)
