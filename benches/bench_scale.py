@@ -7,7 +7,9 @@
 * streamed pretraining data: 34 MB x dupe 10 through ``subtok pretraining-data -o DIR``: peak RSS,
   output size against the int64 ``.npz`` of the same instances.
 
-    python benches/bench_scale.py [--big-mb 200] [--skip-pretraining]
+    python benches/bench_scale.py [--big-mb 200] [--sections corpora,big,merge,pretraining]
+
+The tables are printed in Markdown, ready for the README's "Scaling out" section.
 """
 from __future__ import annotations
 
@@ -27,11 +29,12 @@ from typing import Any, Dict, List
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPORA, CORPUS_FILES, machine  # noqa: E402
+from _common import CORPORA, CORPUS_FILES, machine, save_results  # noqa: E402
 
 import subtok  # noqa: E402
 import subtok.dask as sd  # noqa: E402
 from subtok.corpus import encode_corpus  # noqa: E402
+from subtok.wordcounts import file_blocks  # noqa: E402
 
 
 def make_corpus(tmp: Path, mb: float) -> List[str]:
@@ -52,6 +55,7 @@ def make_corpus(tmp: Path, mb: float) -> List[str]:
 
 
 def worker_rss(client: Any) -> List[float]:
+    """Peak RSS (MB) of each worker process so far."""
     got = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return sorted(got.values())
 
@@ -64,7 +68,11 @@ def shards_digest(out: str) -> str:
     return h.hexdigest()
 
 
-def bench_workers(files: List[str], label: str, tok: Any, tmp: Path, blocksize: int) -> None:
+def bench_workers(files: List[str], label: str, tok: Any, tmp: Path, blocksize: int) -> Dict[str, Any]:
+    """Single process, then LocalClusters of 1 and 2 single-threaded worker processes: training
+    (counting on workers + merges here) and encode_corpus. Every distributed result is checked
+    against the single-process one (``to_str()`` byte for byte, shard digests) and the bench
+    stops on a difference."""
     from distributed import Client, LocalCluster
 
     mb = sum(os.path.getsize(f) for f in files) / 1e6
@@ -77,32 +85,49 @@ def bench_workers(files: List[str], label: str, tok: Any, tmp: Path, blocksize: 
     t_single_enc = time.perf_counter() - t
     ref = shards_digest(str(ref_dir))
     shutil.rmtree(ref_dir)
-    print(f"\n{label}: {mb:.1f} MB in {len(files)} file(s); blocksize {blocksize >> 20} MiB")
-    print(f"  single process (all cores): train {t_single:.2f}s ({mb / t_single:.1f} MB/s), "
+    n_blocks = len(file_blocks(files, blocksize))
+    print(f"\n{label}: {mb:.1f} MB in {len(files)} file(s); blocksize {blocksize >> 20} MiB ({n_blocks} blocks)")
+    print(f"  single process ({os.cpu_count()} cores): train {t_single:.2f}s ({mb / t_single:.1f} MB/s), "
           f"encode_corpus {t_single_enc:.2f}s ({mb / t_single_enc:.1f} MB/s)")
-    print("  | workers | train s | train MB/s | encode s | encode MB/s | per-worker peak RSS MB | identical |")
-    print("  |---:|---:|---:|---:|---:|---|---|")
+    print("  | workers | count s | count MB/s | train s (count + merges) | encode s | encode MB/s "
+          "| peak RSS per worker after count / after encode, MB | identical |")
+    print("  |---:|---:|---:|---:|---:|---:|---|---|")
+    rows = []
     for n in (1, 2):
+        t = time.perf_counter()
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               env={"RAYON_NUM_THREADS": "1"})
-        client = Client(cluster, set_as_default=False)
+                               env={"RAYON_NUM_THREADS": "1"}, silence_logs=40)
+        client = Client(cluster, set_as_default=False, timeout=120)
+        t_start = time.perf_counter() - t
         try:
             t = time.perf_counter()
             counts = sd.count_words(files, "bpe", client=client, blocksize=blocksize, show_progress=False)
             t_count = time.perf_counter() - t
             got = subtok.train(counts, vocab_size=30000, show_progress=False).to_str()
             t_train = time.perf_counter() - t
+            rss_count = worker_rss(client)
             out = tmp / f"enc{n}"
             t = time.perf_counter()
             sd.encode_corpus(files, tok, out, client=client, blocksize=blocksize, show_progress=False)
             t_enc = time.perf_counter() - t
-            same = got == want and shards_digest(str(out)) == ref
+            rss_enc = worker_rss(client)
+            same_train, same_enc = got == want, shards_digest(str(out)) == ref
             shutil.rmtree(out)
-            rss = ", ".join(f"{r:.0f}" for r in worker_rss(client))
-            print(f"  | {n} | {t_train:.2f} (count {t_count:.2f}) | {mb / t_train:.1f} | {t_enc:.2f} | {mb / t_enc:.1f} | {rss} | {same} |")
         finally:
             client.close()
             cluster.close()
+        rss = ", ".join(f"{a:.0f} / {b:.0f}" for a, b in zip(rss_count, rss_enc))
+        print(f"  | {n} | {t_count:.2f} | {mb / t_count:.1f} | {t_train:.2f} | {t_enc:.2f} | {mb / t_enc:.1f} | {rss} "
+              f"| {same_train and same_enc} |", flush=True)
+        if not (same_train and same_enc):
+            raise SystemExit(f"{label}, {n} worker(s): the distributed result differs from the single-process one "
+                             f"(train identical: {same_train}, shards identical: {same_enc})")
+        rows.append({"workers": n, "cluster_start_s": t_start, "count_s": t_count, "train_s": t_train,
+                     "encode_s": t_enc, "rss_after_count_mb": rss_count, "rss_after_encode_mb": rss_enc})
+    one, two = rows
+    print(f"  1 -> 2 workers: counting x{one['count_s'] / two['count_s']:.2f}, encoding x{one['encode_s'] / two['encode_s']:.2f}")
+    return {"label": label, "mb": mb, "files": len(files), "blocksize": blocksize, "blocks": n_blocks,
+            "single_train_s": t_single, "single_encode_s": t_single_enc, "workers": rows}
 
 
 def bench_merge() -> None:
@@ -164,21 +189,28 @@ def main() -> None:
                     help="comma-separated subset of: corpora, big, merge, pretraining")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
+    unknown = sections - {"corpora", "big", "merge", "pretraining"}
+    if unknown:
+        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    t0 = time.perf_counter()
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
     tok = subtok.train([str(CORPORA / f) for f in CORPUS_FILES], model="bpe", vocab_size=30000, show_progress=False)
+    results: Dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if "corpora" in sections:
-            bench_workers(make_corpus(tmp, 0), "corpora", tok, tmp, 1 << 20)
+            results["corpora"] = bench_workers(make_corpus(tmp, 0), "corpora", tok, tmp, 1 << 20)
         if "big" in sections:
-            bench_workers(make_corpus(tmp, args.big_mb), f"~{args.big_mb:.0f} MB by repetition", tok, tmp, 32 << 20)
+            results["big"] = bench_workers(make_corpus(tmp, args.big_mb), f"~{args.big_mb:.0f} MB by repetition",
+                                           tok, tmp, 32 << 20)
             for f in tmp.glob("rep*.txt"):
                 f.unlink()
         if "merge" in sections:
             bench_merge()
         if "pretraining" in sections:
             bench_pretraining(tmp)
-        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}; wall time {time.perf_counter() - t0:.0f}s")
+    save_results(results)
 
 
 if __name__ == "__main__":

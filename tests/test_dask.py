@@ -230,8 +230,9 @@ def test_embed_once_per_worker(client, tmp_path):
     got = sd.load_embeddings(tmp_path / "emb")
     assert got.dtype == np.float32 and got.shape == (24, 384)
     # The reference: SentenceEncoder.encode in a plain process with a Dask worker's BLAS settings
-    # (the nanny sets OMP/OPENBLAS/MKL_NUM_THREADS=1; the BLAS thread count changes float32
-    # rounding), per shard with the same batches, and once over all texts.
+    # (local_client and the nanny set OMP/OPENBLAS/MKL_NUM_THREADS=1; OpenBLAS's SGEMM rounds
+    # differently at another thread count), per shard with the same batches, and once over all
+    # texts; then the same at 2 BLAS threads.
     blocks = [["\n".join(d) for d in read_block(e["source"], e["start"], e["end"], "line")] for e in m["shards"]]
     (tmp_path / "blocks.json").write_text(json.dumps([texts] + blocks))
     script = (
@@ -240,14 +241,20 @@ def test_embed_once_per_worker(client, tmp_path):
         "groups = json.load(open(sys.argv[2]))\n"
         "np.savez(sys.argv[3], whole=enc.encode(groups[0]), **{f'b{i}': enc.encode(g, batch_size=4) for i, g in enumerate(groups[1:])})\n"
     )
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "blocks.json"), str(tmp_path / "ref.npz")],
-                   check=True, env=env)
-    ref = np.load(tmp_path / "ref.npz")
-    for i, e in enumerate(m["shards"]):  # bit-identical
-        np.testing.assert_array_equal(np.load(tmp_path / "emb" / e["file"]), ref[f"b{i}"])
+    refs = {}
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        out = tmp_path / f"ref{threads}.npz"
+        subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "blocks.json"), str(out)],
+                       check=True, env=env)
+        refs[threads] = np.load(out)
+    for i, e in enumerate(m["shards"]):
+        shard = np.load(tmp_path / "emb" / e["file"])
+        np.testing.assert_array_equal(shard, refs["1"][f"b{i}"])  # the same BLAS thread count: bit-identical
+        # another BLAS thread count splits the GEMMs differently: equal up to float32 rounding
+        np.testing.assert_allclose(shard, refs["2"][f"b{i}"], rtol=0, atol=1e-6)
     # one encode() of everything batches differently: equal up to float32 rounding
-    np.testing.assert_allclose(got, ref["whole"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got, refs["1"]["whole"], rtol=0, atol=1e-6)
     loads = client.run(sd._encoder_loads)
     assert sum(loads.values()) <= len(loads) and all(v <= 1 for v in loads.values())
 
