@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
 import pickle
 import resource
@@ -38,19 +39,21 @@ from subtok.wordcounts import file_blocks  # noqa: E402
 
 
 def make_corpus(tmp: Path, mb: float) -> List[str]:
-    """The corpora repeated into files of ~50 MB until ``mb`` MB (or the corpora as they are)."""
+    """The corpora repeated ``ceil(mb / size)`` times in files of at most ~50 MB (or the corpora
+    as they are when ``mb`` is not above their size)."""
     src = b"".join((CORPORA / f).read_bytes() for f in CORPUS_FILES)
     if mb <= len(src) / 1e6:
         return [str(CORPORA / f) for f in CORPUS_FILES]
-    reps = max(1, int(50e6 // len(src)))
-    files, total = [], 0
-    while total < mb * 1e6:
+    left = math.ceil(mb * 1e6 / len(src))
+    per_file = max(1, int(50e6 // len(src)))
+    files = []
+    while left > 0:
         p = tmp / f"rep{len(files)}.txt"
         with open(p, "wb") as f:
-            for _ in range(reps):
+            for _ in range(min(per_file, left)):
                 f.write(src)
+        left -= min(per_file, left)
         files.append(str(p))
-        total += reps * len(src)
     return files
 
 

@@ -523,8 +523,9 @@ def pretrain(
     eval_src = None if eval_instances is None else _instance_source(eval_instances)
 
     def prepare(inst: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        """The model's inputs of some instances, with the original ids at the static masks."""
-        ids = np.array(inst["input_ids"], dtype=np.int64)
+        """The model's inputs of some instances, with the original ids at the static masks (ids in
+        their stored dtype: a shard stays compact until its batches are made)."""
+        ids = np.array(inst["input_ids"])
         pos, lab = inst["masked_lm_positions"], inst["masked_lm_ids"]
         w = inst["masked_lm_weights"] > 0
         rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], pos.shape)
@@ -539,7 +540,7 @@ def pretrain(
     def make(b: Dict[str, np.ndarray]) -> Tuple[Batch, Dict[str, np.ndarray]]:
         att = b["attention_mask"]
         L = int(att.sum(axis=1).max())
-        ids, att = b["input_ids"][:, :L], att[:, :L]
+        ids, att = b["input_ids"][:, :L].astype(np.int64), att[:, :L]
         special = np.isin(ids, special_ids)
         masked, labels = mask_tokens(ids, special_tokens_mask=special, vocab_size=vocab, mask_token_id=mask_id,
                                      mlm_probability=mlm_probability, seed=mask_rng, attention_mask=att)
@@ -559,7 +560,7 @@ def pretrain(
             hit = tot = nsp_hit = n = 0
             for s in range(ev_src.num_shards):
                 ev = prepare(ev_src.shard(s))
-                ev_ids, att = ev["input_ids"], ev["attention_mask"]
+                ev_ids, att = ev["input_ids"].astype(np.int64), ev["attention_mask"]
                 ev_masked, ev_labels = mask_tokens(ev_ids, special_tokens_mask=np.isin(ev_ids, special_ids),
                                                    vocab_size=vocab, mask_token_id=mask_id,
                                                    mlm_probability=mlm_probability, seed=12345 + s, attention_mask=att)
