@@ -197,17 +197,43 @@ def test_unigram_is_refused_by_name():
         Tokenizer.from_str(hf.to_str())
 
 
-def test_unsupported_component_is_named():
+def test_bad_components_are_named():
     from tokenizers import models
 
     v = json.loads(HFTokenizer(models.WordLevel({"a": 0, "<unk>": 1}, unk_token="<unk>")).to_str())
-    v["normalizer"] = {"type": "Precompiled", "precompiled_charsmap": ""}
-    with pytest.raises(subtok.TokenizerFileError, match="Precompiled"):
-        Tokenizer.from_str(json.dumps(v))
+    for charsmap in ("", "AAAA", "not base64!"):
+        v["normalizer"] = {"type": "Precompiled", "precompiled_charsmap": charsmap}
+        with pytest.raises(subtok.TokenizerFileError, match="Precompiled"):
+            Tokenizer.from_str(json.dumps(v))
     v["normalizer"] = None
-    v["pre_tokenizer"] = {"type": "UnicodeScripts"}
-    with pytest.raises(subtok.TokenizerFileError, match="UnicodeScripts"):
+    v["pre_tokenizer"] = {"type": "Mystery"}
+    with pytest.raises(subtok.TokenizerFileError, match="Mystery"):
         Tokenizer.from_str(json.dumps(v))
+
+
+#: characters where SentencePiece's charsmap, grapheme clusters and offsets interact: combining
+#: marks, ligatures, half-width kana and voiced marks, Hangul jamo, ZWJ emoji, format and
+#: control characters, full-width forms, spaces of every kind
+PRECOMPILED_PIECES = [
+    "e", "\u0301", "\u0308", "\u20dd", "ﬁ", "ﬃ", "Ⅸ", "①", "ｶ", "ﾞ", "ﾟ", "ガ", "\u1100", "\u1161", "\u11a8", "한",
+    "👨", "\u200d", "👩", "🏽", "\u200b", "\u200c", "\ufeff", "\x01", "\x7f", "Ａ", "ｂ", "㍿", "ß", "İ", "Σ", "ς",
+    " ", "  ", "\u3000", "\u00a0", "\t", "\n", "x", "中", "\u0e33", "\u0d4c", "\U0001d400", "\ufb2a", "\u05bc",
+]
+
+
+@pytest.mark.parametrize("name", ["llama_spm_nfkc", "llama_spm_nfkc_cf"])
+def test_precompiled_graphemes(built, name):
+    """The Precompiled normalizer on clusters built from tricky pieces: ids, offsets, decode."""
+    hf, tok, _ = built(name)
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(PRECOMPILED_PIECES), max_size=12).map("".join))
+    def check(text):
+        e1, e2 = hf.encode(text), tok.encode(text)
+        assert _diff([e1], [e2], [text]) is None
+        assert hf.decode(e1.ids) == tok.decode(e1.ids)
+
+    check()
 
 
 def test_pipeline_class_is_exposed():
