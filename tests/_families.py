@@ -1,6 +1,7 @@
 """Tokenizer families for the pipeline tests and benchmarks, built offline from ../shared/corpora
 with HF tokenizers' own trainers and implementations (and, for the Llama-style files, the
-`sentencepiece` trainer plus transformers' slow->fast converter)."""
+`sentencepiece` trainer plus transformers' slow->fast converter, with SentencePiece's `nmt_nfkc`
+charsmaps for the `Precompiled` normalizer)."""
 from __future__ import annotations
 
 import types
@@ -86,24 +87,26 @@ def bert_keep_accents() -> Tokenizer:
     return _bert(lowercase=True, strip_accents=False)
 
 
-def _spm_model(tmp: Path) -> Path:
+def _spm_model(tmp: Path, rule: str = "identity") -> Path:
+    """A SentencePiece BPE model with byte_fallback, trained with the normalization `rule`
+    (`nmt_nfkc*` rules embed a precompiled charsmap, which the conversion emits as `Precompiled`)."""
     import sentencepiece as spm
 
-    prefix = tmp / "spm"
-    if not (tmp / "spm.model").exists():
+    prefix = tmp / f"spm_{rule}"
+    if not prefix.with_suffix(".model").exists():
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(_train_lines()), model_prefix=str(prefix), vocab_size=2000,
-            model_type="bpe", byte_fallback=True, normalization_rule_name="identity",
+            model_type="bpe", byte_fallback=True, normalization_rule_name=rule,
             character_coverage=0.9995, minloglevel=2, num_threads=1,
         )
-    return tmp / "spm.model"
+    return prefix.with_suffix(".model")
 
 
-def _spm_converted(tmp: Path, legacy: bool) -> Tokenizer:
+def _spm_converted(tmp: Path, legacy: bool, rule: str = "identity") -> Tokenizer:
     """transformers' SentencePiece -> tokenizer.json conversion of a locally trained BPE model."""
     from transformers.convert_slow_tokenizer import SpmConverter, import_protobuf
 
-    model = _spm_model(tmp)
+    model = _spm_model(tmp, rule)
     proto = import_protobuf().ModelProto()
     proto.ParseFromString(model.read_bytes())
     vocab = {p.piece: i for i, p in enumerate(proto.pieces)}
@@ -124,6 +127,16 @@ def llama_spm(tmp: Path) -> Tokenizer:
 def llama_spm_first(tmp: Path) -> Tokenizer:
     """The non-legacy conversion: Metaspace(prepend_scheme='first')."""
     return _spm_converted(tmp, legacy=False)
+
+
+def llama_spm_nfkc(tmp: Path) -> Tokenizer:
+    """SentencePiece's `nmt_nfkc` rule: a `Precompiled` charsmap normalizer (legacy conversion)."""
+    return _spm_converted(tmp, legacy=True, rule="nmt_nfkc")
+
+
+def llama_spm_nfkc_cf(tmp: Path) -> Tokenizer:
+    """`nmt_nfkc_cf` (NFKC + case folding) charsmap, non-legacy conversion."""
+    return _spm_converted(tmp, legacy=False, rule="nmt_nfkc_cf")
 
 
 def llama_prepend(tmp: Path) -> Tokenizer:
@@ -231,6 +244,29 @@ def metaspace_split() -> Tokenizer:
     return tok
 
 
+def scripts_wordpiece() -> Tokenizer:
+    """WordPiece behind UnicodeScripts + Whitespace (NFKC, Lowercase; BertProcessing)."""
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.UnicodeScripts(), pre_tokenizers.Whitespace()])
+    tok.train_from_iterator(_train_lines(), trainers.WordPieceTrainer(vocab_size=3000, special_tokens=["[UNK]", "[CLS]", "[SEP]"],
+                                                                       show_progress=False))
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]")))
+    tok.decoder = decoders.WordPiece()
+    return tok
+
+
+def scripts_bytelevel() -> Tokenizer:
+    """Byte-level BPE whose words are UnicodeScripts runs alone (spaces stay inside them)."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.UnicodeScripts(),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(_train_lines(), trainers.BpeTrainer(vocab_size=3000, show_progress=False,
+                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return tok
+
+
 #: name -> builder (builders taking a path get a temporary directory).
 FAMILIES: Dict[str, Callable] = {
     "bytelevel_lower": bytelevel_lower,
@@ -242,6 +278,8 @@ FAMILIES: Dict[str, Callable] = {
     "bert_keep_accents": bert_keep_accents,
     "llama_spm": llama_spm,
     "llama_spm_first": llama_spm_first,
+    "llama_spm_nfkc": llama_spm_nfkc,
+    "llama_spm_nfkc_cf": llama_spm_nfkc_cf,
     "llama_prepend": llama_prepend,
     "roberta": roberta,
     "llama3": llama3,
@@ -249,6 +287,8 @@ FAMILIES: Dict[str, Callable] = {
     "word_level": word_level,
     "wordpiece_mix": wordpiece_mix,
     "metaspace_split": metaspace_split,
+    "scripts_wordpiece": scripts_wordpiece,
+    "scripts_bytelevel": scripts_bytelevel,
 }
 
 

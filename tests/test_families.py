@@ -47,18 +47,18 @@ def lines():
     return F.corpus_lines(2000)
 
 
-def _diff(hf_encs, st_encs, texts, decode_pairs=None):
+def _diff(hf_encs, st_encs, texts, fields=FIELDS):
     """The first differing (text, field, hf, subtok), or None."""
     assert len(hf_encs) == len(st_encs)
     for t, a, b in zip(texts, hf_encs, st_encs):
-        for f in FIELDS:
+        for f in fields:
             x, y = getattr(a, f), getattr(b, f)
             if x != y:
                 return t, f, x[:20], y[:20]
         if len(a.overflowing) != len(b.overflowing):
             return t, "overflowing", len(a.overflowing), len(b.overflowing)
         for oa, ob in zip(a.overflowing, b.overflowing):
-            for f in FIELDS:
+            for f in fields:
                 if getattr(oa, f) != getattr(ob, f):
                     return t, "overflowing." + f, getattr(oa, f)[:20], getattr(ob, f)[:20]
     return None
@@ -197,17 +197,143 @@ def test_unigram_is_refused_by_name():
         Tokenizer.from_str(hf.to_str())
 
 
-def test_unsupported_component_is_named():
+def test_bad_components_are_named():
     from tokenizers import models
 
     v = json.loads(HFTokenizer(models.WordLevel({"a": 0, "<unk>": 1}, unk_token="<unk>")).to_str())
-    v["normalizer"] = {"type": "Precompiled", "precompiled_charsmap": ""}
-    with pytest.raises(subtok.TokenizerFileError, match="Precompiled"):
-        Tokenizer.from_str(json.dumps(v))
+    for charsmap in ("", "AAAA", "not base64!"):
+        v["normalizer"] = {"type": "Precompiled", "precompiled_charsmap": charsmap}
+        with pytest.raises(subtok.TokenizerFileError, match="Precompiled"):
+            Tokenizer.from_str(json.dumps(v))
     v["normalizer"] = None
-    v["pre_tokenizer"] = {"type": "UnicodeScripts"}
-    with pytest.raises(subtok.TokenizerFileError, match="UnicodeScripts"):
+    v["pre_tokenizer"] = {"type": "Mystery"}
+    with pytest.raises(subtok.TokenizerFileError, match="Mystery"):
         Tokenizer.from_str(json.dumps(v))
+
+
+#: characters where SentencePiece's charsmap, grapheme clusters and offsets interact: combining
+#: marks, ligatures, half-width kana and voiced marks, Hangul jamo, ZWJ emoji, format and
+#: control characters, full-width forms, spaces of every kind
+PRECOMPILED_PIECES = [
+    "e", "\u0301", "\u0308", "\u20dd", "ﬁ", "ﬃ", "Ⅸ", "①", "ｶ", "ﾞ", "ﾟ", "ガ", "\u1100", "\u1161", "\u11a8", "한",
+    "👨", "\u200d", "👩", "🏽", "\u200b", "\u200c", "\ufeff", "\x01", "\x7f", "Ａ", "ｂ", "㍿", "ß", "İ", "Σ", "ς",
+    " ", "  ", "\u3000", "\u00a0", "\t", "\n", "x", "中", "\u0e33", "\u0d4c", "\U0001d400", "\ufb2a", "\u05bc",
+]
+
+
+@pytest.mark.parametrize("name", ["llama_spm_nfkc", "llama_spm_nfkc_cf"])
+def test_precompiled_graphemes(built, name):
+    """The Precompiled normalizer on clusters built from tricky pieces: ids, offsets, decode."""
+    hf, tok, _ = built(name)
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(PRECOMPILED_PIECES), max_size=12).map("".join))
+    def check(text):
+        e1, e2 = hf.encode(text), tok.encode(text)
+        assert _diff([e1], [e2], [text]) is None
+        assert hf.decode(e1.ids) == tok.decode(e1.ids)
+
+    check()
+
+
+#: pipeline families for the API parity checks (every model, processor and decoder kind)
+API_FAMILIES = ["llama_spm", "llama_spm_nfkc", "roberta", "llama3", "word_level", "wordpiece_mix", "scripts_wordpiece"]
+
+
+@pytest.mark.parametrize("name", API_FAMILIES)
+def test_api_pretokenized_and_post_process(built, lines, name):
+    """`is_pretokenized` input and `post_process` behave as HF's, stored settings included."""
+    _, _, path = built(name)
+    hf, tok = HFTokenizer.from_file(str(path)), Tokenizer.from_file(path)
+    assert type(tok._impl).__name__ == "PipelineTokenizer"
+    words = [l.split() for l in lines[:40]] + [["U", "Zebra", "€5"], ["<s>", "hi", "[CLS]"], ["中文", "e\u0301"], []]
+    for add in (True, False):
+        for w in words:
+            assert _diff([hf.encode(w, is_pretokenized=True, add_special_tokens=add)],
+                         [tok.encode(w, is_pretokenized=True, add_special_tokens=add)], [w]) is None
+        pairs = list(zip(words[:10], words[10:20]))
+        assert _diff([hf.encode(a, b, is_pretokenized=True, add_special_tokens=add) for a, b in pairs],
+                     tok.encode_batch(pairs, is_pretokenized=True, add_special_tokens=add), pairs) is None
+    texts = lines[:60]
+    raw = [(t.encode_batch(texts, add_special_tokens=False)) for t in (hf, tok)]
+    for t in (hf, tok):
+        t.enable_truncation(20, stride=3)
+        t.enable_padding(pad_id=0, pad_token="<pad>", length=24)
+    for i in range(30):
+        for pair in (None, 30 + i):
+            ha = hf.post_process(raw[0][i], None if pair is None else raw[0][pair])
+            sa = tok.post_process(raw[1][i], None if pair is None else raw[1][pair])
+            assert _diff([ha], [sa], [(texts[i], pair)]) is None
+
+
+@pytest.mark.parametrize("name", API_FAMILIES)
+def test_api_added_tokens_and_vocab(built, lines, name):
+    """add_tokens / add_special_tokens with AddedToken options, vocabulary queries and decode."""
+    from tokenizers import AddedToken as HFAddedToken
+
+    _, _, path = built(name)
+    hf, tok = HFTokenizer.from_file(str(path)), Tokenizer.from_file(path)
+    assert tok.get_vocab(with_added_tokens=False) == hf.get_vocab(with_added_tokens=False)
+    assert tok.get_vocab() == hf.get_vocab()
+    assert tok.get_vocab_size() == hf.get_vocab_size()
+    assert tok.get_vocab_size(with_added_tokens=False) == hf.get_vocab_size(with_added_tokens=False)
+    # not with RobertaProcessing: it trims offsets by the token string, and HF's is the matched text
+    # ("peo  "), subtok's the content (a known difference, see below)
+    new = [("zebrafish", dict(single_word=True)), ("peo", dict(rstrip=name != "roberta", normalized=False)), ("xyzzy", {})]
+    assert tok.add_tokens([subtok.AddedToken(c, **kw) for c, kw in new]) == hf.add_tokens(
+        [HFAddedToken(c, **kw) for c, kw in new])
+    assert tok.add_special_tokens(["<sep2>", "[NEW]"]) == hf.add_special_tokens(["<sep2>", "[NEW]"])
+    texts = ["zebrafish people xyzzy<sep2>x", " peo  ple [NEW]zebrafishes", "Everyone has the xyzzy"] + lines[:200]
+    # HF's token string of an added token is the text it matched ("peo " with rstrip); subtok's is
+    # the token's content: every other field must agree
+    assert _diff(hf.encode_batch(texts), tok.encode_batch(texts), texts, [f for f in FIELDS if f != "tokens"]) is None
+    ids = [e.ids for e in hf.encode_batch(texts)]
+    assert tok.decode_batch(ids) == hf.decode_batch(ids)
+    assert tok.decode_batch(ids, skip_special_tokens=False) == hf.decode_batch(ids, skip_special_tokens=False)
+    for t in ("zebrafish", "<sep2>", "[NEW]", "nope-not-a-token"):
+        assert tok.token_to_id(t) == hf.token_to_id(t)
+    for i in (0, 5, hf.get_vocab_size() - 1, hf.get_vocab_size() + 5):
+        assert tok.id_to_token(i) == hf.id_to_token(i)
+    assert tok.tokenize(lines[0]) == hf.encode(lines[0], add_special_tokens=False).tokens
+    assert tok.tokenize(lines[0], add_special_tokens=True) == hf.encode(lines[0]).tokens
+
+
+@pytest.mark.parametrize("name", API_FAMILIES)
+def test_api_settings_call_copy_pickle(built, lines, name, tmp_path):
+    """Stored settings as dicts, __call__ arrays, copies and pickles, save_pretrained."""
+    import copy
+    import pickle
+
+    _, _, path = built(name)
+    hf, tok = HFTokenizer.from_file(str(path)), Tokenizer.from_file(path)
+    texts = lines[:64]
+    for t in (hf, tok):
+        t.enable_truncation(16, stride=2, strategy="only_first", direction="left")
+        t.enable_padding(direction="left", pad_id=1, pad_token=hf.id_to_token(1), pad_to_multiple_of=8)
+    assert tok.truncation == hf.truncation
+    assert tok.padding == hf.padding
+    assert _diff(hf.encode_batch(texts), tok.encode_batch(texts), texts) is None
+    twin = copy.copy(tok)
+    twin.no_truncation()
+    twin.no_padding()
+    assert tok.truncation is not None and twin.padding is None
+    back = pickle.loads(pickle.dumps(tok))
+    assert _diff(hf.encode_batch(texts), back.encode_batch(texts), texts) is None
+    hf.no_truncation()
+    hf.no_padding()
+    out = tok(texts, padding="longest", truncation=True, max_length=12)
+    hf.enable_truncation(12)
+    hf.enable_padding(pad_id=tok.pad_token_id or 0, pad_token=tok.pad_token or "[PAD]")
+    assert out["input_ids"].tolist() == [e.ids for e in hf.encode_batch(texts)]
+    assert out["attention_mask"].tolist() == [e.attention_mask for e in hf.encode_batch(texts)]
+    tok.no_truncation()
+    tok.no_padding()
+    transformers = pytest.importorskip("transformers")
+    tok.save_pretrained(tmp_path / "saved")
+    fast = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "saved"))
+    hf.no_truncation()
+    hf.no_padding()
+    assert [fast(t)["input_ids"] for t in texts[:20]] == [e.ids for e in hf.encode_batch(texts[:20])]
 
 
 def test_pipeline_class_is_exposed():

@@ -279,7 +279,7 @@ class Tokenizer:
         self.save(tok_path)
         special = self.special_tokens_map
         config: Dict[str, Any] = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
-        if not _is_bpe(self._impl):
+        if isinstance(self._impl, _core.WordPieceTokenizer):
             norm = json.loads(self.to_str()).get("normalizer") or {}
             config.update(tokenizer_class="BertTokenizerFast", do_lower_case=bool(norm.get("lowercase", True)),
                           strip_accents=norm.get("strip_accents"),
@@ -741,7 +741,7 @@ class Tokenizer:
             return self._special[name]
         if name == "pad_token" and self._impl.padding:
             return self._impl.padding["pad_token"]
-        if not _is_bpe(self._impl):
+        if isinstance(self._impl, _core.WordPieceTokenizer):
             default = _BERT_DEFAULTS.get(name)
             if default is not None and self._impl.token_to_id(default) is not None:
                 return default

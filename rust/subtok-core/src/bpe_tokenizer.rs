@@ -962,16 +962,10 @@ impl BpeTokenizer {
     }
 
     /// HF `Tokenizer.post_process`: stored truncation, A then B (type id 1), stored padding.
-    pub fn post_process(&self, mut a: Encoding, mut b: Option<Encoding>) -> Result<Encoding> {
-        let settings = self.settings.snapshot();
-        if let Some(t) = &settings.truncation {
-            truncate_encodings(&mut a, b.as_mut(), t)?;
-        }
-        let mut enc = Template::plain().apply(a, b, false);
-        if let Some(p) = &settings.padding {
-            pad_encodings(std::slice::from_mut(&mut enc), p);
-        }
-        Ok(enc)
+    pub fn post_process(&self, a: Encoding, b: Option<Encoding>) -> Result<Encoding> {
+        let s = self.settings.snapshot();
+        let plain = |a, b| Template::plain().apply(a, b, false);
+        crate::postprocess::post_process((a, b), false, |_| 0, s.truncation.as_ref(), s.padding.as_ref(), plain)
     }
 
     /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded as a text of its

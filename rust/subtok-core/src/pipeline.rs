@@ -18,9 +18,7 @@ use crate::normalize::component::Normalizer;
 use crate::normalize::normalized::Normalized;
 use crate::postprocess::processor::Processor;
 use crate::postprocess::settings::SettingsCell;
-use crate::postprocess::{
-    pad_encodings, truncate_encodings, truncate_ids, PaddingParams, TruncationParams,
-};
+use crate::postprocess::{pad_encodings, truncate_ids, PaddingParams, TruncationParams};
 use crate::pretokenize::bytelevel::string_to_bytes;
 use crate::pretokenize::component::PreTokenizer;
 use crate::pretokenize::pieces::Pretok;
@@ -292,7 +290,7 @@ impl Pipeline {
         self.special_ids.get(id as usize).copied().unwrap_or(false)
     }
     /// Every (token, id) of the model and the added tokens.
-    pub fn vocab(&self) -> Vec<(String, u32)> {
+    pub fn get_vocab(&self) -> Vec<(String, u32)> {
         let mut v: Vec<(String, u32)> = match &self.model {
             Model::Bpe(m) => m.vocab().map(|(t, i)| (t.to_string(), i)).collect(),
             Model::WordLevel(m) => m.vocab().map(|(t, i)| (t.to_string(), i)).collect(),
@@ -311,7 +309,7 @@ impl Pipeline {
     }
     /// HF `get_vocab_size(with_added_tokens=True)`.
     pub fn vocab_size(&self) -> usize {
-        let mut ids: Vec<u32> = self.vocab().into_iter().map(|x| x.1).collect();
+        let mut ids: Vec<u32> = self.get_vocab().into_iter().map(|x| x.1).collect();
         ids.sort_unstable();
         ids.dedup();
         ids.len()
@@ -421,17 +419,35 @@ impl Pipeline {
         })
     }
 
-    /// Truncation settings with `max_length` reduced by the special tokens the post-processor adds.
-    fn budget(&self, is_pair: bool, add_special_tokens: bool, t: &TruncationParams) -> Result<TruncationParams> {
-        let n = if add_special_tokens { self.num_special_tokens_to_add(is_pair) } else { 0 };
-        if t.max_length < n {
-            return Err(Error::invalid(format!(
-                "max_length={} is smaller than the {n} special tokens a {} needs; use max_length >= {n}",
-                t.max_length,
-                if is_pair { "pair" } else { "single sequence" },
-            )));
-        }
-        Ok(TruncationParams { max_length: t.max_length - n, ..*t })
+    /// Truncation (less the post-processor's special tokens), the post-processor, padding.
+    fn post_process_with(
+        &self,
+        ab: (Encoding, Option<Encoding>),
+        add_special_tokens: bool,
+        truncation: Option<&TruncationParams>,
+        padding: Option<&PaddingParams>,
+    ) -> Result<Encoding> {
+        let p = &self.processor;
+        let process = |a, b| p.process(a, b, add_special_tokens, &self.id_to_token);
+        crate::postprocess::post_process(ab, add_special_tokens, |pair| p.added_tokens(pair), truncation, padding, process)
+    }
+
+    /// HF `Tokenizer.post_process`: stored truncation, the post-processor, stored padding, on
+    /// encodings made without special tokens.
+    pub fn post_process(&self, a: Encoding, b: Option<Encoding>, add_special_tokens: bool) -> Result<Encoding> {
+        let s = self.settings.snapshot();
+        self.post_process_with((a, b), add_special_tokens, s.truncation.as_ref(), s.padding.as_ref())
+    }
+
+    /// HF `encode(words, pair_words, is_pretokenized=True)`: each word runs the pipeline on its
+    /// own (word ids = word index, offsets relative to each word), then [`Self::post_process`].
+    pub fn encode_pretokenized(&self, a: &[&str], b: Option<&[&str]>, add_special_tokens: bool) -> Result<Encoding> {
+        let words = |ws: &[&str], seq: u32| {
+            Self::with_scratch(|sc| Encoding::from_words(ws, |w| self.encode_seq(w, seq, sc)))
+        };
+        let ea = words(a, 0)?;
+        let eb = b.map(|b| words(b, 1)).transpose()?;
+        self.post_process(ea, eb, add_special_tokens)
     }
 
     fn encode_truncated(
@@ -440,27 +456,20 @@ impl Pipeline {
         b: Option<&str>,
         add_special_tokens: bool,
         truncation: Option<&TruncationParams>,
+        padding: Option<&PaddingParams>,
     ) -> Result<Encoding> {
-        let (mut ea, mut eb) = Self::with_scratch(|sc| {
+        let ab = Self::with_scratch(|sc| {
             let ea = self.encode_seq(a, 0, sc)?;
             let eb = b.map(|b| self.encode_seq(b, 1, sc)).transpose()?;
             Ok((ea, eb))
         })?;
-        if let Some(t) = truncation {
-            let t = self.budget(eb.is_some(), add_special_tokens, t)?;
-            truncate_encodings(&mut ea, eb.as_mut(), &t)?;
-        }
-        Ok(self.processor.process(ea, eb, add_special_tokens, &self.id_to_token))
+        self.post_process_with(ab, add_special_tokens, truncation, padding)
     }
 
     /// HF `Tokenizer.encode`: stored truncation and padding apply.
     pub fn encode(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<Encoding> {
         let s = self.settings.snapshot();
-        let mut e = self.encode_truncated(a, b, add_special_tokens, s.truncation.as_ref())?;
-        if let Some(p) = &s.padding {
-            pad_encodings(std::slice::from_mut(&mut e), p);
-        }
-        Ok(e)
+        self.encode_truncated(a, b, add_special_tokens, s.truncation.as_ref(), s.padding.as_ref())
     }
 
     /// HF `encode_batch`, in parallel; stored padding applies to the whole batch.
@@ -469,7 +478,7 @@ impl Pipeline {
         let mut encs = inputs
             .par_iter()
             .with_min_len(16)
-            .map(|(a, b)| self.encode_truncated(a, *b, add_special_tokens, s.truncation.as_ref()))
+            .map(|(a, b)| self.encode_truncated(a, *b, add_special_tokens, s.truncation.as_ref(), None))
             .collect::<Result<Vec<_>>>()?;
         if let Some(p) = &s.padding {
             pad_encodings(&mut encs, p);
@@ -489,7 +498,7 @@ impl Pipeline {
         let mut encs = inputs
             .par_iter()
             .with_min_len(16)
-            .map(|(a, b)| self.encode_truncated(a, *b, add_special_tokens, truncation.as_ref()))
+            .map(|(a, b)| self.encode_truncated(a, *b, add_special_tokens, truncation.as_ref(), None))
             .collect::<Result<Vec<_>>>()?;
         if let Some(p) = padding {
             pad_encodings(&mut encs, p);
@@ -501,7 +510,9 @@ impl Pipeline {
     /// windows when `truncate` is set; padding never does).
     pub fn encode_batch_flat(&self, texts: &[&str], add_special_tokens: bool, truncate: bool) -> Result<(Vec<u32>, Vec<i64>)> {
         let trunc = match (&self.settings.truncation(), truncate) {
-            (Some(t), true) => Some(self.budget(false, add_special_tokens, t)?),
+            (Some(t), true) => {
+                Some(crate::postprocess::special_budget(t, false, add_special_tokens, |p| self.num_special_tokens_to_add(p))?)
+            }
             _ => None,
         };
         let parts = texts

@@ -15,7 +15,7 @@ use crate::normalize::bert::{
     is_control, is_whitespace, normalize_aligned, BertNormalizer, CharClass,
 };
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, PaddingParams, SettingsCell, Template,
+    pad_encodings, PaddingParams, SettingsCell, Template,
     TruncationParams,
 };
 use crate::pretokenize::bert::is_bert_punc;
@@ -748,7 +748,7 @@ impl WordPieceTokenizer {
             }
         }
         let mut enc =
-            self.post_process_with(ea, kb.map(|k| k.0), add_special_tokens, Some(t))?;
+            self.post_process_with(ea, kb.map(|k| k.0), add_special_tokens, Some(t), None)?;
         enc.overflowing.clear();
         Ok(Some(enc))
     }
@@ -821,7 +821,7 @@ impl WordPieceTokenizer {
                 }
                 let ea = self.encode_raw(a, 0);
                 let eb = b.map(|b| self.encode_raw(b, 1));
-                *enc = self.post_process_with(ea, eb, add_special_tokens, truncation)?;
+                *enc = self.post_process_with(ea, eb, add_special_tokens, truncation, None)?;
             }
         }
         Ok(())
@@ -896,43 +896,23 @@ impl WordPieceTokenizer {
         is_pair: bool,
         add_special_tokens: bool,
     ) -> Result<Option<TruncationParams>> {
-        let Some(t) = t else { return Ok(None) };
-        let n_added = if add_special_tokens {
-            self.num_special_tokens_to_add(is_pair)
-        } else {
-            0
-        };
-        if t.max_length < n_added {
-            return Err(Error::invalid(format!(
-                "max_length={} is smaller than the {} special tokens a {} needs; use max_length >= {}",
-                t.max_length,
-                n_added,
-                if is_pair { "pair" } else { "single sequence" },
-                n_added
-            )));
-        }
-        Ok(Some(TruncationParams {
-            max_length: t.max_length - n_added,
-            ..t
-        }))
+        let count = |pair| self.num_special_tokens_to_add(pair);
+        t.map(|t| crate::postprocess::special_budget(&t, is_pair, add_special_tokens, count)).transpose()
     }
 
-    /// Truncate (with overflow windows) and apply the template; no padding.
+    /// Truncate (with overflow windows) and apply the template; padding when given.
     fn post_process_with(
         &self,
-        mut a: Encoding,
-        mut b: Option<Encoding>,
+        a: Encoding,
+        b: Option<Encoding>,
         add_special_tokens: bool,
         truncation: Option<TruncationParams>,
+        padding: Option<&PaddingParams>,
     ) -> Result<Encoding> {
-        if let Some(t) = self.budget(truncation, b.is_some(), add_special_tokens)? {
-            truncate_encodings(&mut a, b.as_mut(), &t)?;
-        }
-        Ok(self
-            .template
-            .as_ref()
-            .unwrap_or_else(|| Template::plain())
-            .apply(a, b, add_special_tokens))
+        let t = self.template.as_ref().unwrap_or_else(|| Template::plain());
+        let count = |pair| t.added_tokens(pair);
+        let apply = |a, b| t.apply(a, b, add_special_tokens);
+        crate::postprocess::post_process((a, b), add_special_tokens, count, truncation.as_ref(), padding, apply)
     }
 
     /// HF `Tokenizer.post_process`: stored truncation, the template, stored padding.
@@ -943,11 +923,7 @@ impl WordPieceTokenizer {
         add_special_tokens: bool,
     ) -> Result<Encoding> {
         let settings = self.settings.snapshot();
-        let mut enc = self.post_process_with(a, b, add_special_tokens, settings.truncation)?;
-        if let Some(p) = &settings.padding {
-            pad_encodings(std::slice::from_mut(&mut enc), p);
-        }
-        Ok(enc)
+        self.post_process_with(a, b, add_special_tokens, settings.truncation, settings.padding.as_ref())
     }
 
     /// HF `encode(words, pair_words, is_pretokenized=True)`: each word encoded on its own (the

@@ -4,7 +4,7 @@ use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use crate::tokenizer::{
-    extract_words, flat_arrays, make_padding, make_truncation, padding_dict, truncation_dict,
+    extract_words, flat_arrays, ids_arg, make_padding, make_truncation, padding_dict, truncation_dict,
     FlatArrays,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -51,16 +51,6 @@ fn special_set(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<SpecialSe
         names.push(s.to_cow()?.into_owned());
     }
     Ok(SpecialSet::Named(names))
-}
-
-fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
-    ids.into_iter()
-        .map(|i| {
-            u32::try_from(i)
-                .map_err(|_| Error::OutOfRange(format!("token id {i} is not in the vocabulary")))
-        })
-        .collect::<Result<Vec<u32>, Error>>()
-        .py()
 }
 
 fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {

@@ -1,23 +1,23 @@
 //! `_core.PipelineTokenizer`: the general HF pipeline (any BPE / WordPiece / WordLevel
 //! `tokenizer.json` that no fused specialization matches) over `subtok_core::pipeline::Pipeline`.
+//! Its HF methods are the ones `WordPieceTokenizer` has (`hf_tokenizer_methods!`).
 use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use crate::tokenizer::{
-    arrays_to_dict, batch_refs, extract_batch, extract_texts, flat_arrays, make_padding,
-    make_truncation, padding_dict, truncation_dict, FlatArrays,
+    arrays_to_dict, batch_refs, extract_batch, extract_texts, extract_words, flat_arrays, ids_arg,
+    make_padding, make_truncation, padding_dict, truncation_dict, FlatArrays, PaddingArgs,
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
-use std::path::PathBuf;
 use subtok_core::inputs::InputOptions;
 use subtok_core::io::hf_json;
 use subtok_core::pipeline::Pipeline;
-use subtok_core::Error;
 
+/// Frozen like `WordPieceTokenizer`: settings change atomically through `&self`.
 #[derive(Clone)]
-#[pyclass(module = "subtok._core", name = "PipelineTokenizer")]
+#[pyclass(module = "subtok._core", name = "PipelineTokenizer", frozen)]
 pub struct PyPipeline {
     pub inner: Pipeline,
 }
@@ -27,43 +27,16 @@ impl PyPipeline {
         let pad = self.inner.settings.padding().map(|p| std::sync::Arc::from(p.pad_token.as_str()));
         PyEncoding::new(e, self.inner.id_to_token_table(), pad)
     }
-}
-
-fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
-    ids.into_iter()
-        .map(|i| u32::try_from(i).map_err(|_| Error::OutOfRange(format!("token id {i} is not in the vocabulary"))))
-        .collect::<Result<Vec<u32>, Error>>()
-        .py()
+    fn json(&self, pretty: bool) -> String {
+        hf_json::json_text(&self.inner.to_json(), pretty)
+    }
 }
 
 crate::tokenizer::truncation_padding_methods!(PyPipeline);
+crate::tokenizer::hf_tokenizer_methods!(PyPipeline);
 
 #[pymethods]
 impl PyPipeline {
-    #[pyo3(signature = (path, pretty=true))]
-    fn save(&self, py: Python<'_>, path: PathBuf, pretty: bool) -> PyResult<()> {
-        let text = self.to_str(py, pretty)?;
-        detached(py, || subtok_core::error::write_atomic(&path, text.as_bytes()))?.py()
-    }
-
-    #[pyo3(signature = (pretty=false))]
-    fn to_str(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
-        detached(py, || hf_json::json_text(&self.inner.to_json(), pretty))
-    }
-
-    #[pyo3(signature = (sequence, pair=None, add_special_tokens=true))]
-    fn encode(
-        &self,
-        py: Python<'_>,
-        sequence: PyBackedStr,
-        pair: Option<PyBackedStr>,
-        add_special_tokens: bool,
-    ) -> PyResult<PyEncoding> {
-        let inner = &self.inner;
-        let e = detached(py, || inner.encode(&sequence, pair.as_deref(), add_special_tokens))?.py()?;
-        Ok(self.wrap(e))
-    }
-
     #[pyo3(signature = (inputs, add_special_tokens=true))]
     fn encode_batch(
         &self,
@@ -73,93 +46,8 @@ impl PyPipeline {
     ) -> PyResult<Vec<PyEncoding>> {
         let items = extract_batch(inputs)?;
         let inner = &self.inner;
-        let encs = detached(py, || {
-            let refs = batch_refs(&items);
-            pool::install(|| inner.encode_batch(&refs, add_special_tokens))
-        })?
-        .py()?;
+        let encs = pool::run(py, || inner.encode_batch(&batch_refs(&items), add_special_tokens))?.py()?;
         Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
-    }
-
-    #[pyo3(signature = (inputs, add_special_tokens=false, truncate=true))]
-    fn encode_batch_flat<'py>(
-        &self,
-        py: Python<'py>,
-        inputs: &Bound<'py, PyAny>,
-        add_special_tokens: bool,
-        truncate: bool,
-    ) -> PyResult<FlatArrays<'py>> {
-        let texts = extract_texts(inputs)?;
-        let inner = &self.inner;
-        let (ids, lens) = detached(py, || {
-            let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            pool::install(|| inner.encode_batch_flat(&refs, add_special_tokens, truncate))
-        })?
-        .py()?;
-        Ok(flat_arrays(py, ids, lens))
-    }
-
-    #[pyo3(signature = (ids, skip_special_tokens=true))]
-    fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
-        let ids = ids_arg(ids)?;
-        detached(py, || self.inner.decode(&ids, skip_special_tokens))?.py()
-    }
-
-    fn get_vocab(&self) -> std::collections::HashMap<String, u32> {
-        self.inner.vocab().into_iter().collect()
-    }
-    fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-    fn id_to_token(&self, id: i64) -> Option<String> {
-        u32::try_from(id).ok().and_then(|i| self.inner.id_to_token(i)).map(str::to_string)
-    }
-    #[getter]
-    fn vocab_size(&self) -> usize {
-        self.inner.vocab_size()
-    }
-    /// Ids of the special (added) tokens.
-    fn special_token_ids(&self) -> Vec<u32> {
-        self.inner.added_tokens().iter().filter(|t| t.special).map(|t| t.id).collect()
-    }
-    fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
-        self.inner.num_special_tokens_to_add(is_pair)
-    }
-
-    /// Rectangular model inputs for a batch (the engine of `Tokenizer.__call__`); arguments as
-    /// in `WordPieceTokenizer.build_inputs`.
-    #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids))]
-    #[allow(clippy::too_many_arguments)]
-    fn build_inputs<'py>(
-        &self,
-        py: Python<'py>,
-        inputs: &Bound<'py, PyAny>,
-        add_special_tokens: bool,
-        truncation: Option<(usize, usize, String, String)>,
-        padding: Option<crate::tokenizer::PaddingArgs>,
-        return_overflowing_tokens: bool,
-        return_offsets_mapping: bool,
-        return_special_tokens_mask: bool,
-        return_sequence_ids: bool,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let items = extract_batch(inputs)?;
-        let trunc = truncation.map(|(m, s, st, d)| make_truncation(m, s, &st, &d)).transpose()?;
-        let pad = padding
-            .map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult))
-            .transpose()?;
-        let opts = InputOptions {
-            return_overflowing_tokens,
-            return_offsets_mapping,
-            return_special_tokens_mask,
-            return_sequence_ids,
-        };
-        let inner = &self.inner;
-        let arrays = detached(py, || {
-            let refs = batch_refs(&items);
-            pool::install(|| inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts))
-        })?
-        .py()?;
-        arrays_to_dict(py, arrays)
     }
 
     fn __repr__(&self) -> String {

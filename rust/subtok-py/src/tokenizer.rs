@@ -39,6 +39,9 @@ impl PyWordPiece {
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
         PyEncoding::new(e, self.id_to_token.clone(), self.pad_token())
     }
+    fn json(&self, pretty: bool) -> String {
+        hf_json::json_text(&hf_json::wordpiece_to_json(&self.inner), pretty)
+    }
 }
 
 /// `obj` as UTF-8 if it is a `str` (`Ok(None)` if it is not). A `str` holding lone surrogates
@@ -285,7 +288,169 @@ macro_rules! truncation_padding_methods {
 }
 pub(crate) use truncation_padding_methods;
 
+/// `token id` arguments: negative ids are out of the vocabulary (`IndexError`).
+pub fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
+    ids.into_iter()
+        .map(|i| u32::try_from(i).map_err(|_| Error::OutOfRange(format!("token id {i} is not in the vocabulary"))))
+        .collect::<Result<Vec<u32>, Error>>()
+        .py()
+}
+
+/// The HF `Tokenizer` methods that WordPiece and the general pipeline share (their core types
+/// have the same method names): a second `#[pymethods]` block per class. The class provides
+/// `json(pretty)` (its `tokenizer.json` text) and `wrap(encoding)`.
+macro_rules! hf_tokenizer_methods {
+    ($class:ty) => {
+        #[pymethods]
+        impl $class {
+            #[pyo3(signature = (path, pretty=true))]
+            fn save(&self, py: Python<'_>, path: std::path::PathBuf, pretty: bool) -> PyResult<()> {
+                detached(py, || subtok_core::error::write_atomic(&path, self.json(pretty).as_bytes()))?.py()
+            }
+
+            #[pyo3(signature = (pretty=false))]
+            fn to_str(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
+                detached(py, || self.json(pretty))
+            }
+
+            #[pyo3(signature = (sequence, pair=None, add_special_tokens=true))]
+            fn encode(
+                &self,
+                py: Python<'_>,
+                sequence: PyBackedStr,
+                pair: Option<PyBackedStr>,
+                add_special_tokens: bool,
+            ) -> PyResult<PyEncoding> {
+                let inner = &self.inner;
+                let bytes = sequence.len() + pair.as_ref().map_or(0, |p| p.len());
+                let e = pool::run_sized(py, bytes, || inner.encode(&sequence, pair.as_deref(), add_special_tokens))?
+                    .py()?;
+                Ok(self.wrap(e))
+            }
+
+            #[pyo3(signature = (inputs, add_special_tokens=false, truncate=true))]
+            fn encode_batch_flat<'py>(
+                &self,
+                py: Python<'py>,
+                inputs: &Bound<'py, PyAny>,
+                add_special_tokens: bool,
+                truncate: bool,
+            ) -> PyResult<FlatArrays<'py>> {
+                let texts = extract_texts(inputs)?;
+                let inner = &self.inner;
+                let (ids, lens) = pool::run(py, || {
+                    let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
+                    inner.encode_batch_flat(&refs, add_special_tokens, truncate)
+                })?
+                .py()?;
+                Ok(flat_arrays(py, ids, lens))
+            }
+
+            #[pyo3(signature = (ids, skip_special_tokens=true))]
+            fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
+                let ids = ids_arg(ids)?;
+                pool::run_sized(py, ids.len() * 4, || self.inner.decode(&ids, skip_special_tokens))?.py()
+            }
+
+            fn get_vocab(&self) -> std::collections::HashMap<String, u32> {
+                self.inner.get_vocab().into_iter().collect()
+            }
+            fn token_to_id(&self, token: &str) -> Option<u32> {
+                self.inner.token_to_id(token)
+            }
+            fn id_to_token(&self, id: i64) -> Option<String> {
+                u32::try_from(id).ok().and_then(|i| self.inner.id_to_token(i)).map(str::to_string)
+            }
+            #[getter]
+            fn vocab_size(&self) -> usize {
+                self.inner.vocab_size()
+            }
+            /// Ids of the special (added) tokens, for special-token masks and skipping.
+            fn special_token_ids(&self) -> Vec<u32> {
+                self.inner.added_tokens().iter().filter(|t| t.special).map(|t| t.id).collect()
+            }
+            fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
+                self.inner.num_special_tokens_to_add(is_pair)
+            }
+
+            /// Rectangular model inputs for a batch (the engine of `Tokenizer.__call__`).
+            /// `truncation` = (max_length, stride, strategy, direction); `padding` = (length or
+            /// None for the batch's longest, pad_to_multiple_of, pad_id, pad_token, direction).
+            #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids))]
+            #[allow(clippy::too_many_arguments)]
+            fn build_inputs<'py>(
+                &self,
+                py: Python<'py>,
+                inputs: &Bound<'py, PyAny>,
+                add_special_tokens: bool,
+                truncation: Option<(usize, usize, String, String)>,
+                padding: Option<PaddingArgs>,
+                return_overflowing_tokens: bool,
+                return_offsets_mapping: bool,
+                return_special_tokens_mask: bool,
+                return_sequence_ids: bool,
+            ) -> PyResult<Bound<'py, PyDict>> {
+                let items = extract_batch(inputs)?;
+                let trunc = truncation.map(|(m, s, st, d)| make_truncation(m, s, &st, &d)).transpose()?;
+                let pad = padding
+                    .map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult))
+                    .transpose()?;
+                let opts = InputOptions {
+                    return_overflowing_tokens,
+                    return_offsets_mapping,
+                    return_special_tokens_mask,
+                    return_sequence_ids,
+                };
+                let inner = &self.inner;
+                let arrays = pool::run(py, || {
+                    let refs = batch_refs(&items);
+                    inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
+                })?
+                .py()?;
+                arrays_to_dict(py, arrays)
+            }
+
+            /// Stored truncation, the post-processor and stored padding applied to encodings
+            /// made with `add_special_tokens=False` (HF `Tokenizer.post_process`).
+            #[pyo3(signature = (encoding, pair=None, add_special_tokens=true))]
+            fn post_process(
+                &self,
+                encoding: PyRef<'_, PyEncoding>,
+                pair: Option<PyRef<'_, PyEncoding>>,
+                add_special_tokens: bool,
+            ) -> PyResult<PyEncoding> {
+                let (a, b) = (encoding.to_core(), pair.map(|p| p.to_core()));
+                let e = self.inner.post_process(a, b, add_special_tokens).py()?;
+                Ok(self.wrap(e))
+            }
+
+            /// Encode a list of words (and a pair list): HF `encode(..., is_pretokenized=True)`.
+            #[pyo3(signature = (words, pair=None, add_special_tokens=true))]
+            fn encode_pretokenized(
+                &self,
+                py: Python<'_>,
+                words: &Bound<'_, PyAny>,
+                pair: Option<&Bound<'_, PyAny>>,
+                add_special_tokens: bool,
+            ) -> PyResult<PyEncoding> {
+                let a = extract_words(words, "sequence")?;
+                let b = pair.map(|p| extract_words(p, "pair")).transpose()?;
+                let inner = &self.inner;
+                let e = detached(py, || {
+                    let a: Vec<&str> = a.iter().map(|w| &**w).collect();
+                    let b: Option<Vec<&str>> = b.as_ref().map(|b| b.iter().map(|w| &**w).collect());
+                    inner.encode_pretokenized(&a, b.as_deref(), add_special_tokens)
+                })?
+                .py()?;
+                Ok(self.wrap(e))
+            }
+        }
+    };
+}
+pub(crate) use hf_tokenizer_methods;
+
 truncation_padding_methods!(PyWordPiece);
+hf_tokenizer_methods!(PyWordPiece);
 
 #[pymethods]
 impl PyWordPiece {
@@ -311,37 +476,6 @@ impl PyWordPiece {
         Ok(PyWordPiece::new(t))
     }
 
-    #[pyo3(signature = (path, pretty=true))]
-    fn save(&self, py: Python<'_>, path: PathBuf, pretty: bool) -> PyResult<()> {
-        let text = self.to_str(pretty);
-        detached(py, || {
-            subtok_core::error::write_atomic(&path, text.as_bytes())
-        })?
-        .py()
-    }
-
-    #[pyo3(signature = (pretty=false))]
-    fn to_str(&self, pretty: bool) -> String {
-        hf_json::json_text(&hf_json::wordpiece_to_json(&self.inner), pretty)
-    }
-
-    #[pyo3(signature = (sequence, pair=None, add_special_tokens=true))]
-    fn encode(
-        &self,
-        py: Python<'_>,
-        sequence: PyBackedStr,
-        pair: Option<PyBackedStr>,
-        add_special_tokens: bool,
-    ) -> PyResult<PyEncoding> {
-        let inner = &self.inner;
-        let bytes = sequence.len() + pair.as_ref().map_or(0, |p| p.len());
-        let e = pool::run_sized(py, bytes, || {
-            inner.encode(&sequence, pair.as_deref(), add_special_tokens)
-        })?
-        .py()?;
-        Ok(self.wrap(e))
-    }
-
     #[pyo3(signature = (inputs, add_special_tokens=true))]
     fn encode_batch(
         &self,
@@ -361,109 +495,6 @@ impl PyWordPiece {
             .into_iter()
             .map(|e| PyEncoding::from_compact(e, self.id_to_token.clone(), pad.clone()))
             .collect())
-    }
-
-    #[pyo3(signature = (inputs, add_special_tokens=false, truncate=true))]
-    fn encode_batch_flat<'py>(
-        &self,
-        py: Python<'py>,
-        inputs: &Bound<'py, PyAny>,
-        add_special_tokens: bool,
-        truncate: bool,
-    ) -> PyResult<FlatArrays<'py>> {
-        let texts = extract_texts(inputs)?;
-        let inner = &self.inner;
-        let (ids, lens) = pool::run(py, || {
-            let refs: Vec<&str> = texts.iter().map(|t| &**t).collect();
-            inner.encode_batch_flat(&refs, add_special_tokens, truncate)
-        })?
-        .py()?;
-        Ok(flat_arrays(py, ids, lens))
-    }
-
-    #[pyo3(signature = (ids, skip_special_tokens=true))]
-    fn decode(&self, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
-        let ids = ids
-            .into_iter()
-            .map(|i| {
-                u32::try_from(i).map_err(|_| {
-                    Error::OutOfRange(format!(
-                        "token id {i} is out of range (vocab size {})",
-                        self.inner.vocab_size()
-                    ))
-                })
-            })
-            .collect::<Result<Vec<u32>, Error>>()
-            .py()?;
-        self.inner.decode(&ids, skip_special_tokens).py()
-    }
-
-    fn get_vocab(&self) -> std::collections::HashMap<String, u32> {
-        self.inner.get_vocab().into_iter().collect()
-    }
-    fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-    fn id_to_token(&self, id: i64) -> Option<String> {
-        u32::try_from(id)
-            .ok()
-            .and_then(|i| self.inner.id_to_token(i))
-            .map(|s| s.to_string())
-    }
-    #[getter]
-    fn vocab_size(&self) -> usize {
-        self.inner.vocab_size()
-    }
-    /// Ids of the special (added) tokens, for special-token masks and skipping.
-    fn special_token_ids(&self) -> Vec<u32> {
-        self.inner
-            .added_tokens()
-            .iter()
-            .filter(|t| t.special)
-            .map(|t| t.id)
-            .collect()
-    }
-    fn num_special_tokens_to_add(&self, is_pair: bool) -> usize {
-        self.inner.num_special_tokens_to_add(is_pair)
-    }
-
-    /// Rectangular model inputs for a batch (the engine of `Tokenizer.__call__`).
-    /// `truncation` = (max_length, stride, strategy, direction); `padding` = (length or None for
-    /// the batch's longest, pad_to_multiple_of, pad_id, pad_token, direction).
-    #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids))]
-    #[allow(clippy::too_many_arguments)]
-    fn build_inputs<'py>(
-        &self,
-        py: Python<'py>,
-        inputs: &Bound<'py, PyAny>,
-        add_special_tokens: bool,
-        truncation: Option<(usize, usize, String, String)>,
-        padding: Option<PaddingArgs>,
-        return_overflowing_tokens: bool,
-        return_offsets_mapping: bool,
-        return_special_tokens_mask: bool,
-        return_sequence_ids: bool,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let items = extract_batch(inputs)?;
-        let trunc = truncation
-            .map(|(m, s, st, d)| make_truncation(m, s, &st, &d))
-            .transpose()?;
-        let pad = padding
-            .map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult))
-            .transpose()?;
-        let opts = InputOptions {
-            return_overflowing_tokens,
-            return_offsets_mapping,
-            return_special_tokens_mask,
-            return_sequence_ids,
-        };
-        let inner = &self.inner;
-        let arrays = pool::run(py, || {
-            let refs = batch_refs(&items);
-            inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
-        })?
-        .py()?;
-        arrays_to_dict(py, arrays)
     }
 
     fn __repr__(&self) -> String {
@@ -489,45 +520,6 @@ pub fn extract_words(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBacke
                 .map_err(|_| PyTypeError::new_err(format!("{what} must contain only str")))
         })
         .collect()
-}
-
-/// HF `post_process` and pre-tokenized input (the HF tokenizers API beyond `encode`).
-#[pymethods]
-impl PyWordPiece {
-    /// Stored truncation, the post-processor template and stored padding applied to encodings
-    /// made with `add_special_tokens=False` (HF `Tokenizer.post_process`).
-    #[pyo3(signature = (encoding, pair=None, add_special_tokens=true))]
-    fn post_process(
-        &self,
-        encoding: PyRef<'_, PyEncoding>,
-        pair: Option<PyRef<'_, PyEncoding>>,
-        add_special_tokens: bool,
-    ) -> PyResult<PyEncoding> {
-        let (a, b) = (encoding.to_core(), pair.map(|p| p.to_core()));
-        let e = self.inner.post_process(a, b, add_special_tokens).py()?;
-        Ok(self.wrap(e))
-    }
-
-    /// Encode a list of words (and a pair list): HF `encode(..., is_pretokenized=True)`.
-    #[pyo3(signature = (words, pair=None, add_special_tokens=true))]
-    fn encode_pretokenized(
-        &self,
-        py: Python<'_>,
-        words: &Bound<'_, PyAny>,
-        pair: Option<&Bound<'_, PyAny>>,
-        add_special_tokens: bool,
-    ) -> PyResult<PyEncoding> {
-        let a = extract_words(words, "sequence")?;
-        let b = pair.map(|p| extract_words(p, "pair")).transpose()?;
-        let inner = &self.inner;
-        let e = detached(py, || {
-            let a: Vec<&str> = a.iter().map(|w| &**w).collect();
-            let b: Option<Vec<&str>> = b.as_ref().map(|b| b.iter().map(|w| &**w).collect());
-            inner.encode_pretokenized(&a, b.as_deref(), add_special_tokens)
-        })?
-        .py()?;
-        Ok(self.wrap(e))
-    }
 }
 
 /// Wrap [`BatchArrays`] as a dict of 2-D (offsets: 3-D) int64 numpy arrays, without copying.

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::normalize::bert::BertNormalizer;
 use crate::normalize::normalized::Normalized;
+use crate::normalize::precompiled::Precompiled;
 use crate::pretokenize::bytelevel::byte_to_char;
 use crate::pretokenize::pattern::Pattern;
 use serde_json::Value;
@@ -26,6 +27,7 @@ pub enum Normalizer {
     Prepend(String),
     Bert(BertNormalizer),
     ByteLevel,
+    Precompiled(std::sync::Arc<Precompiled>),
     Sequence(Vec<Normalizer>),
 }
 
@@ -71,9 +73,9 @@ impl Normalizer {
                     .collect::<Result<_>>()?,
             ),
             "Precompiled" => {
-                return Err(Error::invalid(
-                    "normalizer Precompiled (SentencePiece charsmap) is not supported yet",
-                ))
+                let map = v.get("precompiled_charsmap").and_then(Value::as_str);
+                let map = map.ok_or_else(|| Error::invalid("normalizer Precompiled needs a \"precompiled_charsmap\" string"))?;
+                Normalizer::Precompiled(std::sync::Arc::new(Precompiled::from_base64(map)?))
             }
             other => return Err(Error::invalid(format!("normalizer {other:?} is not supported"))),
         })
@@ -120,6 +122,7 @@ impl Normalizer {
                     out(byte_to_char(x));
                 }
             }),
+            Normalizer::Precompiled(p) => p.apply(n),
             Normalizer::Sequence(v) => {
                 for x in v {
                     x.apply(n)?;

@@ -4,3 +4,4 @@ pub mod bert;
 pub use bert::BertNormalizer;
 pub mod component;
 pub mod normalized;
+pub mod precompiled;

@@ -97,6 +97,11 @@ impl Processor {
         table: &[String],
     ) -> Encoding {
         for e in std::iter::once(&mut a).chain(b.as_mut()) {
+            if self.zero_type_ids {
+                // RobertaProcessing: every type id is 0, overflow windows' included
+                e.type_ids.fill(0);
+                e.overflowing.iter_mut().for_each(|o| o.type_ids.fill(0));
+            }
             if let Some(prefix_space) = self.trim {
                 trim(e, prefix_space, table);
                 for o in &mut e.overflowing {

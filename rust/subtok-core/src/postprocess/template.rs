@@ -72,6 +72,8 @@ impl Template {
 
     /// Apply the template to `a` (and `b`), including every overflow window, in HF's order:
     /// for each window of A, B then each window of B; then A's main part with each window of B.
+    /// As in HF, the template's type ids go to the main parts only: a window keeps the type ids
+    /// it was encoded with (visible when `post_process` gets separately encoded sequences).
     pub fn apply(&self, a: Encoding, b: Option<Encoding>, add_special_tokens: bool) -> Encoding {
         let template = if b.is_some() {
             &self.pair
@@ -90,31 +92,32 @@ impl Template {
         let mut overflowing = Vec::new();
         for ao in &a_over {
             if let Some(bm) = &b_main {
-                overflowing.push(fill(template, ao, Some(bm), add_special_tokens));
+                overflowing.push(fill(template, (ao, true), Some((bm, false)), add_special_tokens));
                 for bo in &b_over {
-                    overflowing.push(fill(template, ao, Some(bo), add_special_tokens));
+                    overflowing.push(fill(template, (ao, true), Some((bo, true)), add_special_tokens));
                 }
             } else {
-                overflowing.push(fill(template, ao, None, add_special_tokens));
+                overflowing.push(fill(template, (ao, true), None, add_special_tokens));
             }
         }
         for bo in &b_over {
-            overflowing.push(fill(template, &a, Some(bo), add_special_tokens));
+            overflowing.push(fill(template, (&a, false), Some((bo, true)), add_special_tokens));
         }
-        let mut out = fill(template, &a, b_main.as_ref(), add_special_tokens);
+        let mut out = fill(template, (&a, false), b_main.as_ref().map(|b| (b, false)), add_special_tokens);
         out.overflowing = overflowing;
         out
     }
 }
 
 /// One flat encoding from a template: specials get offsets (0,0), word id None, mask 1.
+/// Each sequence comes with whether it is an overflow window (which keeps its type ids).
 fn fill(
     template: &[Piece],
-    a: &Encoding,
-    b: Option<&Encoding>,
+    a: (&Encoding, bool),
+    b: Option<(&Encoding, bool)>,
     add_special_tokens: bool,
 ) -> Encoding {
-    let n = a.len() + b.map_or(0, |b| b.len()) + 4;
+    let n = a.0.len() + b.map_or(0, |b| b.0.len()) + 4;
     let mut out = Encoding::with_capacity(n);
     for piece in template {
         match piece {
@@ -128,9 +131,13 @@ fn fill(
             }
             Piece::Sequence { seq, type_id } => {
                 let src = if *seq == 0 { Some(a) } else { b };
-                if let Some(s) = src {
+                if let Some((s, window)) = src {
                     out.ids.extend_from_slice(&s.ids);
-                    out.type_ids.extend(std::iter::repeat_n(*type_id, s.len()));
+                    if window {
+                        out.type_ids.extend_from_slice(&s.type_ids);
+                    } else {
+                        out.type_ids.extend(std::iter::repeat_n(*type_id, s.len()));
+                    }
                     out.offsets.extend_from_slice(&s.offsets);
                     out.special_tokens_mask
                         .extend_from_slice(&s.special_tokens_mask);

@@ -24,6 +24,7 @@ pub enum PreTokenizer {
     /// CharDelimiterSplit, the two halves of BertPreTokenizer).
     Chars { class: CharClass, behavior: Behavior },
     Metaspace { replacement: char, prepend: Prepend, split: bool },
+    UnicodeScripts,
     Sequence(Vec<PreTokenizer>),
 }
 
@@ -111,6 +112,7 @@ impl PreTokenizer {
                     split: b(v, "split", true),
                 }
             }
+            "UnicodeScripts" => PreTokenizer::UnicodeScripts,
             "Sequence" => PreTokenizer::Sequence(
                 v.get("pretokenizers")
                     .and_then(Value::as_array)
@@ -164,6 +166,10 @@ impl PreTokenizer {
                 char_matches(&n.text, |c| class.test(c), &mut found);
                 find_matches(&n.text, &found, &mut flagged);
                 behavior.apply(&flagged, out);
+                Ok(())
+            })?,
+            PreTokenizer::UnicodeScripts => p.split_each(|n, out| {
+                crate::pretokenize::unicode_scripts::split(&n.text, out);
                 Ok(())
             })?,
             PreTokenizer::Metaspace { replacement, prepend, split } => {

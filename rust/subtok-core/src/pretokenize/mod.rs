@@ -8,3 +8,5 @@ pub mod regex;
 pub mod component;
 pub mod pattern;
 pub mod pieces;
+pub mod scripts_table;
+pub mod unicode_scripts;
