@@ -46,6 +46,11 @@ def test_fit_sequence_classification_learns_and_saves_the_best_epoch(tok, tmp_pa
     assert res.best_metric >= 0.9, res.history
     again = sb.BertForSequenceClassification.from_pretrained(tmp_path / "best")
     assert evaluate(again, tok, data[200:])["accuracy"] == res.best_metric
+    # extra metrics see the labels by name, predicted and gold
+    m = evaluate(again, tok, data[200:], extra_metrics=lambda p, g: {"gold_fruit": float(np.mean([y == "fruit" for y in g])),
+                                                                      "agree": float(np.mean([a == b for a, b in zip(p, g)]))})
+    assert m["gold_fruit"] == pytest.approx(np.mean([y == "fruit" for _, y in data[200:]]))
+    assert m["agree"] == m["accuracy"]
     assert (tmp_path / "best" / "tokenizer.json").is_file()
     assert not model.training
 
