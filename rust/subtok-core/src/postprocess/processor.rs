@@ -109,6 +109,31 @@ impl Processor {
     }
 }
 
+impl Processor {
+    /// [`Self::process`] on borrowed encodings (trimmed in place); the result is a new one.
+    pub fn process_ref(
+        &self,
+        a: &mut Encoding,
+        mut b: Option<&mut Encoding>,
+        add_special_tokens: bool,
+        table: &[String],
+    ) -> Encoding {
+        let windows = !a.overflowing.is_empty() || b.as_ref().is_some_and(|b| !b.overflowing.is_empty());
+        if windows {
+            let b = b.map(|b| std::mem::take(b));
+            return self.process(std::mem::take(a), b, add_special_tokens, table);
+        }
+        if let Some(prefix_space) = self.trim {
+            trim(a, prefix_space, table);
+            if let Some(b) = b.as_deref_mut() {
+                trim(b, prefix_space, table);
+            }
+        }
+        let t = self.template.as_ref().unwrap_or_else(|| Template::plain());
+        t.apply_ref(a, b.as_deref(), add_special_tokens)
+    }
+}
+
 fn trim(e: &mut Encoding, prefix_space: bool, table: &[String]) {
     for i in 0..e.ids.len() {
         let tok = table.get(e.ids[i] as usize).map_or("", String::as_str);
