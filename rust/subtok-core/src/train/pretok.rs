@@ -27,6 +27,11 @@ pub fn is_bert_separator(c: char) -> bool {
 pub fn bert_normalize(s: &str, lowercase: bool, out: &mut String) {
     let n = BertNormalizer { lowercase, ..Default::default() };
     for c in s.chars() {
+        if c.is_ascii_graphic() {
+            // printable ASCII: kept, only lowercased
+            out.push(if lowercase { c.to_ascii_lowercase() } else { c });
+            continue;
+        }
         match n.classify(c) {
             CharClass::Drop => {}
             CharClass::Space => out.push(' '),
