@@ -18,7 +18,7 @@ use crate::normalize::component::Normalizer;
 use crate::normalize::normalized::Normalized;
 use crate::postprocess::processor::Processor;
 use crate::postprocess::settings::SettingsCell;
-use crate::postprocess::{pad_encodings, truncate_ids, PaddingParams, TruncationParams};
+use crate::postprocess::{pad_encodings, truncate_encodings, truncate_ids, PaddingParams, TruncationParams};
 use crate::pretokenize::bytelevel::string_to_bytes;
 use crate::pretokenize::component::PreTokenizer;
 use crate::pretokenize::pieces::Pretok;
@@ -86,6 +86,9 @@ struct Scratch {
     piece: Normalized,
     toks: Vec<(u32, u32, u32)>,
     char_of: Vec<u32>,
+    /// The two sequences of an input before post-processing (reused).
+    enc_a: Encoding,
+    enc_b: Encoding,
 }
 
 thread_local! {
@@ -369,8 +372,15 @@ impl Pipeline {
 
     /// One sequence, no special tokens (type id = `seq`), offsets in characters.
     fn encode_seq(&self, text: &str, seq: u32, sc: &mut Scratch) -> Result<Encoding> {
+        let mut enc = Encoding::default();
+        self.encode_seq_into(text, seq, sc, &mut enc)?;
+        Ok(enc)
+    }
+
+    /// [`Self::encode_seq`] into `enc` (cleared first).
+    fn encode_seq_into(&self, text: &str, seq: u32, sc: &mut Scratch, enc: &mut Encoding) -> Result<()> {
         self.pre_tokenize(text, sc)?;
-        let mut enc = Encoding::with_capacity(sc.pt.norm.text.len() / 3 + 2);
+        enc.clear();
         let ascii = text.is_ascii();
         if !ascii {
             sc.char_of.clear();
@@ -409,7 +419,7 @@ impl Pipeline {
                 push(id, sc.pt.norm.original(a, b));
             }
         }
-        Ok(enc)
+        Ok(())
     }
 
     fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> Result<T>) -> Result<T> {
@@ -458,12 +468,41 @@ impl Pipeline {
         truncation: Option<&TruncationParams>,
         padding: Option<&PaddingParams>,
     ) -> Result<Encoding> {
-        let ab = Self::with_scratch(|sc| {
-            let ea = self.encode_seq(a, 0, sc)?;
-            let eb = b.map(|b| self.encode_seq(b, 1, sc)).transpose()?;
-            Ok((ea, eb))
+        let mut enc = Self::with_scratch(|sc| {
+            let (mut ea, mut eb) = (std::mem::take(&mut sc.enc_a), std::mem::take(&mut sc.enc_b));
+            let r = self.encode_into(a, b, add_special_tokens, truncation, sc, &mut ea, &mut eb);
+            (sc.enc_a, sc.enc_b) = (ea, eb);
+            r
         })?;
-        self.post_process_with(ab, add_special_tokens, truncation, padding)
+        if let Some(p) = padding {
+            pad_encodings(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn encode_into(
+        &self,
+        a: &str,
+        b: Option<&str>,
+        add_special_tokens: bool,
+        truncation: Option<&TruncationParams>,
+        sc: &mut Scratch,
+        ea: &mut Encoding,
+        eb: &mut Encoding,
+    ) -> Result<Encoding> {
+        self.encode_seq_into(a, 0, sc, ea)?;
+        if let Some(b) = b {
+            self.encode_seq_into(b, 1, sc, eb)?;
+        }
+        let mut eb = b.map(|_| eb);
+        if let Some(t) = truncation {
+            let t = crate::postprocess::special_budget(t, eb.is_some(), add_special_tokens, |p| {
+                self.num_special_tokens_to_add(p)
+            })?;
+            truncate_encodings(ea, eb.as_deref_mut(), &t)?;
+        }
+        Ok(self.processor.process_ref(ea, eb, add_special_tokens, &self.id_to_token))
     }
 
     /// HF `Tokenizer.encode`: stored truncation and padding apply.

@@ -31,7 +31,77 @@ pub struct WordBpe {
     pub dropout: Option<f64>,
     /// `<0xXX>` token ids (byte fallback).
     byte_ids: Vec<Option<u32>>,
+    /// Ids of one-character symbols (see [`CharIds`]).
+    char_ids: CharIds,
+    /// A character no merge can join to what precedes it (see [`boundary_char`]): words are
+    /// merged piecewise between its occurrences, so long words (SentencePiece-style lines)
+    /// cost what their pieces cost, and the pieces hit the cache.
+    boundary: Option<char>,
     uid: usize,
+}
+
+/// For each character, the ids of its symbol as a word's first-and-middle character, after
+/// the continuing-subword prefix, before the end-of-word suffix, and with both
+/// (`NONE` when the vocabulary lacks it): the model's initial symbols without building strings.
+#[derive(Debug, Clone)]
+struct CharIds {
+    ascii: Box<[[u32; 4]; 128]>,
+    other: FxHashMap<char, [u32; 4]>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl CharIds {
+    fn new(vocab: &FxHashMap<String, u32>, prefix: &str, suffix: &str) -> Self {
+        let mut ids = CharIds { ascii: Box::new([[NONE; 4]; 128]), other: FxHashMap::default() };
+        for (t, &id) in vocab {
+            for k in 0..4 {
+                let mut rest = t.as_str();
+                if k & 1 != 0 {
+                    match rest.strip_prefix(prefix) {
+                        Some(r) => rest = r,
+                        None => continue,
+                    }
+                }
+                if k & 2 != 0 {
+                    match rest.strip_suffix(suffix) {
+                        Some(r) => rest = r,
+                        None => continue,
+                    }
+                }
+                let mut cs = rest.chars();
+                if let (Some(c), None) = (cs.next(), cs.next()) {
+                    ids.slot(c)[k] = id;
+                }
+            }
+        }
+        ids
+    }
+    fn slot(&mut self, c: char) -> &mut [u32; 4] {
+        if c.is_ascii() {
+            &mut self.ascii[c as usize]
+        } else {
+            self.other.entry(c).or_insert([NONE; 4])
+        }
+    }
+    #[inline]
+    fn get(&self, c: char, k: usize) -> u32 {
+        if c.is_ascii() {
+            self.ascii[c as usize][k]
+        } else {
+            self.other.get(&c).map_or(NONE, |v| v[k])
+        }
+    }
+}
+
+/// `▁` when it is a boundary no merge crosses: it is a token, no merge's right side starts
+/// with it, and symbols are plain characters (no prefix/suffix decorations). Then every
+/// symbol starting at a `▁` starts with `▁` and is never a merge's right side, so BPE over the
+/// whole word equals BPE over the parts that start at each `▁`.
+fn boundary_char(vocab: &FxHashMap<String, u32>, merges: &[(String, String)], o: &BpeOptions) -> Option<char> {
+    const C: char = '\u{2581}';
+    let plain = o.continuing_subword_prefix.is_none() && o.end_of_word_suffix.is_none();
+    (plain && vocab.contains_key("\u{2581}") && !merges.iter().any(|(_, b)| b.starts_with(C))).then_some(C)
 }
 
 thread_local! {
@@ -88,6 +158,12 @@ impl WordBpe {
             mm.entry((ia, ib)).or_insert((rank as u32, inew));
         }
         let byte_ids = (0..=255u8).map(|b| map.get(&format!("<0x{b:02X}>")).copied()).collect();
+        let char_ids = CharIds::new(
+            &map,
+            o.continuing_subword_prefix.as_deref().unwrap_or(""),
+            o.end_of_word_suffix.as_deref().unwrap_or(""),
+        );
+        let boundary = boundary_char(&map, &merges, &o);
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         Ok(WordBpe {
             vocab: map,
@@ -102,6 +178,8 @@ impl WordBpe {
             ignore_merges: o.ignore_merges,
             dropout: o.dropout,
             byte_ids,
+            char_ids,
+            boundary,
             uid: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
@@ -136,6 +214,30 @@ impl WordBpe {
                 return Ok(());
             }
         }
+        let Some(b) = self.boundary else {
+            return self.tokenize_cached(word, out);
+        };
+        // merge piecewise between boundaries; a dropped character takes no room, so each part
+        // starts where the previous part's symbols ended
+        let mut start = 0;
+        let mut at = 0u32;
+        let mut parts = word.match_indices(b).map(|m| m.0).chain(std::iter::once(word.len()));
+        while start < word.len() {
+            let end = parts.find(|&e| e > start).unwrap_or(word.len());
+            let from = out.len();
+            self.tokenize_cached(&word[start..end], out)?;
+            for p in &mut out[from..] {
+                p.1 += at;
+                p.2 += at;
+            }
+            at = out.last().map_or(at, |p| p.2);
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// BPE over `word` (no `ignore_merges` shortcut), through the per-thread cache.
+    fn tokenize_cached(&self, word: &str, out: &mut Vec<Piece>) -> Result<()> {
         let hit = CACHE.with(|c| {
             let c = c.borrow();
             if c.0 != self.uid {
@@ -191,28 +293,29 @@ impl WordBpe {
             let end = chars.peek().map_or(w.len(), |x| x.0);
             let (first, last) = (i == 0, end == w.len());
             let byte_len = (end - i) as u32;
-            let s: &str = if (!first && self.continuing_subword_prefix.is_some())
-                || (last && self.end_of_word_suffix.is_some())
-            {
-                tmp.clear();
-                if !first {
-                    tmp.push_str(self.continuing_subword_prefix.as_deref().unwrap_or(""));
-                }
-                tmp.push(c);
-                if last {
-                    tmp.push_str(self.end_of_word_suffix.as_deref().unwrap_or(""));
-                }
-                &tmp
-            } else {
-                &w[i..end]
-            };
-            if let Some(&id) = self.vocab.get(s) {
+            let k = usize::from(!first && self.continuing_subword_prefix.is_some())
+                | (usize::from(last && self.end_of_word_suffix.is_some()) << 1);
+            let id = self.char_ids.get(c, k);
+            if id != NONE {
                 if let Some((uid, ulen)) = unk.take() {
                     add(&mut syms, uid, ulen, &mut at);
                 }
                 add(&mut syms, id, byte_len, &mut at);
                 continue;
             }
+            let s: &str = if k != 0 {
+                tmp.clear();
+                if k & 1 != 0 {
+                    tmp.push_str(self.continuing_subword_prefix.as_deref().unwrap_or(""));
+                }
+                tmp.push(c);
+                if k & 2 != 0 {
+                    tmp.push_str(self.end_of_word_suffix.as_deref().unwrap_or(""));
+                }
+                &tmp
+            } else {
+                &w[i..end]
+            };
             if self.byte_fallback {
                 let ids: Option<Vec<u32>> = s.bytes().map(|b| self.byte_ids[b as usize]).collect();
                 if let Some(ids) = ids {

@@ -48,7 +48,11 @@ pub fn is_whitespace(c: char) -> bool {
 /// HF's `is_control`: the `unicode_categories` "other" class, except `\t\n\r`.
 #[inline]
 pub fn is_control(c: char) -> bool {
-    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
+    if c.is_ascii() {
+        // the only ASCII "other" characters are the controls (Cc)
+        return (c < ' ' || c == '\x7f') && !matches!(c, '\t' | '\n' | '\r');
+    }
+    c.is_other()
 }
 
 /// HF's CJK ranges, including its sixth range starting at U+2B920 (bert-spec §7.2).

@@ -5,6 +5,25 @@
 //! replaces another takes the replaced one's span; an inserted character takes the span of the
 //! byte before it (the input start, if it is first); removed characters leave no trace.
 
+thread_local! {
+    /// Buffers of the last replaced text, reused by the next rewrite on this thread.
+    static SPARE: std::cell::RefCell<(String, Vec<(u32, u32)>)> = Default::default();
+}
+
+/// Empty buffers for a rewrite (the spare ones when there are).
+fn take_spare() -> (String, Vec<(u32, u32)>) {
+    let (mut t, mut a) = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    t.clear();
+    a.clear();
+    (t, a)
+}
+
+/// Install rewritten buffers in `n`, keeping the old ones as the spare.
+fn install(n: &mut Normalized, text: String, align: Vec<(u32, u32)>) {
+    let old = (std::mem::replace(&mut n.text, text), std::mem::replace(&mut n.align, align));
+    SPARE.with(|s| *s.borrow_mut() = old);
+}
+
 /// Text plus per-byte original spans.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Normalized {
@@ -103,47 +122,56 @@ impl Normalized {
     /// Replace each character by 0, 1 or more characters (`f` pushes them); each output
     /// character takes its source character's span (HF `map`/`filter`/`lowercase` semantics).
     pub fn map_chars(&mut self, mut f: impl FnMut(char, &mut dyn FnMut(char))) {
-        let old = std::mem::take(&mut self.text);
-        let old_align = std::mem::take(&mut self.align);
-        self.text.reserve(old.len());
-        self.align.reserve(old.len());
-        for (i, c) in old.char_indices() {
-            let a = old_align[i];
-            let (text, align) = (&mut self.text, &mut self.align);
+        let (mut text, mut align) = take_spare();
+        text.reserve(self.text.len());
+        align.reserve(self.text.len());
+        for (i, c) in self.text.char_indices() {
+            let a = self.align[i];
+            let (text, align) = (&mut text, &mut align);
             f(c, &mut |x: char| {
                 text.push(x);
                 align.extend(std::iter::repeat_n(a, x.len_utf8()));
             });
         }
+        install(self, text, align);
     }
 
     /// HF `prepend`: `s` goes before the first character, every added character sharing its span.
     pub fn prepend(&mut self, s: &str) {
-        let Some(first) = self.text.chars().next() else {
+        // (HF's transform: the first added character replaces the first one, the rest and the
+        // first character itself are inserted after it: all take the first character's span)
+        let Some(&a) = self.align.first() else {
             return;
         };
-        let dest: Vec<(char, isize)> = s
-            .chars()
-            .enumerate()
-            .map(|(i, c)| (c, isize::from(i != 0)))
-            .chain(std::iter::once((first, 1)))
-            .collect();
-        self.transform_range(0..first.len_utf8(), dest, 0);
+        self.text.insert_str(0, s);
+        self.align.splice(0..0, std::iter::repeat_n(a, s.len()));
     }
 
     /// HF `replace` for the given matches (byte ranges of the current text, in order): each
     /// match becomes `content`, whose characters take the span of the match's last byte.
+    /// One pass over the text.
     pub fn replace_ranges(&mut self, matches: &[(usize, usize)], content: &str) {
-        let mut shift: isize = 0;
+        if matches.iter().all(|&(s, e)| s == e) {
+            return;
+        }
+        let (mut text, mut align) = take_spare();
+        let grow = matches.len() * content.len();
+        text.reserve(self.text.len() + grow);
+        align.reserve(self.text.len() + grow);
+        let mut prev = 0;
         for &(s, e) in matches {
             if s == e {
                 continue;
             }
-            let (s2, e2) = ((s as isize + shift) as usize, (e as isize + shift) as usize);
-            let removed = self.text[s2..e2].chars().count();
-            self.transform_range(s2..e2, content.chars().map(|c| (c, 1)), removed);
-            shift += content.len() as isize - (e - s) as isize;
+            text.push_str(&self.text[prev..s]);
+            align.extend_from_slice(&self.align[prev..s]);
+            text.push_str(content);
+            align.extend(std::iter::repeat_n(self.align[e - 1], content.len()));
+            prev = e;
         }
+        text.push_str(&self.text[prev..]);
+        align.extend_from_slice(&self.align[prev..]);
+        install(self, text, align);
     }
 
     /// HF `lrstrip`: drop leading and/or trailing whitespace.

@@ -97,20 +97,47 @@ impl Processor {
         table: &[String],
     ) -> Encoding {
         for e in std::iter::once(&mut a).chain(b.as_mut()) {
-            if self.zero_type_ids {
-                // RobertaProcessing: every type id is 0, overflow windows' included
-                e.type_ids.fill(0);
-                e.overflowing.iter_mut().for_each(|o| o.type_ids.fill(0));
-            }
-            if let Some(prefix_space) = self.trim {
-                trim(e, prefix_space, table);
-                for o in &mut e.overflowing {
-                    trim(o, prefix_space, table);
-                }
+            self.prepare(e, table);
+            for o in &mut e.overflowing {
+                self.prepare(o, table);
             }
         }
         let t = self.template.as_ref().unwrap_or_else(|| Template::plain());
         t.apply(a, b, add_special_tokens)
+    }
+}
+
+impl Processor {
+    /// [`Self::process`] on borrowed encodings (trimmed in place); the result is a new one.
+    pub fn process_ref(
+        &self,
+        a: &mut Encoding,
+        mut b: Option<&mut Encoding>,
+        add_special_tokens: bool,
+        table: &[String],
+    ) -> Encoding {
+        let windows = !a.overflowing.is_empty() || b.as_ref().is_some_and(|b| !b.overflowing.is_empty());
+        if windows {
+            let b = b.map(|b| std::mem::take(b));
+            return self.process(std::mem::take(a), b, add_special_tokens, table);
+        }
+        self.prepare(a, table);
+        if let Some(b) = b.as_deref_mut() {
+            self.prepare(b, table);
+        }
+        let t = self.template.as_ref().unwrap_or_else(|| Template::plain());
+        t.apply_ref(a, b.as_deref(), add_special_tokens)
+    }
+
+    /// What the processor does to one encoding before its template: RobertaProcessing's type
+    /// ids all 0, and trimmed offsets.
+    fn prepare(&self, e: &mut Encoding, table: &[String]) {
+        if self.zero_type_ids {
+            e.type_ids.fill(0);
+        }
+        if let Some(prefix_space) = self.trim {
+            trim(e, prefix_space, table);
+        }
     }
 }
 

@@ -109,6 +109,16 @@ impl Template {
     }
 }
 
+impl Template {
+    /// [`Self::apply`] for encodings without overflow windows, borrowing them (their buffers
+    /// stay with the caller for reuse).
+    pub fn apply_ref(&self, a: &Encoding, b: Option<&Encoding>, add_special_tokens: bool) -> Encoding {
+        debug_assert!(a.overflowing.is_empty() && b.is_none_or(|b| b.overflowing.is_empty()));
+        let template = if b.is_some() { &self.pair } else { &self.single };
+        fill(template, (a, false), b.map(|b| (b, false)), add_special_tokens)
+    }
+}
+
 /// One flat encoding from a template: specials get offsets (0,0), word id None, mask 1.
 /// Each sequence comes with whether it is an overflow window (which keeps its type ids).
 fn fill(

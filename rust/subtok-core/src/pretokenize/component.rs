@@ -73,7 +73,7 @@ impl PreTokenizer {
                 invert: b(v, "invert", false),
             },
             "Whitespace" => PreTokenizer::Split {
-                pattern: Pattern::Regex(Splitter::regex(r"\w+|[^\w\s]+", true)?),
+                pattern: Pattern::Regex(Splitter::Words),
                 behavior: Behavior::Removed,
                 invert: true,
             },
@@ -131,13 +131,15 @@ impl PreTokenizer {
 
     /// Split (and for ByteLevel/Metaspace, rewrite) every plain split of `p`.
     pub fn apply(&self, p: &mut Pretok) -> Result<()> {
-        let mut found = Vec::new();
-        let mut flagged = Vec::new();
+        let mut found = std::mem::take(&mut p.found);
+        let mut flagged = std::mem::take(&mut p.flagged);
         match self {
             PreTokenizer::Sequence(v) => {
+                (p.found, p.flagged) = (std::mem::take(&mut found), std::mem::take(&mut flagged));
                 for x in v {
                     x.apply(p)?;
                 }
+                return Ok(());
             }
             PreTokenizer::ByteLevel { add_prefix_space, use_regex } => p.split_each(|n, out| {
                 if *add_prefix_space && !n.text.starts_with(' ') {
@@ -173,10 +175,11 @@ impl PreTokenizer {
                 Ok(())
             })?,
             PreTokenizer::Metaspace { replacement, prepend, split } => {
-                let rep = replacement.to_string();
+                let mut buf = [0u8; 4];
+                let rep: &str = replacement.encode_utf8(&mut buf);
                 p.split_each(|n, out| {
                     char_matches(&n.text, |c| c == ' ', &mut found);
-                    n.replace_ranges(&found, &rep);
+                    n.replace_ranges(&found, rep);
                     let first = n.align.first().is_some_and(|a| a.0 == 0);
                     let add = match prepend {
                         Prepend::Always => true,
@@ -184,7 +187,7 @@ impl PreTokenizer {
                         Prepend::Never => false,
                     };
                     if add && !n.text.starts_with(*replacement) {
-                        n.prepend(&rep);
+                        n.prepend(rep);
                     }
                     if *split {
                         char_matches(&n.text, |c| c == *replacement, &mut found);
@@ -197,6 +200,7 @@ impl PreTokenizer {
                 })?
             }
         }
+        (p.found, p.flagged) = (found, flagged);
         Ok(())
     }
 
@@ -218,16 +222,22 @@ fn chars(class: CharClass, behavior: Behavior) -> PreTokenizer {
 /// HF ByteLevel: every byte becomes its printable character; `ranges` (byte ranges of the
 /// text before) are moved to the new positions.
 pub fn bytes_to_chars(n: &mut crate::normalize::normalized::Normalized, ranges: &mut [(usize, usize)]) {
-    // new position of old byte i = sum of the UTF-8 lengths of the chars of bytes before i
-    let old_len = n.text.len();
-    let mut pos = Vec::with_capacity(if ranges.is_empty() { 0 } else { old_len + 1 });
-    let mut at = 0usize;
-    if !ranges.is_empty() {
-        for &byte in n.text.as_bytes() {
-            pos.push(at);
-            at += byte_to_char(byte).len_utf8();
+    // new position of old byte i = sum of the UTF-8 lengths of the chars of bytes before i;
+    // ranges come in order, so one cursor walks the text (restarting if one goes back)
+    let bytes = n.text.as_bytes();
+    let (mut old, mut new) = (0usize, 0usize);
+    let mut seek = |to: usize| {
+        if to < old {
+            (old, new) = (0, 0);
         }
-        pos.push(at);
+        while old < to {
+            new += byte_to_char(bytes[old]).len_utf8();
+            old += 1;
+        }
+        new
+    };
+    for r in ranges.iter_mut() {
+        *r = (seek(r.0), seek(r.1));
     }
     n.map_chars(|c, out| {
         let mut buf = [0u8; 4];
@@ -235,7 +245,4 @@ pub fn bytes_to_chars(n: &mut crate::normalize::normalized::Normalized, ranges: 
             out(byte_to_char(byte));
         }
     });
-    for r in ranges.iter_mut() {
-        *r = (pos[r.0], pos[r.1]);
-    }
 }

@@ -2,22 +2,9 @@
 //! `'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s`.
 use super::regex::{contraction_cs, Cls, L, N, WS};
 
-/// Calls `emit(start, end)` for each piece until it returns `false`.
-pub fn split(text: &str, emit: &mut impl FnMut(usize, usize) -> bool) {
-    let s = text.as_bytes();
-    let cls = Cls::get();
-    let mut i = 0;
-    while i < s.len() {
-        let e = piece_end(s, i, cls).max(i + 1);
-        if !emit(i, e) {
-            return;
-        }
-        i = e;
-    }
-}
-
+/// End of the piece starting at byte `i` (run by [`super::regex::drive`]).
 #[inline(always)]
-fn piece_end(s: &[u8], i: usize, cls: Cls) -> usize {
+pub(crate) fn piece_end(s: &[u8], i: usize, cls: Cls) -> usize {
     let n = s.len();
     let b = s[i];
     if b == b'\'' {

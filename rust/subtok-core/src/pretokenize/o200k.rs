@@ -1,21 +1,7 @@
 //! Hand-written splitter for tiktoken's o200k_base pattern (see [`super::regex::O200K_PATTERN`]):
 //! case-aware words with an optional one-character prefix and an optional contraction suffix,
 //! digit groups of 1-3, punctuation runs with `[\r\n/]*`, and the whitespace rules.
-use super::regex::{contraction_ci, Cls, L, LO, N, NL, UP, WS};
-
-/// Calls `emit(start, end)` for each piece until it returns `false`.
-pub fn split(text: &str, emit: &mut impl FnMut(usize, usize) -> bool) {
-    let s = text.as_bytes();
-    let cls = Cls::get();
-    let mut i = 0;
-    while i < s.len() {
-        let e = piece_end(s, i, cls).max(i + 1);
-        if !emit(i, e) {
-            return;
-        }
-        i = e;
-    }
-}
+use super::regex::{contraction_ci, Cls, L, LO, N, NL, UP};
 
 /// `[UP]*[LO]+` from `p`, with the backtracking of the greedy `[UP]*` resolved directly.
 #[inline(always)]
@@ -67,8 +53,9 @@ fn with_suffix(s: &[u8], e: usize) -> usize {
     e
 }
 
+/// End of the piece starting at byte `i` (run by [`super::regex::drive`]).
 #[inline(always)]
-fn piece_end(s: &[u8], i: usize, cls: Cls) -> usize {
+pub(crate) fn piece_end(s: &[u8], i: usize, cls: Cls) -> usize {
     let n = s.len();
     let (c, l) = cls.at(s, i);
     let prefix = c & (L | N | NL) == 0 && i + l < n;
@@ -90,35 +77,11 @@ fn piece_end(s: &[u8], i: usize, cls: Cls) -> usize {
     if let Some(e) = word_upper(s, i, cls) {
         return with_suffix(s, e);
     }
-    // \p{N}{1,3}
     if c & N != 0 {
-        let mut j = i + l;
-        for _ in 0..2 {
-            if j >= n {
-                break;
-            }
-            let (c2, l2) = cls.at(s, j);
-            if c2 & N == 0 {
-                break;
-            }
-            j += l2;
-        }
-        return j;
+        return cls.digits3(s, i, l);
     }
-    // ' ?[^\s\p{L}\p{N}]+[\r\n/]*'
-    let b = s[i];
-    let p = if b == b' ' && i + 1 < n && cls.at(s, i + 1).0 & (L | N | WS) == 0 {
-        i + 1
-    } else {
-        i
-    };
-    let (cp, lp) = if p == i { (c, l) } else { cls.at(s, p) };
-    if cp & (L | N | WS) == 0 {
-        let mut j = cls.run_not(s, p + lp, L | N | WS);
-        while j < n && matches!(s[j], b'\r' | b'\n' | b'/') {
-            j += 1;
-        }
-        return j;
+    if let Some(e) = cls.punct(s, i, (c, l), |b| matches!(b, b'\r' | b'\n' | b'/')) {
+        return e;
     }
     // \s*[\r\n]+ | \s+(?!\S) | \s+
     cls.whitespace(s, i, false, true)

@@ -22,6 +22,9 @@ pub struct Pretok {
     piece: Normalized,
     ranges: Vec<(usize, usize)>,
     new_splits: Vec<Split>,
+    /// Scratch of the pre-tokenizers: matches, and flagged ranges (reused across inputs).
+    pub(crate) found: Vec<(usize, usize)>,
+    pub(crate) flagged: Vec<(usize, usize, bool)>,
 }
 
 impl Pretok {

@@ -23,8 +23,15 @@ pub(crate) const UP: u8 = 8;
 pub(crate) const LO: u8 = 16;
 /// `[\r\n]`
 pub(crate) const NL: u8 = 32;
+/// `\w` (the regex crate's Unicode word characters, as `fancy-regex` and HF's `Whitespace` see them)
+pub(crate) const W: u8 = 64;
 
 fn classify(c: char) -> u8 {
+    let w = if regex_syntax::is_word_character(c) { W } else { 0 };
+    w | classify_pattern(c)
+}
+
+fn classify_pattern(c: char) -> u8 {
     let cp = c as u32;
     if matches!(cp, 0x09..=0x0D | 0x20 | 0x85 | 0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000)
     {
@@ -184,6 +191,66 @@ pub(crate) fn contraction_cs(s: &[u8], j: usize) -> usize {
     }
 }
 
+/// Run a hand-written splitter: `piece_end(s, i, cls)` is the end of the piece starting at
+/// byte `i`; calls `emit(start, end)` for each piece until it returns `false`.
+#[inline(always)]
+pub(crate) fn drive(
+    text: &str,
+    emit: &mut impl FnMut(usize, usize) -> bool,
+    piece_end: impl Fn(&[u8], usize, Cls) -> usize,
+) {
+    let s = text.as_bytes();
+    let cls = Cls::get();
+    let mut i = 0;
+    while i < s.len() {
+        let e = piece_end(s, i, cls).max(i + 1);
+        if !emit(i, e) {
+            return;
+        }
+        i = e;
+    }
+}
+
+impl Cls {
+    /// `\p{N}{1,3}` from the number character at `i` (byte length `l`).
+    #[inline(always)]
+    pub(crate) fn digits3(&self, s: &[u8], i: usize, l: usize) -> usize {
+        let mut j = i + l;
+        for _ in 0..2 {
+            if j >= s.len() {
+                break;
+            }
+            let (c2, l2) = self.at(s, j);
+            if c2 & N == 0 {
+                break;
+            }
+            j += l2;
+        }
+        j
+    }
+
+    /// ` ?[^\s\p{L}\p{N}]+` followed by the bytes `tail` accepts, from `i` (class `c`, byte
+    /// length `l`); `None` if that alternative does not match there.
+    #[inline(always)]
+    pub(crate) fn punct(&self, s: &[u8], i: usize, (c, l): (u8, usize), tail: impl Fn(u8) -> bool) -> Option<usize> {
+        let n = s.len();
+        let p = if s[i] == b' ' && i + 1 < n && self.at(s, i + 1).0 & (L | N | WS) == 0 {
+            i + 1
+        } else {
+            i
+        };
+        let (cp, lp) = if p == i { (c, l) } else { self.at(s, p) };
+        if cp & (L | N | WS) != 0 {
+            return None;
+        }
+        let mut j = self.run_not(s, p + lp, L | N | WS);
+        while j < n && tail(s[j]) {
+            j += 1;
+        }
+        Some(j)
+    }
+}
+
 /// tiktoken's r50k/p50k pattern (GPT-2), current spelling.
 pub const GPT2_PATTERN: &str =
     r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
@@ -192,6 +259,11 @@ pub const GPT2_PATTERN_HF: &str =
     r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 /// tiktoken's cl100k_base pattern.
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+/// Llama-3's pattern (also HF's spelling of cl100k, and the trainer's `cl100k` split):
+/// cl100k's words, o200k's whitespace rules.
+pub const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// HF `Whitespace`'s pattern (its matches are the words; whitespace between is dropped).
+pub const WORDS_PATTERN: &str = r"\w+|[^\w\s]+";
 /// tiktoken's o200k_base pattern.
 pub const O200K_PATTERN: &str = concat!(
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
@@ -215,6 +287,11 @@ pub enum Splitter {
     Gpt2,
     Cl100k,
     O200k,
+    /// [`LLAMA3_PATTERN`].
+    Llama3,
+    /// [`WORDS_PATTERN`]: emits its matches only (the whitespace between them is not a piece),
+    /// so it is only built for HF's `Whitespace` pre-tokenizer, never for a `keep_gaps` split.
+    Words,
     /// Any other pattern. `keep_gaps`: also emit the text between matches (HF `Split` with
     /// `Isolated` behaviour); tiktoken drops it.
     Regex {
@@ -234,6 +311,7 @@ impl Splitter {
             }
             "cl100k_base" | CL100K_PATTERN => Splitter::Cl100k,
             "o200k_base" | O200K_PATTERN => Splitter::O200k,
+            LLAMA3_PATTERN => Splitter::Llama3,
             _ => Splitter::regex(pattern, keep_gaps)?,
         })
     }
@@ -255,6 +333,8 @@ impl Splitter {
             Splitter::Gpt2 => GPT2_PATTERN,
             Splitter::Cl100k => CL100K_PATTERN,
             Splitter::O200k => O200K_PATTERN,
+            Splitter::Llama3 => LLAMA3_PATTERN,
+            Splitter::Words => WORDS_PATTERN,
             Splitter::Regex { pattern, .. } => pattern,
         }
     }
@@ -275,9 +355,11 @@ impl Splitter {
         emit: &mut impl FnMut(usize, usize) -> bool,
     ) -> Result<()> {
         match self {
-            Splitter::Gpt2 => super::gpt2::split(text, emit),
-            Splitter::Cl100k => super::cl100k::split(text, emit),
-            Splitter::O200k => super::o200k::split(text, emit),
+            Splitter::Gpt2 => drive(text, emit, super::gpt2::piece_end),
+            Splitter::Cl100k => drive(text, emit, super::cl100k::piece_end::<true>),
+            Splitter::Llama3 => drive(text, emit, super::cl100k::piece_end::<false>),
+            Splitter::O200k => drive(text, emit, super::o200k::piece_end),
+            Splitter::Words => words(text, emit),
             Splitter::Regex {
                 regex, keep_gaps, ..
             } => {
@@ -304,10 +386,38 @@ impl Splitter {
         Ok(())
     }
 
+    /// Whether every piece is a match of the pattern (the pieces cover the text, or, for
+    /// [`Splitter::Words`], are exactly its matches), so [`Self::split`] lists the matches.
+    pub fn emits_matches(&self) -> bool {
+        !matches!(self, Splitter::Regex { .. })
+    }
+
     pub fn pieces<'a>(&self, text: &'a str) -> Result<Vec<&'a str>> {
         let mut v = Vec::new();
         self.split(text, &mut |a, b| v.push(&text[a..b]))?;
         Ok(v)
+    }
+}
+
+/// `\w+|[^\w\s]+`: each match, whitespace skipped.
+fn words(text: &str, emit: &mut impl FnMut(usize, usize) -> bool) {
+    let s = text.as_bytes();
+    let cls = Cls::get();
+    let mut i = 0;
+    while i < s.len() {
+        let (c, l) = cls.at(s, i);
+        let e = if c & W != 0 {
+            cls.run(s, i + l, W)
+        } else if c & WS != 0 {
+            i += l;
+            continue;
+        } else {
+            cls.run_not(s, i + l, W | WS)
+        };
+        if !emit(i, e) {
+            return;
+        }
+        i = e;
     }
 }
 
@@ -346,7 +456,11 @@ pub(crate) mod tests {
     ];
 
     fn check(pattern: &str, fast: Splitter) {
-        let slow = Splitter::regex(pattern, true).unwrap();
+        check_with(&fast, &Splitter::regex(pattern, true).unwrap());
+    }
+
+    fn check_with(fast: &Splitter, slow: &Splitter) {
+        let pattern = slow.pattern();
         for t in HARD {
             assert_eq!(
                 fast.pieces(t).unwrap(),
@@ -388,6 +502,21 @@ pub(crate) mod tests {
     #[test]
     fn cl100k_matches_regex() {
         check(CL100K_PATTERN, Splitter::Cl100k);
+    }
+
+    #[test]
+    fn llama3_matches_regex() {
+        check(LLAMA3_PATTERN, Splitter::Llama3);
+    }
+
+    #[test]
+    fn words_match_regex() {
+        // the matches only: the general engine without gaps
+        let slow = Splitter::regex(WORDS_PATTERN, false).unwrap();
+        check_with(&Splitter::Words, &slow);
+        for t in ["a_b\u{200c}c \u{2163}x٣ ~~ -1", "\u{301}x\u{301} \u{1f600}"] {
+            assert_eq!(Splitter::Words.pieces(t).unwrap(), slow.pieces(t).unwrap(), "text {t:?}");
+        }
     }
 
     #[test]
