@@ -114,9 +114,9 @@ MEMORY_CALLS = {
     "BPE encode_batch_flat, truncation 512": "toks['BPE'].enable_truncation(512); toks['BPE'].encode_batch_flat([text])",
     "WordPiece encode": "toks['WordPiece'].encode(text)",
     "WordPiece encode_batch_flat": "toks['WordPiece'].encode_batch_flat([text])",
-    "WordPiece tok(max_length=512)": "toks['WordPiece'](text, truncation=True, max_length=512)",
-    "WordPiece tok(max_length=512, offsets)": "toks['WordPiece'](text, truncation=True, max_length=512, return_offsets_mapping=True)",
-    "WordPiece tok() no truncation": "toks['WordPiece'](text)",
+    "WordPiece tok(max_length=512)": "toks['WordPiece'](text, truncation=True, max_length=512, return_tensors='np')",
+    "WordPiece tok(max_length=512, offsets)": "toks['WordPiece'](text, truncation=True, max_length=512, return_offsets_mapping=True, return_tensors='np')",
+    "WordPiece tok() no truncation": "toks['WordPiece'](text, return_tensors='np')",
 }
 
 
@@ -157,7 +157,7 @@ def part_sigint() -> None:
     calls = {
         "WordPiece encode_batch": lambda: wp.encode_batch(lines),
         "WordPiece encode_batch_flat": lambda: wp.encode_batch_flat(lines),
-        "WordPiece tok(...)": lambda: wp(lines, truncation=True, max_length=128, padding=True),
+        "WordPiece tok(...)": lambda: wp(lines, truncation=True, max_length=128, padding=True, return_tensors="np"),
         "WordPiece encode(60 MB)": lambda: wp.encode(big),
         "BPE encode_batch": lambda: bpe.encode_batch(lines),
         "BPE encode_batch_flat": lambda: bpe.encode_batch_flat(lines),

@@ -49,7 +49,7 @@ def langid(args) -> None:
     pred = []
     for i in range(0, len(test), 64):
         chunk = [t for t, _ in test[i : i + 64]]
-        b = tok(chunk, truncation=True, max_length=args.max_length, padding=True)
+        b = tok(chunk, truncation=True, max_length=args.max_length, padding=True, return_tensors="np")
         pred += [labels[k] for k in np.argmax(model(b["input_ids"], b["attention_mask"], b["token_type_ids"]).logits, -1)]
     acc = np.mean([p == y for p, (_, y) in zip(pred, test)])
     merged = np.mean([groups[p] == groups[y] for p, (_, y) in zip(pred, test)])

@@ -4,14 +4,13 @@ use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use crate::tokenizer::{
-    arrays_to_dict, batch_refs, extract_batch, extract_texts, flat_arrays, make_padding,
-    make_truncation, padding_dict, truncation_dict, FlatArrays,
+    arrays_to_dict, batch_refs, extract_batch, extract_texts, flat_arrays, input_args,
+    padding_dict, truncation_dict, FlatArrays, OptionArgs, PaddingArgs, TruncationArgs,
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
-use subtok_core::inputs::InputOptions;
 use subtok_core::io::hf_json;
 use subtok_core::pipeline::Pipeline;
 use subtok_core::Error;
@@ -126,37 +125,24 @@ impl PyPipeline {
         self.inner.num_special_tokens_to_add(is_pair)
     }
 
-    /// Rectangular model inputs for a batch (the engine of `Tokenizer.__call__`); arguments as
+    /// Model inputs for a batch (the engine of `Tokenizer.__call__`); arguments as
     /// in `WordPieceTokenizer.build_inputs`.
-    #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, options))]
     fn build_inputs<'py>(
         &self,
         py: Python<'py>,
         inputs: &Bound<'py, PyAny>,
         add_special_tokens: bool,
-        truncation: Option<(usize, usize, String, String)>,
-        padding: Option<crate::tokenizer::PaddingArgs>,
-        return_overflowing_tokens: bool,
-        return_offsets_mapping: bool,
-        return_special_tokens_mask: bool,
-        return_sequence_ids: bool,
+        truncation: Option<TruncationArgs>,
+        padding: Option<PaddingArgs>,
+        options: OptionArgs,
     ) -> PyResult<Bound<'py, PyDict>> {
         let items = extract_batch(inputs)?;
-        let trunc = truncation.map(|(m, s, st, d)| make_truncation(m, s, &st, &d)).transpose()?;
-        let pad = padding
-            .map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult))
-            .transpose()?;
-        let opts = InputOptions {
-            return_overflowing_tokens,
-            return_offsets_mapping,
-            return_special_tokens_mask,
-            return_sequence_ids,
-        };
+        let (trunc, pad, opts) = input_args(truncation, padding, options)?;
         let inner = &self.inner;
-        let arrays = detached(py, || {
+        let arrays = pool::run(py, || {
             let refs = batch_refs(&items);
-            pool::install(|| inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts))
+            inner.build_inputs(&refs, add_special_tokens, trunc, pad.as_ref(), opts)
         })?
         .py()?;
         arrays_to_dict(py, arrays)
