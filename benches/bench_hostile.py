@@ -9,8 +9,9 @@ Three tables, each part runnable alone (``--part growth|memory|sigint``):
   one core. Growth = ns/byte at 10 MB / ns/byte at 1 MB (linear time: about 1).
 * **memory**: peak memory added by one call on a 50 MB single line of prose, in bytes per input
   byte, each call in a fresh child process.
-* **sigint**: milliseconds from SIGINT to ``KeyboardInterrupt`` for each long call, the signal sent
-  0.3 s into a call that would run for seconds.
+* **sigint**: milliseconds from SIGINT to ``KeyboardInterrupt`` for each long call (tokenizer
+  calls, training, pretraining data in one call and streamed as shards, the encoder), the signal
+  sent 0.3 s into a call that would run for seconds.
 """
 from __future__ import annotations
 
@@ -114,9 +115,9 @@ MEMORY_CALLS = {
     "BPE encode_batch_flat, truncation 512": "toks['BPE'].enable_truncation(512); toks['BPE'].encode_batch_flat([text])",
     "WordPiece encode": "toks['WordPiece'].encode(text)",
     "WordPiece encode_batch_flat": "toks['WordPiece'].encode_batch_flat([text])",
-    "WordPiece tok(max_length=512)": "toks['WordPiece'](text, truncation=True, max_length=512)",
-    "WordPiece tok(max_length=512, offsets)": "toks['WordPiece'](text, truncation=True, max_length=512, return_offsets_mapping=True)",
-    "WordPiece tok() no truncation": "toks['WordPiece'](text)",
+    "WordPiece tok(max_length=512)": "toks['WordPiece'](text, truncation=True, max_length=512, return_tensors='np')",
+    "WordPiece tok(max_length=512, offsets)": "toks['WordPiece'](text, truncation=True, max_length=512, return_offsets_mapping=True, return_tensors='np')",
+    "WordPiece tok() no truncation": "toks['WordPiece'](text, return_tensors='np')",
 }
 
 
@@ -157,7 +158,7 @@ def part_sigint() -> None:
     calls = {
         "WordPiece encode_batch": lambda: wp.encode_batch(lines),
         "WordPiece encode_batch_flat": lambda: wp.encode_batch_flat(lines),
-        "WordPiece tok(...)": lambda: wp(lines, truncation=True, max_length=128, padding=True),
+        "WordPiece tok(...)": lambda: wp(lines, truncation=True, max_length=128, padding=True, return_tensors="np"),
         "WordPiece encode(60 MB)": lambda: wp.encode(big),
         "BPE encode_batch": lambda: bpe.encode_batch(lines),
         "BPE encode_batch_flat": lambda: bpe.encode_batch_flat(lines),
@@ -166,6 +167,19 @@ def part_sigint() -> None:
         "decode_batch": lambda: bpe.decode_batch([list(range(1000, 3000))] * 20000),
         "train (BPE, 60 MB)": lambda: subtok.train([str(CORPORA / f) for f in ("shakespeare.txt", "wikitext2-test.txt")] * 20, vocab_size=30000, show_progress=False),
     }
+    import tempfile
+
+    from subtok.pretraining import create_pretraining_data, read_documents, write_pretraining_shards
+
+    scratch = tempfile.mkdtemp(prefix="bench-hostile-")
+    corpus = os.path.join(scratch, "corpus.txt")
+    with open(corpus, "w", encoding="utf-8") as f:  # blank lines separate the documents
+        f.write("\n\n".join((CORPORA / name).read_text(encoding="utf-8") for name in ("wikitext2-test.txt", "shakespeare.txt")))
+    documents = read_documents([corpus])
+    late = {"create_pretraining_data": 3.0, "pretraining shards (streamed)": 3.0}  # past the tokenizing
+    calls["create_pretraining_data"] = lambda: create_pretraining_data(documents, wp, dupe_factor=200)
+    calls["pretraining shards (streamed)"] = lambda: write_pretraining_shards(
+        [corpus], wp, os.path.join(scratch, "shards"), blocksize=1 << 20, dupe_factor=200, show_progress=False)
     try:
         enc = subtok.SentenceEncoder.from_pretrained()
         sentences = lines[:20000]
@@ -181,7 +195,7 @@ def part_sigint() -> None:
             sent["t"] = time.perf_counter()
             os.kill(os.getpid(), signal.SIGINT)
 
-        timer = threading.Timer(0.3, interrupt)
+        timer = threading.Timer(late.get(name, 0.3), interrupt)
         t0 = time.perf_counter()
         timer.start()
         try:
@@ -192,6 +206,11 @@ def part_sigint() -> None:
             lat = (time.perf_counter() - sent["t"]) * 1000
             print(f"| {name} | {lat:.0f} | |", flush=True)
         time.sleep(0.2)
+    partial = [n for _, _, names in os.walk(scratch) for n in names if n.startswith(".")]
+    print(f"\npartial files left by the interrupted pretraining calls: {partial or 'none'}")
+    import shutil
+
+    shutil.rmtree(scratch, ignore_errors=True)
     del np
 
 

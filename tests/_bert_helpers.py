@@ -181,7 +181,7 @@ class HFTokenizer:
         self.unk_token_id = self.fast.unk_token_id
 
     def __call__(self, text, text_pair=None, **kw):
-        return dict(self.fast(text, text_pair, return_tensors="np", **kw))
+        return dict(self.fast(text, text_pair, **kw))
 
     def encode(self, text, pair=None, add_special_tokens=True):
         return self.raw.encode(text, pair, add_special_tokens=add_special_tokens)

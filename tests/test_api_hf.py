@@ -98,6 +98,43 @@ def test_truncate_pad_merge(both, lines):
         same(subtok.Encoding.merge(parts_m, growing_offsets=grow), tokenizers.Encoding.merge(parts_h, growing_offsets=grow))
 
 
+def same_tree(a, b, depth=0):
+    """Fields equal, and the overflow windows too, recursively (HF nests windows in windows)."""
+    same(a, b)
+    assert len(a.overflowing) == len(b.overflowing), depth
+    for x, y in zip(a.overflowing, b.overflowing):
+        same_tree(x, y, depth + 1)
+
+
+def test_merge_keeps_overflow_windows_as_hf(both, lines):
+    """``Encoding.merge`` of encodings with overflow windows (one, several, or none of the parts
+    truncated; windows of windows) gives HF's windows in HF's order."""
+    hf, mine = both
+    for grow in (True, False):
+        for cuts in ((6, None, None), (None, 7, None), (5, 9, None), (6, 6, 8), (None, None, 4)):
+            pm, ph = [], []
+            for text, cut in zip(lines[10:13], cuts):
+                x, y = mine.encode(text, add_special_tokens=False), hf.encode(text, add_special_tokens=False)
+                if cut is not None:
+                    x.truncate(cut, stride=2)
+                    y.truncate(cut, stride=2)
+                pm.append(x)
+                ph.append(y)
+            got = subtok.Encoding.merge(pm, growing_offsets=grow)
+            want = tokenizers.Encoding.merge(ph, growing_offsets=grow)
+            same_tree(got, want)
+            # merging merged encodings nests further
+            same_tree(subtok.Encoding.merge([got, pm[0]], growing_offsets=grow),
+                      tokenizers.Encoding.merge([want, ph[0]], growing_offsets=grow))
+    # windows from the tokenizer's own truncation (with its special tokens)
+    hf.enable_truncation(12, stride=3)
+    mine.enable_truncation(12, stride=3)
+    a_m, a_h = mine.encode(lines[20]), hf.encode(lines[20])
+    b_m, b_h = mine.encode(lines[22]), hf.encode(lines[22])
+    same_tree(a_m, a_h)
+    same_tree(subtok.Encoding.merge([a_m, b_m]), tokenizers.Encoding.merge([a_h, b_h]))
+
+
 def test_post_process(both, lines):
     hf, mine = both
     for i in range(0, 40, 2):

@@ -54,6 +54,67 @@ def test_call_options(tf, mine, lines):
         mine(a, return_tensors="tf")
 
 
+#: ``tok(...)`` arguments whose default (list) results must equal transformers' exactly.
+LIST_CASES = [
+    dict(), dict(return_length=True, return_special_tokens_mask=True, return_offsets_mapping=True),
+    dict(truncation=True, max_length=12, stride=3, return_overflowing_tokens=True, return_offsets_mapping=True,
+         return_length=True, return_special_tokens_mask=True),
+    dict(max_length=7), dict(padding=True, return_length=True), dict(padding="max_length", max_length=48, truncation=True),
+    dict(padding=True, padding_side="left", return_offsets_mapping=True), dict(padding="longest", pad_to_multiple_of=8),
+    dict(return_token_type_ids=False, return_attention_mask=False, add_special_tokens=False),
+    dict(padding="max_length", max_length=10),  # longer rows stay longer: ragged lists
+]
+
+
+def test_call_returns_lists_as_transformers(tf, mine, lines):
+    """``return_tensors=None``: Python lists (a single text: one row without the batch level;
+    offsets as tuples), for every key, exactly as transformers."""
+    inputs = [(lines[0], None), (lines[:24], None), (lines[:12], lines[12:24]), (lines[3], lines[4]), ("", None),
+              (["", "a"], None)]
+    for a, b in inputs:
+        for kw in LIST_CASES:
+            assert mine(a, b, **kw) == dict(tf(a, b, **kw)), (a, b, kw)
+    one = mine(lines[0], return_offsets_mapping=True)
+    assert type(one["input_ids"]) is list and type(one["input_ids"][0]) is int
+    assert type(one["offset_mapping"][0]) is tuple
+    batch = mine(lines[:3], return_tensors="np", padding=True)
+    assert batch["input_ids"].dtype == np.int64 and batch["input_ids"].shape[0] == 3
+    with pytest.raises(ValueError, match="different lengths"):
+        mine(lines[:3], return_tensors="np")
+
+
+@settings(max_examples=30, deadline=None)
+@given(texts=st.lists(st.text(max_size=30), min_size=1, max_size=4), pad=st.booleans(), cut=st.sampled_from([None, 6, 9]))
+def test_call_lists_hypothesis(tf, minilm_dir, texts, pad, cut):
+    mine = subtok.Tokenizer.from_pretrained(minilm_dir)
+    kw = dict(padding=pad, max_length=cut, return_offsets_mapping=True, return_special_tokens_mask=True,
+              return_length=True)
+    assert mine(texts, **kw) == dict(tf(texts, **kw))
+    assert mine(texts[0], **kw) == dict(tf(texts[0], **kw))
+
+
+def test_config_model_input_names_and_padding_side(minilm_dir, tmp_path, lines):
+    """``tokenizer_config.json``'s ``model_input_names`` and ``padding_side`` are honoured (and
+    written by save_pretrained), as transformers does."""
+    folder = tmp_path / "left"
+    folder.mkdir()
+    shutil.copy(minilm_dir / "tokenizer.json", folder / "tokenizer.json")
+    config = json.loads((minilm_dir / "tokenizer_config.json").read_text())
+    config.update(padding_side="left", model_input_names=["input_ids", "attention_mask"])
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    tf = transformers.AutoTokenizer.from_pretrained(str(folder))
+    mine = subtok.Tokenizer.from_pretrained(folder)
+    assert mine.padding_side == tf.padding_side == "left"
+    assert mine.model_input_names == tf.model_input_names
+    kw = dict(padding=True, truncation=True, max_length=20)
+    assert mine(lines[:8], **kw) == dict(tf(lines[:8], **kw))
+    mine.save_pretrained(tmp_path / "again")
+    again = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "again"))
+    assert again.padding_side == "left" and again.model_input_names == tf.model_input_names
+    with pytest.raises(ValueError, match="padding_side"):
+        mine(lines[:2], padding=True, padding_side="middle")
+
+
 def test_return_tensors_pt(tf, mine, lines):
     try:
         import torch  # noqa: F401  (optional: CI has no torch)

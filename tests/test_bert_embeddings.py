@@ -45,7 +45,7 @@ def test_pair_batch_reproduces_reference(encoder, reference):
     ref, sents = reference
     a = [p[0] for p in sents["pairs"]]
     b = [p[1] for p in sents["pairs"]]
-    batch = encoder.tokenizer(a, b, padding=True, truncation=True, max_length=128)
+    batch = encoder.tokenizer(a, b, padding=True, truncation=True, max_length=128, return_tensors="np")
     for key in ("input_ids", "token_type_ids", "attention_mask"):
         np.testing.assert_array_equal(np.asarray(batch[key]), ref[f"pair.{key}"])
     out = encoder.model(batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"])

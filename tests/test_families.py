@@ -125,6 +125,70 @@ def test_truncation_and_padding(built, lines, name):
     assert [i for w in want for i in w] == ids.tolist()
 
 
+#: ``tok(...)`` argument sets checked against transformers (lists and numpy).
+CALLS = [
+    dict(), dict(return_length=True, return_special_tokens_mask=True, return_offsets_mapping=True),
+    dict(truncation=True, max_length=9, stride=2, return_overflowing_tokens=True, return_offsets_mapping=True),
+    dict(max_length=6), dict(padding=True, return_length=True), dict(padding=True, padding_side="left"),
+    dict(padding="max_length", max_length=40, truncation=True, pad_to_multiple_of=8),
+    dict(truncation="only_second", max_length=20, padding=True, return_token_type_ids=True),
+    dict(add_special_tokens=False, return_attention_mask=False, truncation="only_first", max_length=12),
+]
+
+
+def _outcome(call, *args, **kw):
+    """``call``'s result as plain Python values, or "error" (transformers' Rust core may panic)."""
+    try:
+        out = dict(call(*args, **kw))
+    except BaseException:  # noqa: BLE001 - a pyo3 PanicException is a BaseException
+        return "error"
+    return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in out.items() if k != "position_ids"}
+
+
+@pytest.mark.parametrize("name", list(F.FAMILIES))
+def test_call_matches_transformers(built, lines, name):
+    """``tok(...)`` on every family equals ``PreTrainedTokenizerFast(tokenizer_object=...)(...)``
+    (with BERT's ``model_input_names`` for the fused BERT WordPiece, as ``BertTokenizerFast``):
+    Python lists by default, numpy with ``return_tensors="np"``; padding needs a pad token."""
+    transformers = pytest.importorskip("transformers")
+    hf, tok, _ = built(name)
+    tok = Tokenizer.from_str(tok.to_str())
+    names = {}
+    if FAST.get(name) == "WordPieceTokenizer":
+        names = dict(model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+        tok.pad_token = None  # transformers knows no pad token here; subtok's BERT default is [PAD]
+    tf = transformers.PreTrainedTokenizerFast(tokenizer_object=HFTokenizer.from_str(hf.to_str()), **names)
+    assert tok.model_input_names == tf.model_input_names
+    for t in (tf, tok):
+        with pytest.raises(ValueError, match="Asking to pad"):
+            t(lines[:2], padding=True)
+    tf.pad_token = tok.pad_token = hf.id_to_token(0)
+    inputs = [(lines[0], None), (lines[:12], None), (lines[12:20], lines[20:28]), (lines[3], lines[4]),
+              (HARD, None)]
+    for a, b in inputs:
+        for kw in CALLS:
+            assert _outcome(tok, a, b, **kw) == _outcome(tf, a, b, **kw), (a, b, kw)
+            if kw.get("padding") or kw.get("return_overflowing_tokens"):
+                got, want = _outcome(tok, a, b, return_tensors="np", **kw), _outcome(tf, a, b, return_tensors="np", **kw)
+                assert got == want or (got == "error" and "overflow_to_sample_mapping" in want), (a, b, kw)
+
+
+def test_call_matches_gpt2_tokenizer_fast(built, lines, tmp_path):
+    """A GPT-2 style ``vocab.json`` + ``merges.txt`` (the fused byte-level BPE) against
+    ``GPT2TokenizerFast`` on the same files, with ``pad_token = eos_token``."""
+    transformers = pytest.importorskip("transformers")
+    hf, _, _ = built("bytelevel_prefix")
+    vocab, merges = hf.model.save(str(tmp_path))
+    tok = Tokenizer.from_gpt2_files(vocab, merges)
+    tf = transformers.GPT2TokenizerFast(vocab, merges, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                        unk_token="<|endoftext|>")
+    assert isinstance(tok._impl, _core.BpeTokenizer)
+    tok.pad_token = tf.pad_token = "<|endoftext|>"
+    for a, b in [(lines[:12], None), (lines[12:20], lines[20:28]), (lines[5], None)]:
+        for kw in CALLS:
+            assert _outcome(tok, a, b, **kw) == _outcome(tf, a, b, **kw), (a, b, kw)
+
+
 @pytest.mark.parametrize("name", list(F.FAMILIES))
 def test_flat_ids_match_encode(built, lines, name):
     hf, tok, _ = built(name)

@@ -832,3 +832,64 @@ def test_cli_progress_on_a_tty_gives_the_same_file(tmp_path, text_files, monkeyp
     with np.load(outs[0][1]) as a, np.load(outs[1][1]) as b:
         for k in PRETRAINING_KEYS:
             assert np.array_equal(a[k], b[k])
+
+
+# ---------------------------------------------------------------- Ctrl-C (issue 12)
+
+_SIGINT_CHILD = r"""
+import json, os, sys, threading, time
+from subtok.cli import main
+tok_path, src, out, mode = sys.argv[1:5]
+sent = {}
+def interrupt():
+    sent["t"] = time.perf_counter()
+    os.kill(os.getpid(), signal.SIGINT)
+def after_two_shards():
+    while not (os.path.isdir(out) and sum(f.startswith("pretrain-") for f in os.listdir(out)) >= 2):
+        time.sleep(0.005)
+    interrupt()
+if mode == "shards":  # streamed: interrupt while the third shard is being made
+    threading.Thread(target=after_two_shards, daemon=True).start()
+    extra = ["--blocksize", "300000", "--dupe-factor", "30"]
+else:  # one .npz: interrupt inside the instance generation of the whole corpus
+    threading.Timer(2.0, interrupt).start()
+    extra = ["--dupe-factor", "400"]
+code = main(["pretraining-data", "-t", tok_path, "-o", out, src, *extra])
+print(json.dumps({"code": code, "latency": time.perf_counter() - sent["t"] if sent else None}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["shards", "npz"])
+def test_sigint_stops_pretraining_data_and_leaves_no_partial_file(tmp_path, minilm_dir, mode):
+    """``subtok pretraining-data`` (the streamed shard writer and the one-file mode) stops within
+    0.5 s of Ctrl-C (exit code 130); finished shards stay loadable, no partial file is left."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import CORPORA, FRESH_SIGINT
+
+    src = tmp_path / "corpus.txt"
+    src.write_text("\n\n".join((CORPORA / f).read_text(encoding="utf-8") for f in ("wikitext2-test.txt", "shakespeare.txt")),
+                   encoding="utf-8")
+    out = tmp_path / ("shards" if mode == "shards" else "out.npz")
+    proc = subprocess.run(
+        [sys.executable, "-c", FRESH_SIGINT + _SIGINT_CHILD, str(minilm_dir / "tokenizer.json"), str(src), str(out), mode],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ, RAYON_NUM_THREADS="2"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["code"] == 130 and "interrupted" in proc.stderr, (r, proc.stderr)
+    assert r["latency"] is not None and r["latency"] < 0.5, r
+    leftovers = [p.name for p in tmp_path.rglob(".*")]
+    assert leftovers == [], leftovers
+    if mode == "npz":
+        assert not out.exists()
+        return
+    shards = sorted(out.glob("pretrain-*.npz"))
+    assert len(shards) >= 2
+    for shard in shards:
+        with np.load(shard) as data:
+            assert set(data.files) == set(PRETRAINING_KEYS)
+            assert len({len(data[k]) for k in PRETRAINING_KEYS}) == 1

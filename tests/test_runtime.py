@@ -221,7 +221,7 @@ def _rows(out, keep):
 def _inputs(impl, items, trunc, overflow):
     try:
         pad = (512, None, 0, "[PAD]", "right")
-        return impl.build_inputs(items, True, trunc, pad, overflow, True, True, False), None
+        return impl.build_inputs(items, True, trunc, pad, (overflow, True, True, False, False)), None
     except Exception as e:  # noqa: BLE001 - both paths must fail alike
         return None, (type(e), str(e))
 

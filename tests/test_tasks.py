@@ -188,7 +188,7 @@ def test_fill_mask_top_k(tok):
     text = "paris is the [MASK] of france and [MASK] ."
     res = fill_mask(text, model, tok, top_k=4)
     assert len(res) == 2
-    batch = tok(text)
+    batch = tok(text, return_tensors="np")
     ids = np.asarray(batch["input_ids"])
     pos = np.flatnonzero(ids[0] == tok.mask_token_id)
     logits = inner(ids % 1024, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"]).prediction_logits[0]

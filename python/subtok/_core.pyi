@@ -53,6 +53,13 @@ class Encoding:
 _Path = Union[str, PathLike[str]]
 _BatchInput = Sequence[Union[str, Tuple[str, str], List[str]]]
 
+#: build_inputs' arguments: (max_length, stride, strategy, direction); (length or None,
+#: pad_to_multiple_of, pad_id, pad_token, direction); (return_overflowing_tokens,
+#: return_offsets_mapping, return_special_tokens_mask, return_sequence_ids, ragged).
+_TruncationArgs = Tuple[int, int, str, str]
+_PaddingArgs = Tuple[Optional[int], Optional[int], int, str, str]
+_InputOptions = Tuple[bool, bool, bool, bool, bool]
+
 class _HFTokenizerMethods:
     """Methods shared by WordPieceTokenizer and PipelineTokenizer (typing only)."""
     def save(self, path: _Path, pretty: bool = True) -> None: ...
@@ -94,12 +101,9 @@ class _HFTokenizerMethods:
         self,
         inputs: _BatchInput,
         add_special_tokens: bool,
-        truncation: Optional[Tuple[int, int, str, str]],
-        padding: Optional[Tuple[Optional[int], Optional[int], int, str, str]],
-        return_overflowing_tokens: bool,
-        return_offsets_mapping: bool,
-        return_special_tokens_mask: bool,
-        return_sequence_ids: bool,
+        truncation: Optional[_TruncationArgs],
+        padding: Optional[_PaddingArgs],
+        options: _InputOptions,
     ) -> Dict[str, npt.NDArray[np.int64]]: ...
     def post_process(self, encoding: Encoding, pair: Optional[Encoding] = None, add_special_tokens: bool = True) -> Encoding: ...
     def encode_pretokenized(
@@ -176,6 +180,14 @@ class BpeTokenizer:
     @property
     def padding(self) -> Optional[Dict[str, Any]]: ...
     def num_special_tokens_to_add(self, is_pair: bool) -> int: ...
+    def build_inputs(
+        self,
+        inputs: _BatchInput,
+        add_special_tokens: bool,
+        truncation: Optional[_TruncationArgs],
+        padding: Optional[_PaddingArgs],
+        options: _InputOptions,
+    ) -> Dict[str, npt.NDArray[np.int64]]: ...
     # tiktoken's Encoding surface and HF post_process / pre-tokenized input
     @staticmethod
     def from_ranks(ranks: Dict[bytes, int], pattern: str, special_tokens: Optional[Dict[str, int]] = None) -> BpeTokenizer: ...

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -118,14 +117,29 @@ def _umask() -> int:
     return mask
 
 
+def temp_path_beside(path: str, prefix: str = ".tmp-", suffix: Optional[str] = None) -> str:
+    """A fresh hidden file name in the folder of ``path`` (ends with its name unless ``suffix``)."""
+    import secrets
+
+    tail = os.path.basename(path) if suffix is None else suffix
+    return os.path.join(os.path.dirname(path) or ".", f"{prefix}{secrets.token_hex(6)}-{tail}")
+
+
+def open_new(tmp: str) -> int:
+    """Create ``tmp`` (which must not exist) for writing, mode 0600, and return its descriptor.
+    Callers name the file first and open it inside their cleanup ``try``, so a
+    ``KeyboardInterrupt`` at any point leaves no stray temporary file."""
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+
+
 def write_atomic(path: PathLike, write: Callable[[Any], None]) -> None:
     """Write a file through ``write(fileobj)`` into a temp file beside it, then rename it into
-    place, with normal permissions (0666 minus the umask); a failure leaves no partial file."""
+    place, with normal permissions (0666 minus the umask); a failure (Ctrl-C included) leaves
+    no partial file."""
     path = os.fspath(path)
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    tmp = temp_path_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(open_new(tmp), "wb") as f:
             write(f)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)

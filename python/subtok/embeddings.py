@@ -395,7 +395,7 @@ class SentenceEncoder:
             encs = tok.encode_batch(list(texts))
             ids = [_ids_of(e) for e in encs]
         else:  # a transformers-style callable tokenizer
-            ids = [list(tok(t)["input_ids"][0]) for t in texts]
+            ids = [[int(i) for i in tok(t, return_tensors="np")["input_ids"][0]] for t in texts]
         L = self.max_seq_length
         out = []
         for seq in ids:

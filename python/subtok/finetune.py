@@ -139,7 +139,7 @@ def _words_encode(tok: Any, words_list: Sequence[Sequence[str]], max_length: int
         texts.append(" ".join(words))
         spans.append(sp)
     b = tok(texts, truncation=True, max_length=max_length, padding=True, return_offsets_mapping=True,
-            return_special_tokens_mask=True)
+            return_special_tokens_mask=True, return_tensors="np")
     offs, special = b.pop("offset_mapping"), b["special_tokens_mask"]
     owners = []
     for r, sp in enumerate(spans):
@@ -166,9 +166,10 @@ def _seq_batches(model: Any, tok: Any, data: Sequence[Any], max_length: int, ind
     def make(idx: Sequence[int]) -> Tuple[Batch, Dict[str, np.ndarray]]:
         ex = [data[i] for i in idx]
         if len(ex[0]) == 3:
-            b = tok([e[0] for e in ex], [e[1] for e in ex], truncation=True, max_length=max_length, padding=True)
+            b = tok([e[0] for e in ex], [e[1] for e in ex], truncation=True, max_length=max_length, padding=True,
+                    return_tensors="np")
         else:
-            b = tok([e[0] for e in ex], truncation=True, max_length=max_length, padding=True)
+            b = tok([e[0] for e in ex], truncation=True, max_length=max_length, padding=True, return_tensors="np")
         y = np.array([_cls_index(index, e[-1], n) for e in ex], dtype=np.int64)
         return _inputs(b), {"labels": y}
 
@@ -202,7 +203,7 @@ def _qa_features(tok: Any, data: Sequence[Dict[str, Any]], max_length: int, stri
         s_char = int(ex["answer_start"])
         e_char = s_char + len(ex["answer_text"])
         b = tok(q, c, truncation="only_second", max_length=max_length, stride=stride, padding="max_length",
-                return_overflowing_tokens=True, return_offsets_mapping=True, return_sequence_ids=True)
+                return_overflowing_tokens=True, return_offsets_mapping=True, return_sequence_ids=True, return_tensors="np")
         offs, seq = b["offset_mapping"], b["sequence_ids"]
         for w in range(b["input_ids"].shape[0]):
             ctx = np.flatnonzero(seq[w] == 1)

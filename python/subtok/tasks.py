@@ -9,8 +9,8 @@
 * :func:`pretraining_loss` - MLM + NSP losses of a :class:`~subtok.bert.BertForPreTraining` on a batch
   in the ``create_pretraining_data`` layout (``masked_lm_positions``/``ids``/``weights``).
 
-The tokenizer is a :class:`subtok.Tokenizer` (or anything with the same API: ``tok(...)`` returning
-numpy arrays like ``BertTokenizerFast(..., return_tensors="np")``, and ``tok.encode(text)`` returning
+The tokenizer is a :class:`subtok.Tokenizer` (or anything with the same API: ``tok(...,
+return_tensors="np")`` returning numpy arrays as ``BertTokenizerFast`` does, and ``tok.encode(text)`` returning
 an ``Encoding`` with ``ids``, ``type_ids``, ``offsets`` and ``word_ids``).
 """
 from __future__ import annotations
@@ -112,7 +112,7 @@ def answer(
     if stride < 0:
         raise ValueError("stride must be >= 0")
     L = _max_length(model, max_length)
-    q_len = int(np.asarray(tokenizer(question)["input_ids"]).shape[-1]) - 2  # without [CLS]/[SEP]
+    q_len = int(np.asarray(tokenizer(question, return_tensors="np")["input_ids"]).shape[-1]) - 2  # without [CLS]/[SEP]
     budget = L - q_len - 3
     if budget < 1:
         raise ValueError(f"the question ({q_len} tokens) leaves no room for context in {L}-token windows")
@@ -128,6 +128,7 @@ def answer(
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
         return_special_tokens_mask=True,
+        return_tensors="np",
     )
     out = _run(model, batch)
     tt = np.asarray(batch["token_type_ids"])
@@ -220,7 +221,8 @@ def classify(texts: Sequence[str], model: Any, tokenizer: Any, max_length: Optio
     """Classify single sentences with a :class:`~subtok.bert.BertForSequenceClassification`."""
     if isinstance(texts, str):
         texts = [texts]
-    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=_max_length(model, max_length))
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=_max_length(model, max_length),
+                      return_tensors="np")
     return _predictions(model, _run(model, batch).logits)
 
 
@@ -235,7 +237,8 @@ def classify_pairs(
     for x in a + b:
         if not isinstance(x, str):
             raise TypeError("pairs must be (str, str) tuples")
-    batch = tokenizer(a, b, padding=True, truncation=True, max_length=_max_length(model, max_length))
+    batch = tokenizer(a, b, padding=True, truncation=True, max_length=_max_length(model, max_length),
+                      return_tensors="np")
     return _predictions(model, _run(model, batch).logits)
 
 
@@ -259,7 +262,7 @@ def fill_mask(text: str, model: Any, tokenizer: Any, top_k: int = 5) -> List[Lis
     mask_id = getattr(tokenizer, "mask_token_id", None)
     if mask_id is None:
         raise ValueError("the tokenizer has no [MASK] token")
-    batch = tokenizer(text)
+    batch = tokenizer(text, return_tensors="np")
     ids = np.asarray(batch["input_ids"])
     positions = np.flatnonzero(ids[0] == mask_id)
     if positions.size == 0:

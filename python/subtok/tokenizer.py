@@ -131,7 +131,7 @@ class Tokenizer:
     or :func:`subtok.train`.
     """
 
-    __slots__ = ("_impl", "_model_max_length", "_name", "_special", "_tiktoken_text")
+    __slots__ = ("_config", "_impl", "_model_max_length", "_name", "_special", "_tiktoken_text")
 
     def __init__(self, impl: Any, model_max_length: Optional[int] = None) -> None:
         """Wrap a compiled tokenizer; use the ``from_*`` constructors (or :func:`subtok.train`)."""
@@ -142,6 +142,8 @@ class Tokenizer:
         self._tiktoken_text = False
         #: transformers' special-token attributes set by a config or by the user.
         self._special: Dict[str, Optional[str]] = {}
+        #: transformers' ``model_input_names`` / ``padding_side`` when a config or the user set them.
+        self._config: Dict[str, Any] = {}
 
     @property
     def model_max_length(self) -> Optional[int]:
@@ -260,6 +262,11 @@ class Tokenizer:
                                  handle_chinese_chars=bool(config.get("tokenize_chinese_chars", True)),
                                  unk_token=_token_str(config.get("unk_token")) or "[UNK]")
         tok.model_max_length = _valid_max_length(config.get("model_max_length"))
+        names = config.get("model_input_names")
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            tok.model_input_names = names
+        if config.get("padding_side") in ("left", "right"):
+            tok.padding_side = config["padding_side"]
         for source in (special_map, config):
             for name in SPECIAL_TOKEN_NAMES:
                 value = _token_str(source.get(name))
@@ -285,6 +292,9 @@ class Tokenizer:
                           strip_accents=norm.get("strip_accents"),
                           tokenize_chinese_chars=bool(norm.get("handle_chinese_chars", True)))
         config.update(special)
+        config["padding_side"] = self.padding_side
+        if "model_input_names" in self._config:
+            config["model_input_names"] = self.model_input_names
         config["model_max_length"] = self.model_max_length if self.model_max_length is not None else int(1e30)
         written = [tok_path]
         for name, obj in (("tokenizer_config.json", config), ("special_tokens_map.json", special)):
@@ -682,7 +692,7 @@ class Tokenizer:
         ``add_special_tokens=True``; stored truncation and padding do not apply."""
         if add_special_tokens and not _is_bpe(self._impl):
             item = text if pair is None else (text, pair)
-            ids = self._impl.build_inputs([item], True, None, None, False, False, False, False)["input_ids"][0].tolist()
+            ids = self._impl.build_inputs([item], True, None, None, (False,) * 5)["input_ids"][0].tolist()
         else:
             ids = []
             for t in [text] if pair is None else [text, pair]:
@@ -820,10 +830,11 @@ class Tokenizer:
         text_pair: Optional[Union[str, Sequence[str]]] = None,
         *,
         add_special_tokens: bool = True,
-        truncation: Union[bool, str, None] = False,
+        truncation: Union[bool, str, None] = None,
         max_length: Optional[int] = None,
         padding: Union[bool, str, None] = False,
         pad_to_multiple_of: Optional[int] = None,
+        padding_side: Optional[str] = None,
         stride: int = 0,
         return_overflowing_tokens: bool = False,
         return_offsets_mapping: bool = False,
@@ -835,45 +846,72 @@ class Tokenizer:
         return_length: bool = False,
         verbose: bool = True,
     ) -> Dict[str, Any]:
-        """BERT model inputs as numpy ``int64`` arrays, like transformers'
-        ``BertTokenizerFast(...)(..., return_tensors="np")``.
+        """Model inputs, as transformers' fast tokenizers' ``__call__`` makes them (WordPiece,
+        byte-level BPE and every ``tokenizer.json`` pipeline).
 
-        ``return_tensors`` is ``None`` or ``"np"`` (numpy arrays either way) or ``"pt"`` (torch
-        tensors; needs torch installed, which subtok never requires). ``return_attention_mask=False``
-        / ``return_token_type_ids=False`` leave those arrays out; ``return_length=True`` adds
-        ``length``, each row's length (padding included, as in transformers). ``verbose`` is accepted
+        ``return_tensors=None`` (the default) gives Python lists, as transformers does: per key a
+        list of rows (``offset_mapping``: rows of ``(start, end)`` tuples), or one row when
+        ``text`` is a single ``str`` and no overflow is asked for; rows may differ in length
+        without padding. ``"np"`` gives ``int64`` arrays of shape ``(rows, length)`` (a single
+        ``str`` gives one row; rows of different lengths raise ``ValueError``: pad them) plus
+        ``position_ids`` (a subtok extra); ``"pt"`` torch tensors (needs torch, which subtok
+        never requires).
+
+        Truncation and padding follow transformers: ``max_length`` alone turns truncation on;
+        ``truncation`` / ``padding="max_length"`` without any length (no ``max_length``, no
+        :attr:`model_max_length`) are dropped with a warning; padding needs :attr:`pad_token`
+        (``ValueError`` otherwise, e.g. for GPT-2 style BPE: set ``tok.pad_token =
+        tok.eos_token``); ``padding_side`` defaults to :attr:`padding_side`. Stored
+        truncation/padding settings do not apply here: the arguments decide. Special tokens in
+        the text are matched (BPE included).
+
+        Keys: ``input_ids``, ``token_type_ids`` (when ``return_token_type_ids`` or, by default,
+        when :attr:`model_input_names` lists it: BERT WordPiece yes, BPE and general pipelines
+        no, as transformers' ``BertTokenizerFast`` / ``PreTrainedTokenizerFast``),
+        ``attention_mask``; on request ``special_tokens_mask``, ``offset_mapping``, ``length``
+        (each row's length, padding included), ``overflow_to_sample_mapping`` and
+        ``sequence_ids`` (-1 for specials and padding; a subtok extra). ``verbose`` is accepted
         and ignored.
-
-        Returns ``input_ids``, ``token_type_ids``, ``attention_mask`` and ``position_ids`` of shape
-        ``(rows, length)``; on request ``offset_mapping`` ``(rows, length, 2)``,
-        ``special_tokens_mask``, ``sequence_ids`` (-1 for specials and padding; a subtok extra) and
-        ``overflow_to_sample_mapping``. A single ``str`` gives one row (more with overflow).
-        Stored truncation/padding settings do not apply here; the arguments decide, as in transformers.
         """
         from subtok.inputs import build_model_inputs
 
-        if return_tensors not in (None, "np", "pt"):
-            raise ValueError(f"return_tensors={return_tensors!r} is not supported; use None, 'np' or 'pt'")
-        out: Dict[str, Any] = build_model_inputs(
+        return build_model_inputs(
             self, text, text_pair, add_special_tokens=add_special_tokens, truncation=truncation,
-            max_length=max_length, padding=padding, pad_to_multiple_of=pad_to_multiple_of, stride=stride,
-            return_overflowing_tokens=return_overflowing_tokens, return_offsets_mapping=return_offsets_mapping,
-            return_special_tokens_mask=return_special_tokens_mask, return_sequence_ids=return_sequence_ids,
+            max_length=max_length, padding=padding, pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
+            stride=stride, return_overflowing_tokens=return_overflowing_tokens,
+            return_offsets_mapping=return_offsets_mapping, return_special_tokens_mask=return_special_tokens_mask,
+            return_sequence_ids=return_sequence_ids, return_tensors=return_tensors,
+            return_attention_mask=return_attention_mask, return_token_type_ids=return_token_type_ids,
+            return_length=return_length,
         )
-        if return_attention_mask is False:
-            del out["attention_mask"]
-        if return_token_type_ids is False:
-            del out["token_type_ids"]
-        if return_length:
-            rows, length = out["input_ids"].shape
-            out["length"] = np.full(rows, length, dtype=np.int64)
-        if return_tensors == "pt":
-            try:
-                import torch
-            except ImportError:
-                raise ImportError("return_tensors='pt' needs PyTorch, which is not installed; use 'np'") from None
-            out = {k: torch.from_numpy(v) for k, v in out.items()}
-        return out
+
+    @property
+    def model_input_names(self) -> List[str]:
+        """transformers' ``model_input_names``: the keys :meth:`__call__` returns by default.
+        From ``tokenizer_config.json`` when it says; else ``["input_ids", "token_type_ids",
+        "attention_mask"]`` for BERT WordPiece and ``["input_ids", "attention_mask"]`` otherwise."""
+        names = self._config.get("model_input_names")
+        if names is not None:
+            return list(names)
+        if isinstance(self._impl, _core.WordPieceTokenizer):
+            return ["input_ids", "token_type_ids", "attention_mask"]
+        return ["input_ids", "attention_mask"]
+
+    @model_input_names.setter
+    def model_input_names(self, value: Sequence[str]) -> None:
+        self._config["model_input_names"] = [str(v) for v in value]
+
+    @property
+    def padding_side(self) -> str:
+        """transformers' ``padding_side`` (``"right"`` unless ``tokenizer_config.json`` or you
+        set ``"left"``): where :meth:`__call__` pads."""
+        return self._config.get("padding_side", "right")
+
+    @padding_side.setter
+    def padding_side(self, value: str) -> None:
+        if value not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', not {value!r}")
+        self._config["padding_side"] = value
 
     def __repr__(self) -> str:
         return f"subtok.Tokenizer({self._impl!r})"
@@ -884,7 +922,8 @@ class Tokenizer:
         truncation and padding) plus ``model_max_length``, the name and the special-token
         attributes, so a tokenizer reaches spawn pools, Dask/Ray/Spark workers and
         ``datasets.map(num_proc=...)``."""
-        return (_restore_tokenizer, (self._impl.to_str(False), self.model_max_length, self._name, dict(self._special)))
+        return (_restore_tokenizer, (self._impl.to_str(False), self.model_max_length, self._name, dict(self._special),
+                                     dict(self._config)))
 
     def __copy__(self) -> "Tokenizer":
         """An independent tokenizer: settings changed on the copy leave the original alone."""
@@ -892,6 +931,7 @@ class Tokenizer:
         Tokenizer.__init__(new, self._impl.__copy__(), self.model_max_length)
         new._name = self._name
         new._special = dict(self._special)
+        new._config = dict(self._config)
         new._tiktoken_text = self._tiktoken_text
         return new
 
@@ -901,12 +941,14 @@ class Tokenizer:
 
 
 def _restore_tokenizer(
-    json: str, model_max_length: Optional[int], name: Optional[str] = None, special: Optional[Dict[str, Optional[str]]] = None
+    json: str, model_max_length: Optional[int], name: Optional[str] = None, special: Optional[Dict[str, Optional[str]]] = None,
+    config: Optional[Dict[str, Any]] = None,
 ) -> "Tokenizer":
     """Unpickle a :class:`Tokenizer` (see :meth:`Tokenizer.__reduce__`)."""
     tok = Tokenizer(_core.load_tokenizer_str(json), model_max_length)
     tok._name = name
     tok._special = dict(special or {})
+    tok._config = dict(config or {})
     return tok
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, BinaryIO, Optional, Type
@@ -71,13 +70,18 @@ class AtomicOutput:
         self.f: Optional[IO[Any]] = None
 
     def __enter__(self) -> IO[Any]:
-        folder = os.path.dirname(os.path.abspath(self.path))
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=".subtok-", suffix=".part", dir=folder)
-        except OSError as e:
-            raise type(e)(e.errno, f"{self.path}: cannot write ({e.strerror})") from None
+        from subtok.corpus import open_new, temp_path_beside
+
+        self.tmp = tmp = temp_path_beside(os.path.abspath(self.path), ".subtok-", ".part")
         kwargs = {} if "b" in self.mode else {"encoding": "utf-8", "newline": "\n"}
-        self.f = os.fdopen(fd, self.mode, **kwargs)
+        try:
+            self.f = os.fdopen(open_new(tmp), self.mode, **kwargs)
+        except BaseException as e:  # Ctrl-C included: no stray temporary file
+            self.tmp = None
+            _remove(tmp)
+            if isinstance(e, OSError):
+                raise type(e)(e.errno, f"{self.path}: cannot write ({e.strerror})") from None
+            raise
         return self.f
 
     def __exit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException], tb: Optional[TracebackType]) -> None:
@@ -88,18 +92,22 @@ class AtomicOutput:
             if et is None:
                 from subtok.corpus import _umask
 
-                # mkstemp creates 0600; outputs get the permissions of any new file (0666 - umask)
+                # the temporary file is 0600; outputs get the permissions of any new file (0666 - umask)
                 os.chmod(tmp, 0o666 & ~_umask())
                 os.replace(tmp, self.path)
                 return
         except OSError as e:
             raise OSError(e.errno, f"{self.path}: cannot write ({e.strerror})") from None
         finally:
-            if os.path.exists(tmp):
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+            _remove(tmp)
         # An error while writing that mentions the temporary file is reported against the output.
         if isinstance(ev, OSError) and os.path.basename(tmp) in str(ev):
             raise OSError(ev.errno, f"{self.path}: cannot write ({ev.strerror})") from None
+
+
+def _remove(path: str) -> None:
+    """Delete ``path`` if it exists."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

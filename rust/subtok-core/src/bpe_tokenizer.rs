@@ -12,7 +12,8 @@ use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
 use crate::postprocess::{
-    pad_encodings, truncate_encodings, Direction, SettingsCell, Template, TruncationParams,
+    pad_encodings, truncate_encodings, Direction, PaddingParams, SettingsCell, Template,
+    TruncationParams,
 };
 use crate::pretokenize::bytelevel::{bytes_to_string, string_to_bytes};
 use crate::pretokenize::regex::Splitter;
@@ -1034,8 +1035,15 @@ impl BpeTokenizer {
             };
             let tok = self.id_to_token.get(id as usize).map_or("", String::as_str);
             let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
-            if tok.chars().take_while(is_space).count() == 1 && off.0 > 0 && off.0 < off.1 {
+            if tok.chars().take_while(is_space).count() != 1 || off.0 == 0 {
+                continue;
+            }
+            if off.0 < off.1 {
                 off.0 -= 1;
+            } else if tok.chars().count() == 1 {
+                // A token that is one space: HF keeps its start and trims its end.
+                off.0 -= 1;
+                off.1 = off.0;
             }
         }
     }
@@ -1129,6 +1137,21 @@ impl BpeTokenizer {
             pad_encodings(&mut encs, p);
         }
         Ok(encs)
+    }
+
+    /// Model-input arrays for a batch with explicit truncation and padding instead of the
+    /// stored ones (`Tokenizer.__call__`, as transformers' fast tokenizers do per call).
+    pub fn build_inputs(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        pol: &SpecialPolicy,
+        truncation: Option<TruncationParams>,
+        padding: Option<&PaddingParams>,
+        opt: crate::inputs::InputOptions,
+    ) -> Result<crate::inputs::BatchArrays> {
+        crate::inputs::from_encodings(inputs, padding, opt, |a, b| {
+            self.encode_unpadded(a, b, pol, truncation.as_ref())
+        })
     }
 
     // ------------------------------------------------------------------ decoding / vocabulary

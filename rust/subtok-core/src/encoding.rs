@@ -128,26 +128,47 @@ impl From<&CompactEncoding> for Encoding {
 impl Encoding {
     /// HF `Encoding.merge`: the encodings one after the other. With `growing_offsets`, each
     /// one's offsets are shifted by the end offset of the last token before it. Overflow windows
-    /// are dropped.
+    /// combine as in HF (see [`Self::merge_with`]).
     pub fn merge(parts: &[Encoding], growing_offsets: bool) -> Encoding {
         let mut out = Encoding::with_capacity(parts.iter().map(Encoding::len).sum());
         for p in parts {
-            let shift = if growing_offsets {
-                out.offsets.last().map_or(0, |o| o.1)
-            } else {
-                0
-            };
-            out.ids.extend_from_slice(&p.ids);
-            out.type_ids.extend_from_slice(&p.type_ids);
-            out.offsets
-                .extend(p.offsets.iter().map(|&(s, e)| (s + shift, e + shift)));
-            out.special_tokens_mask
-                .extend_from_slice(&p.special_tokens_mask);
-            out.attention_mask.extend_from_slice(&p.attention_mask);
-            out.word_ids.extend_from_slice(&p.word_ids);
-            out.sequence_ids.extend_from_slice(&p.sequence_ids);
+            out.merge_with(p, growing_offsets);
         }
         out
+    }
+
+    /// Append `other` (HF `Encoding.merge_with`). The overflow windows of the result are, in
+    /// HF's order: for each of our windows, that window merged with `other` and then with each
+    /// of `other`'s windows; then all of us merged with each of `other`'s windows.
+    pub fn merge_with(&mut self, other: &Encoding, growing_offsets: bool) {
+        let mut windows = Vec::new();
+        for mine in &self.overflowing {
+            for theirs in std::iter::once(other).chain(&other.overflowing) {
+                let mut w = mine.clone();
+                w.merge_with(theirs, growing_offsets);
+                windows.push(w);
+            }
+        }
+        for theirs in &other.overflowing {
+            let mut w = self.clone();
+            w.merge_with(theirs, growing_offsets);
+            windows.push(w);
+        }
+        let shift = if growing_offsets {
+            self.offsets.last().map_or(0, |o| o.1)
+        } else {
+            0
+        };
+        self.ids.extend_from_slice(&other.ids);
+        self.type_ids.extend_from_slice(&other.type_ids);
+        self.offsets
+            .extend(other.offsets.iter().map(|&(s, e)| (s + shift, e + shift)));
+        self.special_tokens_mask
+            .extend_from_slice(&other.special_tokens_mask);
+        self.attention_mask.extend_from_slice(&other.attention_mask);
+        self.word_ids.extend_from_slice(&other.word_ids);
+        self.sequence_ids.extend_from_slice(&other.sequence_ids);
+        self.overflowing = windows;
     }
 
     /// Encodings of pre-tokenized words (HF `is_pretokenized=True`): each word encoded on its

@@ -1,6 +1,7 @@
 //! Model inputs as transformers' `BertTokenizerFast(...)(..., return_tensors="np")` builds them:
 //! rectangular id / type / mask / offset arrays over a whole batch, overflow windows flattened
 //! with a sample mapping. Everything is written into flat row-major buffers in one pass.
+use crate::cancel::Cancel;
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::postprocess::{Direction, PaddingParams, PaddingStrategy};
@@ -16,9 +17,13 @@ pub struct InputOptions {
     pub return_offsets_mapping: bool,
     pub return_special_tokens_mask: bool,
     pub return_sequence_ids: bool,
+    /// Without padding, rows may differ in length: they are returned one after the other
+    /// (flat, `row_lengths` set) instead of refused (transformers' lists, `return_tensors=None`).
+    pub ragged: bool,
 }
 
-/// Row-major arrays of shape (rows, cols); `offsets` is (rows, cols, 2).
+/// Row-major arrays of shape (rows, cols); `offsets` is (rows, cols, 2). Ragged results
+/// (`row_lengths` set) hold the rows one after the other instead, `cols` unused.
 #[derive(Debug, Clone, Default)]
 pub struct BatchArrays {
     pub rows: usize,
@@ -32,6 +37,8 @@ pub struct BatchArrays {
     pub sequence_ids: Option<Vec<i64>>,
     /// Source sample of each row (only with `return_overflowing_tokens`).
     pub overflow_to_sample_mapping: Option<Vec<i64>>,
+    /// The length of each row of a ragged result.
+    pub row_lengths: Option<Vec<i64>>,
 }
 
 /// Flatten encodings (each with its overflow windows when asked) into arrays. All rows must have
@@ -50,17 +57,19 @@ pub fn to_arrays(encs: &[Encoding], opt: InputOptions) -> Result<BatchArrays> {
         })
         .collect();
     let cols = rows.first().map_or(0, |(_, e)| e.len());
-    if let Some((_, bad)) = rows.iter().find(|(_, e)| e.len() != cols) {
+    let ragged = opt.ragged && rows.iter().any(|(_, e)| e.len() != cols);
+    if let Some((_, bad)) = rows.iter().find(|(_, e)| e.len() != cols && !ragged) {
         return Err(Error::invalid(format!(
             "the encoded sequences have different lengths ({cols} and {}), so they cannot form one array; \
              pass padding=True (or 'max_length') and/or truncation=True",
             bad.len()
         )));
     }
-    let n = rows.len() * cols;
+    let n = rows.iter().map(|(_, e)| e.len()).sum();
     let mut out = BatchArrays {
         rows: rows.len(),
         cols,
+        row_lengths: ragged.then(|| rows.iter().map(|(_, e)| e.len() as i64).collect()),
         input_ids: Vec::with_capacity(n),
         token_type_ids: Vec::with_capacity(n),
         attention_mask: Vec::with_capacity(n),
@@ -95,6 +104,30 @@ pub fn to_arrays(encs: &[Encoding], opt: InputOptions) -> Result<BatchArrays> {
         }
     }
     Ok(out)
+}
+
+/// Model inputs of a batch from whole encodings: `encode(text, pair)` runs on every input in
+/// parallel (under the caller's cancellation token), then `padding` and [`to_arrays`].
+pub fn from_encodings(
+    inputs: &[(&str, Option<&str>)],
+    padding: Option<&PaddingParams>,
+    opt: InputOptions,
+    encode: impl Fn(&str, Option<&str>) -> Result<Encoding> + Sync,
+) -> Result<BatchArrays> {
+    let cancel = Cancel::current();
+    let mut encs = inputs
+        .par_iter()
+        .with_min_len(16)
+        .map(|&(a, b)| {
+            cancel.check()?;
+            cancel.enter(|| encode(a, b))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    cancel.check()?;
+    if let Some(p) = padding {
+        crate::postprocess::pad_encodings(&mut encs, p);
+    }
+    to_arrays(&encs, opt)
 }
 
 /// Unpadded rows of one chunk of the batch, stored flat (no allocation per row).
@@ -133,36 +166,33 @@ impl CompactRows {
     }
 }
 
-/// Pad and lay out compact rows as rectangular arrays (one parallel pass per array).
+/// Pad and lay out compact rows as arrays (one parallel pass per array): each row is padded to
+/// the batch's padding length (HF semantics: a longer row stays as it is). Rows of different
+/// lengths are an error unless `opt.ragged`, which returns them one after the other.
 pub fn assemble(
     parts: &[CompactRows],
     padding: Option<&PaddingParams>,
     opt: InputOptions,
 ) -> Result<BatchArrays> {
     let rows: usize = parts.iter().map(|p| p.lens.len()).sum();
-    let longest = parts
-        .iter()
-        .flat_map(|p| p.lens.iter().copied())
-        .max()
-        .unwrap_or(0);
-    let shortest = parts
-        .iter()
-        .flat_map(|p| p.lens.iter().copied())
-        .min()
-        .unwrap_or(0);
-    let mut cols = match padding.map(|p| p.strategy) {
-        Some(PaddingStrategy::Fixed(n)) => n.max(longest),
-        Some(PaddingStrategy::BatchLongest) => longest,
-        None => longest,
-    };
-    if let Some(m) = padding.and_then(|p| p.pad_to_multiple_of) {
-        if m > 0 && cols % m != 0 {
-            cols += m - cols % m;
+    let lens = || parts.iter().flat_map(|p| p.lens.iter().copied());
+    let longest = lens().max().unwrap_or(0);
+    let shortest = lens().min().unwrap_or(0);
+    // The length padding brings every row up to (none: rows keep their own length).
+    let pad_to = padding.map(|p| {
+        let base = match p.strategy {
+            PaddingStrategy::Fixed(n) => n,
+            PaddingStrategy::BatchLongest => longest,
+        };
+        match p.pad_to_multiple_of {
+            Some(m) if m > 0 && base % m != 0 => base + m - base % m,
+            _ => base,
         }
-    }
-    let fixed_overrun =
-        matches!(padding.map(|p| p.strategy), Some(PaddingStrategy::Fixed(n)) if longest > n);
-    if (padding.is_none() && shortest != longest) || fixed_overrun {
+    });
+    let target = |len: usize| pad_to.map_or(len, |t| t.max(len));
+    let cols = target(longest);
+    let ragged = target(shortest) != cols;
+    if ragged && !opt.ragged {
         return Err(Error::invalid(format!(
             "the encoded sequences have different lengths ({shortest} to {longest} tokens), so they cannot form one array; \
              pass padding=True (or 'max_length') and/or truncation=True"
@@ -175,33 +205,44 @@ pub fn assemble(
             p.direction == Direction::Left,
         )
     });
-    let n = rows * cols;
-    // Fill one (rows, cols) array: `value(part, token_index)` for tokens, `pad` elsewhere.
+    // Output tokens (padding included) of each part, to give each part its own output slice.
+    let part_sizes: Vec<usize> = parts
+        .iter()
+        .map(|p| p.lens.iter().map(|&l| target(l)).sum())
+        .collect();
+    let n: usize = part_sizes.iter().sum();
+    // Fill one array: `value(part, token_index)` for tokens, `pad` elsewhere.
     let fill = |pad: i64,
                 width: usize,
                 value: &(dyn Fn(&CompactRows, usize, &mut [i64]) + Sync)|
      -> Vec<i64> {
         let mut out = vec![pad; n * width];
-        let block = ROWS_PER_CHUNK * cols * width;
-        if block > 0 {
-            out.par_chunks_mut(block)
-                .zip(parts.par_iter())
-                .for_each(|(dst, part)| {
-                    let mut tok = 0usize;
-                    for (r, &len) in part.lens.iter().enumerate() {
-                        let row = &mut dst[r * cols * width..(r + 1) * cols * width];
-                        let start = if left { cols - len } else { 0 };
-                        for i in 0..len {
-                            value(
-                                part,
-                                tok + i,
-                                &mut row[(start + i) * width..(start + i + 1) * width],
-                            );
-                        }
-                        tok += len;
-                    }
-                });
+        let mut slices = Vec::with_capacity(parts.len());
+        let mut rest = &mut out[..];
+        for &size in &part_sizes {
+            let (head, tail) = rest.split_at_mut(size * width);
+            slices.push(head);
+            rest = tail;
         }
+        slices
+            .into_par_iter()
+            .zip(parts.par_iter())
+            .for_each(|(dst, part)| {
+                let (mut tok, mut at) = (0usize, 0usize);
+                for &len in &part.lens {
+                    let t = target(len);
+                    let start = at + if left { t - len } else { 0 };
+                    for i in 0..len {
+                        value(
+                            part,
+                            tok + i,
+                            &mut dst[(start + i) * width..(start + i + 1) * width],
+                        );
+                    }
+                    tok += len;
+                    at += t;
+                }
+            });
         out
     };
     let mut out = BatchArrays {
@@ -210,6 +251,7 @@ pub fn assemble(
         input_ids: fill(pad_id, 1, &|p, i, d| d[0] = p.ids[i] as i64),
         token_type_ids: fill(pad_type, 1, &|p, i, d| d[0] = p.type_ids[i] as i64),
         attention_mask: fill(0, 1, &|_, _, d| d[0] = 1),
+        row_lengths: ragged.then(|| lens().map(|l| target(l) as i64).collect()),
         ..Default::default()
     };
     if opt.return_special_tokens_mask {

@@ -534,15 +534,9 @@ impl Pipeline {
         padding: Option<&PaddingParams>,
         opt: crate::inputs::InputOptions,
     ) -> Result<crate::inputs::BatchArrays> {
-        let mut encs = inputs
-            .par_iter()
-            .with_min_len(16)
-            .map(|(a, b)| self.encode_truncated(a, *b, add_special_tokens, truncation.as_ref(), None))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = padding {
-            pad_encodings(&mut encs, p);
-        }
-        crate::inputs::to_arrays(&encs, opt)
+        crate::inputs::from_encodings(inputs, padding, opt, |a, b| {
+            self.encode_truncated(a, b, add_special_tokens, truncation.as_ref(), None)
+        })
     }
 
     /// Flat ids of many texts plus their lengths (stored truncation applies without overflow

@@ -6,6 +6,7 @@
 //! `t % n_docs` (in the seeded shuffled order) during pass `t / n_docs`. Each task
 //! draws from its own RNG stream derived from `(seed, t)`, so the output is identical
 //! whatever the number of threads and however the task range is chunked.
+use crate::cancel::{cancelled, Cancel};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -354,6 +355,9 @@ fn instances_from_document(
     let mut a_buf: Vec<u32> = Vec::new();
     let mut b_buf: Vec<u32> = Vec::new();
     while i < doc_len {
+        if cancelled() {
+            return; // the caller reports the cancellation
+        }
         current_length += corpus.sentence(doc, i).len();
         if i == doc_len - 1 || current_length >= target {
             let chunk_len = i + 1 - chunk_start;
@@ -436,16 +440,34 @@ pub fn create_instances(
     if task_start > task_end {
         return Err(Error::invalid("task_start > task_end"));
     }
+    let cancel = Cancel::current();
     let per_task: Vec<Vec<Instance>> = (task_start..task_end)
         .into_par_iter()
         .map(|t| {
-            let mut rng = Rng::for_stream(cfg.seed, t as u64);
             let mut out = Vec::new();
-            instances_from_document(corpus, order, t % n_docs, cfg, &mut rng, &mut out);
+            if !cancel.is_set() {
+                let mut rng = Rng::for_stream(cfg.seed, t as u64);
+                cancel.enter(|| {
+                    instances_from_document(corpus, order, t % n_docs, cfg, &mut rng, &mut out)
+                });
+            }
             out
         })
         .collect();
+    if cancel.is_set() {
+        // Freeing the instances made so far can take longer than the caller should wait for
+        // Ctrl-C to take effect: a background thread frees them.
+        drop_in_background(per_task);
+        return Err(Error::Cancelled);
+    }
     Ok(per_task.into_iter().flatten().collect())
+}
+
+/// Drop `value` on a new thread (if none can be started, the failed spawn drops it here).
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("subtok-free".into())
+        .spawn(move || drop(value));
 }
 
 /// Padded, fixed-shape arrays (row-major) for a list of instances.

@@ -4,8 +4,9 @@ use crate::encoding::PyEncoding;
 use crate::errors::{detached, IntoPy};
 use crate::pool;
 use crate::tokenizer::{
-    extract_words, flat_arrays, ids_arg, make_padding, make_truncation, padding_dict, truncation_dict,
-    FlatArrays,
+    arrays_to_dict, batch_refs, extract_batch, extract_words, flat_arrays, ids_arg, input_args,
+    padding_dict, truncation_dict, FlatArrays, OptionArgs,
+    PaddingArgs, TruncationArgs,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -251,6 +252,32 @@ impl PyBpeTokenizer {
         let (ids, lens) =
             pool::run(py, || self.inner.encode_batch_flat(&texts, &pol, truncate))?.py()?;
         Ok(flat_arrays(py, ids, lens))
+    }
+
+    /// Model inputs for a batch (the engine of `Tokenizer.__call__`); arguments as in
+    /// `WordPieceTokenizer.build_inputs`. Special tokens in the text are matched, as in
+    /// transformers; BPE adds none of its own, so `add_special_tokens` changes nothing.
+    #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, options))]
+    fn build_inputs<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyAny>,
+        add_special_tokens: bool,
+        truncation: Option<TruncationArgs>,
+        padding: Option<PaddingArgs>,
+        options: OptionArgs,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let _ = add_special_tokens;
+        let items = extract_batch(inputs)?;
+        let (trunc, pad, opts) = input_args(truncation, padding, options)?;
+        let pol = self.inner.policy(&SpecialSet::All, &SpecialSet::none()).py()?;
+        let inner = &self.inner;
+        let arrays = pool::run(py, || {
+            let refs = batch_refs(&items);
+            inner.build_inputs(&refs, &pol, trunc, pad.as_ref(), opts)
+        })?
+        .py()?;
+        arrays_to_dict(py, arrays)
     }
 
     /// Number of tokens `encode` would produce, without building the id list.

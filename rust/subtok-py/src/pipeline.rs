@@ -6,12 +6,11 @@ use crate::errors::{detached, IntoPy};
 use crate::pool;
 use crate::tokenizer::{
     arrays_to_dict, batch_refs, extract_batch, extract_texts, extract_words, flat_arrays, ids_arg,
-    make_padding, make_truncation, padding_dict, truncation_dict, FlatArrays, PaddingArgs,
+    padding_dict, truncation_dict, FlatArrays, PaddingArgs,
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
-use subtok_core::inputs::InputOptions;
 use subtok_core::io::hf_json;
 use subtok_core::pipeline::Pipeline;
 

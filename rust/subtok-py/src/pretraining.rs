@@ -88,7 +88,9 @@ impl PyPretrainingCorpus {
             vocab_size,
         };
         let corpus = &self.corpus;
-        let arrays = detached(py, || {
+        // In the pool with the caller watching for Ctrl-C (`pool::run`): a cancelled run stops
+        // within one sentence per worker and raises KeyboardInterrupt.
+        let arrays = crate::pool::run(py, || {
             let run = || {
                 create_instances(corpus, &order, &cfg, task_start, task_end).and_then(|inst| {
                     let inst = if shuffle {
@@ -104,12 +106,15 @@ impl PyPretrainingCorpus {
                     .num_threads(n.max(1))
                     .build()
                 {
-                    Ok(pool) => pool.install(run),
+                    Ok(pool) => {
+                        let cancel = subtok_core::cancel::Cancel::current();
+                        pool.install(move || cancel.enter(run))
+                    }
                     Err(e) => Err(subtok_core::Error::invalid(format!(
                         "cannot start threads: {e}"
                     ))),
                 },
-                None => crate::pool::install(run),
+                None => run(),
             }
         })?
         .py()?;

@@ -216,8 +216,38 @@ pub fn make_padding(
 /// `encode_batch_flat`'s result: (uint32 ids, int64 lengths).
 pub type FlatArrays<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 
+/// `build_inputs`' truncation argument: (max_length, stride, strategy, direction).
+pub type TruncationArgs = (usize, usize, String, String);
+
 /// `build_inputs`' padding argument: (length, pad_to_multiple_of, pad_id, pad_token, direction).
 pub type PaddingArgs = (Option<usize>, Option<usize>, u32, String, String);
+
+/// `build_inputs`' options: (return_overflowing_tokens, return_offsets_mapping,
+/// return_special_tokens_mask, return_sequence_ids, ragged).
+pub type OptionArgs = (bool, bool, bool, bool, bool);
+
+/// The arguments of every `build_inputs` (the engine of `Tokenizer.__call__`), checked.
+pub fn input_args(
+    truncation: Option<TruncationArgs>,
+    padding: Option<PaddingArgs>,
+    options: OptionArgs,
+) -> PyResult<(Option<TruncationParams>, Option<PaddingParams>, InputOptions)> {
+    let trunc = truncation
+        .map(|(m, s, st, d)| make_truncation(m, s, &st, &d))
+        .transpose()?;
+    let pad = padding
+        .map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult))
+        .transpose()?;
+    let (overflow, offsets, special, seq, ragged) = options;
+    let opts = InputOptions {
+        return_overflowing_tokens: overflow,
+        return_offsets_mapping: offsets,
+        return_special_tokens_mask: special,
+        return_sequence_ids: seq,
+        ragged,
+    };
+    Ok((trunc, pad, opts))
+}
 
 pub fn flat_arrays<'py>(py: Python<'py>, ids: Vec<u32>, lens: Vec<i64>) -> FlatArrays<'py> {
     (ids.into_pyarray(py), lens.into_pyarray(py))
@@ -237,7 +267,7 @@ macro_rules! truncation_padding_methods {
                 strategy: &str,
                 direction: &str,
             ) -> PyResult<()> {
-                let t = make_truncation(max_length, stride, strategy, direction)?;
+                let t = crate::tokenizer::make_truncation(max_length, stride, strategy, direction)?;
                 self.inner.settings.set_truncation(Some(t));
                 Ok(())
             }
@@ -258,7 +288,7 @@ macro_rules! truncation_padding_methods {
                 length: Option<usize>,
                 pad_to_multiple_of: Option<usize>,
             ) -> PyResult<()> {
-                let p = make_padding(
+                let p = crate::tokenizer::make_padding(
                     direction,
                     pad_id,
                     pad_type_id,
@@ -373,34 +403,20 @@ macro_rules! hf_tokenizer_methods {
                 self.inner.num_special_tokens_to_add(is_pair)
             }
 
-            /// Rectangular model inputs for a batch (the engine of `Tokenizer.__call__`).
-            /// `truncation` = (max_length, stride, strategy, direction); `padding` = (length or
-            /// None for the batch's longest, pad_to_multiple_of, pad_id, pad_token, direction).
-            #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, return_overflowing_tokens, return_offsets_mapping, return_special_tokens_mask, return_sequence_ids))]
-            #[allow(clippy::too_many_arguments)]
+            /// Model inputs for a batch (the engine of `Tokenizer.__call__`): arguments as
+            /// [`TruncationArgs`], [`PaddingArgs`] and [`OptionArgs`] describe them.
+            #[pyo3(signature = (inputs, add_special_tokens, truncation, padding, options))]
             fn build_inputs<'py>(
                 &self,
                 py: Python<'py>,
                 inputs: &Bound<'py, PyAny>,
                 add_special_tokens: bool,
-                truncation: Option<(usize, usize, String, String)>,
+                truncation: Option<crate::tokenizer::TruncationArgs>,
                 padding: Option<PaddingArgs>,
-                return_overflowing_tokens: bool,
-                return_offsets_mapping: bool,
-                return_special_tokens_mask: bool,
-                return_sequence_ids: bool,
+                options: crate::tokenizer::OptionArgs,
             ) -> PyResult<Bound<'py, PyDict>> {
                 let items = extract_batch(inputs)?;
-                let trunc = truncation.map(|(m, s, st, d)| make_truncation(m, s, &st, &d)).transpose()?;
-                let pad = padding
-                    .map(|(len, mult, id, tok, d)| make_padding(&d, id, 0, &tok, len, mult))
-                    .transpose()?;
-                let opts = InputOptions {
-                    return_overflowing_tokens,
-                    return_offsets_mapping,
-                    return_special_tokens_mask,
-                    return_sequence_ids,
-                };
+                let (trunc, pad, opts) = crate::tokenizer::input_args(truncation, padding, options)?;
                 let inner = &self.inner;
                 let arrays = pool::run(py, || {
                     let refs = batch_refs(&items);
@@ -523,10 +539,17 @@ pub fn extract_words(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<PyBacke
 }
 
 /// Wrap [`BatchArrays`] as a dict of 2-D (offsets: 3-D) int64 numpy arrays, without copying.
+/// A ragged result gives 1-D arrays (offsets: 2-D) of the rows one after the other, plus
+/// `row_lengths`.
 pub fn arrays_to_dict(py: Python<'_>, a: BatchArrays) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
-    let (r, c) = (a.rows, a.cols);
-    let grid = |v: Vec<i64>| v.into_pyarray(py).reshape([r, c]);
+    let shape = |width: usize| match &a.row_lengths {
+        Some(_) => vec![a.input_ids.len(), width],
+        None => vec![a.rows, a.cols, width],
+    };
+    let (grid_shape, offset_shape) = (shape(1), shape(2));
+    let grid_shape = &grid_shape[..grid_shape.len() - 1];
+    let grid = |v: Vec<i64>| v.into_pyarray(py).reshape(grid_shape);
     d.set_item("input_ids", grid(a.input_ids)?)?;
     d.set_item("token_type_ids", grid(a.token_type_ids)?)?;
     d.set_item("attention_mask", grid(a.attention_mask)?)?;
@@ -534,7 +557,10 @@ pub fn arrays_to_dict(py: Python<'_>, a: BatchArrays) -> PyResult<Bound<'_, PyDi
         d.set_item("special_tokens_mask", grid(v)?)?;
     }
     if let Some(v) = a.offset_mapping {
-        d.set_item("offset_mapping", v.into_pyarray(py).reshape([r, c, 2])?)?;
+        d.set_item("offset_mapping", v.into_pyarray(py).reshape(offset_shape)?)?;
+    }
+    if let Some(v) = a.row_lengths {
+        d.set_item("row_lengths", v.into_pyarray(py))?;
     }
     if let Some(v) = a.sequence_ids {
         d.set_item("sequence_ids", grid(v)?)?;
