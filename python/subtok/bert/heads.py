@@ -99,7 +99,8 @@ class _HeadModel:
     def from_pretrained(cls, path: PathLike, quantize: Optional[str] = None) -> Any:
         """Load from a folder with ``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``.
 
-        ``quantize="int8"`` quantizes the encoder's dense layers (see :meth:`BertModel.quantize`).
+        ``quantize="int8"`` or ``"bf16"`` quantizes the encoder's dense layers (see
+        :meth:`BertModel.quantize`).
         """
         path = resolve_model(path)
         config = BertConfig.from_pretrained(path)

@@ -132,7 +132,7 @@ class _Layer:
 
 
 def _dense(x: np.ndarray, w: Any, out: np.ndarray) -> None:
-    """``out = x @ w`` for a float32 weight or a quantized one (:class:`subtok.bert.quant.Int8Linear`)."""
+    """``out = x @ w`` for a float32 weight or a quantized one (:mod:`subtok.bert.quant`)."""
     if isinstance(w, np.ndarray):
         np.matmul(x, w, out=out)
     else:
@@ -231,8 +231,8 @@ class BertModel(TrainableEncoder):
         RoBERTa (also XLM-R, CamemBERT) and DistilBERT checkpoints load (base models or any head
         checkpoint of theirs). The pooler is loaded when the checkpoint has one (or required with
         ``add_pooling_layer=True``). Weights of the family's standard heads are ignored; any other
-        unknown or missing weight raises ``ValueError`` listing the names. ``quantize="int8"``
-        quantizes the dense layers once at load (see :meth:`quantize`).
+        unknown or missing weight raises ``ValueError`` listing the names. ``quantize="int8"`` or
+        ``"bf16"`` quantizes the dense layers once at load (see :meth:`quantize`).
         """
         from subtok.bert.quant import check_kind
 
@@ -257,7 +257,8 @@ class BertModel(TrainableEncoder):
         """Quantize the encoder layers' dense weights in place, once (returns ``self``).
 
         ``"int8"``: dynamic quantization (per-output-channel int8 weights, per-row int8 activations,
-        int32 products on AVX512-VNNI when available; see :mod:`subtok.bert.quant`). Embeddings,
+        exact int32 products on AVX512-VNNI or AVX2 when available); ``"bf16"``: weights stored as
+        bfloat16 (half the memory), products in float32 (see :mod:`subtok.bert.quant`). Embeddings,
         LayerNorms, attention and the pooler stay float32.
         """
         from subtok.bert import quant
@@ -269,7 +270,7 @@ class BertModel(TrainableEncoder):
             return self
         for L in self.layers:
             for name in _Layer.DENSE:
-                setattr(L, name, quant.Int8Linear(getattr(L, name)))
+                setattr(L, name, quant.linear(kind, getattr(L, name)))
         self._quantized = kind
         return self
 

@@ -1,12 +1,18 @@
-"""Dynamic int8 quantization of the encoder's dense layers.
+"""Quantized dense layers of the encoder: dynamic int8, and bfloat16 weights.
 
 :class:`Int8Linear` holds a ``(k, n)`` float32 weight (stored pre-transposed, ``y = x @ W``) quantized
 once to int8 per output column (``scale = max |W[:, j]| / 127``). Each call quantizes the rows of ``x``
 to uint8 asymmetrically (per row: ``s = (max - min) / 255`` over a range that includes 0, zero point
 ``z = round(-min / s)``, round half to even) and multiplies in int32, then rescales:
 ``y = (q_x - z) @ q_W * s_x * s_W``. The Rust kernels (``subtok._core.kernels.Int8Weight``) run the
-product on AVX512-VNNI when the CPU has it, else on a portable loop with bit-identical results; without
+product on AVX512-VNNI or AVX2 when the CPU has them, else on a portable loop, all with bit-identical
+results (``subtok._core.kernels.int8_kernel()`` names the one in use); without
 the compiled extension the same arithmetic runs in NumPy (exact int32 sums; slow).
+
+:class:`Bf16Linear` stores the weight as bfloat16 (float32 rounded to 8 significant bits, to nearest
+even: half the memory) and computes in float32: each call widens the weight back to float32 (exact)
+and multiplies with the float32 GEMM. CPUs without AVX512-BF16 have no faster bf16 product, so this
+saves memory, not time.
 """
 from __future__ import annotations
 
@@ -15,9 +21,10 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from subtok.bert import ops
+from subtok.bert.weights import bf16_to_float32
 
 #: ``quantize=`` values the encoder accepts.
-QUANTIZE_KINDS = ("int8",)
+QUANTIZE_KINDS = ("int8", "bf16")
 
 
 def check_kind(kind: Optional[str]) -> Optional[str]:
@@ -25,6 +32,11 @@ def check_kind(kind: Optional[str]) -> Optional[str]:
     if kind is not None and kind not in QUANTIZE_KINDS:
         raise ValueError(f"quantize must be None or one of {', '.join(QUANTIZE_KINDS)}, got {kind!r}")
     return kind
+
+
+def linear(kind: str, w: np.ndarray) -> "Int8Linear | Bf16Linear":
+    """The quantized layer of ``kind`` (one of :data:`QUANTIZE_KINDS`) for a ``(k, n)`` weight."""
+    return {"int8": Int8Linear, "bf16": Bf16Linear}[kind](w)
 
 
 def _quantize_weight(w: np.ndarray) -> "tuple[np.ndarray, np.ndarray]":
@@ -85,3 +97,38 @@ class Int8Linear:
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__init__(state["w"])  # type: ignore[misc]  # re-quantizing quantized weights is exact
+
+
+def float32_to_bf16(w: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bit patterns (uint16), rounding to nearest even; NaN stays NaN."""
+    bits = np.ascontiguousarray(w, dtype=np.float32).view(np.uint32)
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))) >> np.uint32(16)
+    out = rounded.astype(np.uint16)
+    out[np.isnan(w)] = 0x7FC0
+    return out
+
+
+class Bf16Linear:
+    """``x @ W`` with W stored as bfloat16 and the product computed in float32 (see the module doc)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        w = np.asarray(w, dtype=np.float32)
+        if w.ndim != 2:
+            raise ValueError(f"weight must be 2-D, got shape {w.shape}")
+        self.shape = w.shape
+        self._bits = float32_to_bf16(w)
+
+    def __call__(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """``out (m, n) = x (m, k) @ W`` (a new array when ``out`` is None)."""
+        return np.matmul(x, self.dequantized(), out=out)
+
+    def dequantized(self) -> np.ndarray:
+        """The weights as the products use them (float32, ``(k, n)``)."""
+        return bf16_to_float32(self._bits)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"bits": self._bits}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self._bits = state["bits"]
+        self.shape = self._bits.shape

@@ -3,7 +3,8 @@
 //!
 //! All kernels work in place on row-major buffers and validate their shapes, returning
 //! `Error::InvalidArgument` instead of panicking. The inner loops are plain arithmetic so LLVM
-//! vectorizes them; on x86-64 an AVX-512 or AVX2+FMA copy of each loop is selected at run time.
+//! vectorizes them; on x86-64 an AVX-512 or AVX2+FMA copy of each loop is selected at run time, and
+//! the hottest loops have versions written with intrinsics for both (module `simd`).
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -212,17 +213,31 @@ macro_rules! multiversion {
             $body($($arg),*)
         }
     };
-    // As above, but CPUs with AVX-512F and FMA run `$fast`, a version written with intrinsics
-    // (module `simd512`), instead of the portable body compiled for AVX-512.
-    ($name:ident, $body:ident, ($($arg:ident : $ty:ty),*), avx512: $fast:path) => {
+    // As above, but CPUs with AVX-512F or AVX2 (each with FMA) run `$fast::<Avx512>` or
+    // `$fast::<Avx2>`, a version written once with the vector operations of module `simd`.
+    ($name:ident, $body:ident, ($($arg:ident : $ty:ty),*), simd: $($fast:ident)::+) => {
         #[allow(clippy::too_many_arguments)]
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if crate::kernels::simd512::available() {
-                // SAFETY: `available()` checked the CPU features `$fast` is compiled for; its
-                // other requirements are those of `$body`, which the callers meet.
-                unsafe { $fast($($arg),*) };
-                return;
+            {
+                use crate::kernels::simd::{Avx2, Avx512, Level};
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn fast512($($arg: $ty),*) {
+                    $($fast)::+::<Avx512>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn fast256($($arg: $ty),*) {
+                    $($fast)::+::<Avx2>($($arg),*)
+                }
+                match Level::best() {
+                    // SAFETY: `best()` checked the CPU features each version is compiled for;
+                    // their other requirements are those of `$body`, which the callers meet.
+                    Level::Avx512 => return unsafe { fast512($($arg),*) },
+                    Level::Avx2 => return unsafe { fast256($($arg),*) },
+                    Level::Portable => {}
+                }
             }
             multiversion!(portable, $body, ($($arg: $ty),*));
             portable($($arg),*)
@@ -230,12 +245,12 @@ macro_rules! multiversion {
     };
 }
 
-multiversion!(gelu_dispatch, gelu_body, (x: &mut [f32]), avx512: simd512::gelu);
+multiversion!(gelu_dispatch, gelu_body, (x: &mut [f32]), simd: simd::gelu);
 multiversion!(
     bias_gelu_dispatch,
     bias_gelu_body,
     (x: &mut [f32], bias: &[f32]),
-    avx512: simd512::bias_gelu
+    simd: simd::bias_gelu
 );
 multiversion!(softmax_dispatch, softmax_body, (rows: &mut [f32], tk: usize, mask: Option<&[f32]>));
 multiversion!(
@@ -247,7 +262,7 @@ multiversion!(
 mod attention;
 pub mod qgemm;
 #[cfg(target_arch = "x86_64")]
-mod simd512;
+mod simd;
 mod train;
 pub use attention::self_attention;
 pub use train::{
@@ -344,8 +359,19 @@ pub fn add_layernorm_inplace(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Run `f` once per SIMD level this CPU has, with the kernels' dispatch on the calling thread
+    /// capped at it (AVX-512, AVX2, portable on an AVX-512 machine); `f` gets the level's name.
+    pub(crate) fn for_each_level(mut f: impl FnMut(&str)) {
+        #[cfg(target_arch = "x86_64")]
+        for level in simd::Level::available() {
+            level.capped(|| f(&format!("{level:?}")));
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        f("portable")
+    }
 
     fn erf64(x: f64) -> f64 {
         // series / continued fraction free reference: high-order A&S 7.1.28-style is not exact

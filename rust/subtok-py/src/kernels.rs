@@ -202,6 +202,12 @@ fn vnni_available() -> bool {
     k::qgemm::vnni_available()
 }
 
+/// int8_kernel(): the kernel the int8 products run on here: "avx512-vnni", "avx2" or "portable".
+#[pyfunction]
+fn int8_kernel() -> &'static str {
+    k::qgemm::best_kernel().name()
+}
+
 /// The attention geometry arguments shared by the two training kernels.
 #[allow(clippy::too_many_arguments)]
 fn attention_spec<'a>(
@@ -355,6 +361,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sub.add_function(wrap_pyfunction!(add_layernorm_inplace, &sub)?)?;
     sub.add_function(wrap_pyfunction!(self_attention, &sub)?)?;
     sub.add_function(wrap_pyfunction!(vnni_available, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(int8_kernel, &sub)?)?;
     sub.add_class::<Int8Weight>()?;
     sub.add_function(wrap_pyfunction!(attention_train_forward, &sub)?)?;
     sub.add_function(wrap_pyfunction!(attention_train_backward, &sub)?)?;

@@ -109,49 +109,59 @@ fn attend_block_body(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
     rows_times(s, lk, b.v, dp, b.len, dp, out);
 }
 
-/// AVX-512 kernels: the portable loops above leave their accumulators in memory and cannot fuse
-/// multiply-adds, so on x86-64 one block is written with intrinsics, keeping the `ROWS x COLS`
-/// accumulators in 16 zmm registers. The score pass also adds the key bias and tracks each row's
-/// maximum; the softmax is one exp-and-sum pass, and its normalization is applied to the context
-/// rows (d values) instead of the weights (`len` values).
+/// SIMD kernels (AVX-512 and AVX2, see module `simd`): the portable loops above leave their
+/// accumulators in memory and cannot fuse multiply-adds, so on x86-64 one block is written with
+/// intrinsics, keeping tiles of `R` rows x two vectors of accumulators in registers (R = 8 rows of
+/// 32 columns in 16 zmm registers; R = 4 rows of 16 columns in 8 ymm registers). The score pass
+/// also adds the key bias and tracks each row's maximum; the softmax is one exp-and-sum pass, and
+/// its normalization is applied to the context rows (d values) instead of the weights (`len`).
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+mod fast {
     use super::{Block, COLS, ROWS};
-    use crate::kernels::simd512::exp16;
-    use std::arch::x86_64::*;
+    use crate::kernels::simd::{exp, Simd};
 
-    /// One `ROWS x COLS` block of `sum_{i < inner} a[r * sa + i] * b[i * sb ..][..COLS]`, kept in
-    /// 16 registers (both products of a block, as the portable `rows_times`).
+    /// One `R x 2 vectors` tile of `sum_{i < inner} a[r * sa + i] * b[i * sb ..][..2 LANES]`
+    /// (both products of a block, as the portable `rows_times`).
     ///
     /// # Safety
-    /// `a` must hold `ROWS` rows `sa` apart of `inner` values and `b` `inner` rows `sb` apart of
-    /// `COLS` values; the CPU must have AVX-512F and FMA.
-    #[inline]
-    #[target_feature(enable = "avx512f,fma")]
-    unsafe fn rows_times(
+    /// `a` must hold `R` rows `sa` apart of `inner` values and `b` `inner` rows `sb` apart of
+    /// `2 LANES` values; the CPU must support `S`.
+    #[inline(always)]
+    unsafe fn rows_times<S: Simd, const R: usize>(
         a: *const f32,
         sa: usize,
         b: *const f32,
         sb: usize,
         inner: usize,
-    ) -> [[__m512; 2]; ROWS] {
-        let mut acc = [[_mm512_setzero_ps(); 2]; ROWS];
+    ) -> [[S::V; 2]; R] {
+        let mut acc = [[S::splat(0.0); 2]; R];
         for i in 0..inner {
-            let b0 = _mm512_loadu_ps(b.add(i * sb));
-            let b1 = _mm512_loadu_ps(b.add(i * sb + 16));
+            let b0 = S::load(b.add(i * sb));
+            let b1 = S::load(b.add(i * sb + S::LANES));
             for (r, acc_r) in acc.iter_mut().enumerate() {
-                let x = _mm512_set1_ps(*a.add(r * sa + i));
-                acc_r[0] = _mm512_fmadd_ps(x, b0, acc_r[0]);
-                acc_r[1] = _mm512_fmadd_ps(x, b1, acc_r[1]);
+                let x = S::splat(*a.add(r * sa + i));
+                acc_r[0] = S::fmadd(x, b0, acc_r[0]);
+                acc_r[1] = S::fmadd(x, b1, acc_r[1]);
             }
         }
         acc
     }
 
     /// As `attend_block_body`. The caller checks the buffer sizes (`s`: ROWS x lk, `out`:
-    /// ROWS x dp, with `lk = kb.len()` and `dp` multiples of COLS) and that the CPU has AVX-512F.
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) unsafe fn attend_block(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
+    /// ROWS x dp, with `lk = kb.len()` and `dp` multiples of COLS) and that the CPU supports `S`.
+    #[inline(always)]
+    pub(super) unsafe fn attend_block<S: Simd>(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
+        // as many rows per tile as leave registers for the tile's two vectors of each row
+        if S::LANES >= 16 {
+            attend::<S, 8>(b, s, out)
+        } else {
+            attend::<S, 4>(b, s, out)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn attend<S: Simd, const R: usize>(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
+        const { assert!(ROWS % R == 0) };
         let Block {
             q,
             qs,
@@ -162,42 +172,52 @@ mod avx512 {
             len,
             rows,
         } = b;
+        let w = 2 * S::LANES; // columns of a tile; divides COLS
+        debug_assert!(COLS % w == 0);
         let lk = kb.len();
         let dp = super::round_up(d, COLS);
         let (sp, op) = (s.as_mut_ptr(), out.as_mut_ptr());
-        // Scores + key bias, and each row's running maximum.
-        let mut mx = [_mm512_set1_ps(f32::NEG_INFINITY); ROWS];
-        for j0 in (0..lk).step_by(COLS) {
-            let acc = rows_times(q.as_ptr(), qs, kt.as_ptr().add(j0), lk, d);
-            let b0 = _mm512_loadu_ps(kb.as_ptr().add(j0));
-            let b1 = _mm512_loadu_ps(kb.as_ptr().add(j0 + 16));
-            for (r, a) in acc.iter().enumerate() {
-                let (s0, s1) = (_mm512_add_ps(a[0], b0), _mm512_add_ps(a[1], b1));
-                _mm512_storeu_ps(sp.add(r * lk + j0), s0);
-                _mm512_storeu_ps(sp.add(r * lk + j0 + 16), s1);
-                mx[r] = _mm512_max_ps(mx[r], _mm512_max_ps(s0, s1));
+        // Scores + key bias, and each row's running maximum (tiles past `rows` are skipped;
+        // rows past it in the last tile are padding, their results unused).
+        let mut mx = [S::splat(f32::NEG_INFINITY); ROWS];
+        for r0 in (0..rows).step_by(R) {
+            for j0 in (0..lk).step_by(w) {
+                let acc =
+                    rows_times::<S, R>(q.as_ptr().add(r0 * qs), qs, kt.as_ptr().add(j0), lk, d);
+                let b0 = S::load(kb.as_ptr().add(j0));
+                let b1 = S::load(kb.as_ptr().add(j0 + S::LANES));
+                for (r, a) in acc.iter().enumerate() {
+                    let (s0, s1) = (S::add(a[0], b0), S::add(a[1], b1));
+                    let at = sp.add((r0 + r) * lk + j0);
+                    S::store(at, s0);
+                    S::store(at.add(S::LANES), s1);
+                    mx[r0 + r] = S::max(mx[r0 + r], S::max(s0, s1));
+                }
             }
         }
-        // exp(s - max) in place and the row sums (rows past `rows` are padding: skipped).
+        // exp(s - max) in place and the row sums.
         let mut inv = [0.0f32; ROWS];
         for r in 0..rows {
-            let m = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
-            let mut sum = _mm512_setzero_ps();
-            for j0 in (0..lk).step_by(16) {
+            let m = S::splat(S::reduce_max(mx[r]));
+            let mut sum = S::splat(0.0);
+            for j0 in (0..lk).step_by(S::LANES) {
                 let p = sp.add(r * lk + j0);
-                let e = exp16(_mm512_sub_ps(_mm512_loadu_ps(p), m));
-                _mm512_storeu_ps(p, e);
-                sum = _mm512_add_ps(sum, e);
+                let e = exp::<S>(S::sub(S::load(p), m));
+                S::store(p, e);
+                sum = S::add(sum, e);
             }
-            inv[r] = 1.0 / _mm512_reduce_add_ps(sum);
+            inv[r] = 1.0 / S::reduce_add(sum);
         }
         // Context rows: sum_j e[r][j] v[j] / sum_j e[r][j].
-        for c0 in (0..dp).step_by(COLS) {
-            let acc = rows_times(sp, lk, v.as_ptr().add(c0), dp, len);
-            for (r, a) in acc.iter().enumerate() {
-                let scale = _mm512_set1_ps(inv[r]);
-                _mm512_storeu_ps(op.add(r * dp + c0), _mm512_mul_ps(a[0], scale));
-                _mm512_storeu_ps(op.add(r * dp + c0 + 16), _mm512_mul_ps(a[1], scale));
+        for r0 in (0..rows).step_by(R) {
+            for c0 in (0..dp).step_by(w) {
+                let acc = rows_times::<S, R>(sp.add(r0 * lk), lk, v.as_ptr().add(c0), dp, len);
+                for (r, a) in acc.iter().enumerate() {
+                    let scale = S::splat(inv[r0 + r]);
+                    let at = op.add((r0 + r) * dp + c0);
+                    S::store(at, S::mul(a[0], scale));
+                    S::store(at.add(S::LANES), S::mul(a[1], scale));
+                }
             }
         }
     }
@@ -207,10 +227,10 @@ multiversion!(
     attend_block_dispatch,
     attend_block_body,
     (b: Block<'_>, s: &mut [f32], out: &mut [f32]),
-    avx512: avx512::attend_block
+    simd: fast::attend_block
 );
 
-/// One block of queries (through the AVX-512 kernels when the CPU has them), after checking the
+/// One block of queries (through the SIMD kernels when the CPU has them), after checking the
 /// buffer sizes the kernels rely on.
 fn attend_block(b: Block<'_>, s: &mut [f32], out: &mut [f32]) {
     let (lk, dp) = (b.kb.len(), round_up(b.d, COLS));
@@ -436,6 +456,7 @@ fn attend_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::tests::for_each_level;
 
     /// Straightforward float64 attention for one sequence and head.
     #[allow(clippy::too_many_arguments)]
@@ -528,9 +549,10 @@ mod tests {
     }
 
     #[test]
-    fn portable_block_matches_dispatched_block() {
-        // On an AVX-512 machine `attend_block` takes the intrinsics path; the portable loops
-        // (used elsewhere) must agree with it.
+    fn portable_block_matches_each_simd_block() {
+        // `attend_block` takes the intrinsics path of each SIMD level this CPU has (AVX-512,
+        // AVX2); the portable loops (used elsewhere) must agree with every one. Ragged row counts
+        // cover partial tiles of both tile heights (8 and 4 rows).
         let (d, len, qs) = (20, 45, 64);
         let (lk, dp) = (round_up(len, COLS), round_up(d, COLS));
         let q = data(ROWS * qs, 1);
@@ -540,29 +562,32 @@ mod tests {
         let mut kb = data(len, 4);
         kb[3] = f32::MIN;
         kb.resize(lk, f32::NEG_INFINITY);
-        let run = |f: fn(Block<'_>, &mut [f32], &mut [f32])| {
-            let (mut s, mut out) = (vec![0.0f32; ROWS * lk], vec![0.0f32; ROWS * dp]);
-            let block = Block {
-                q: &q,
-                qs,
-                kt: &kt,
-                v: &v,
-                kb: &kb,
-                d,
-                len,
-                rows: 5,
+        for rows in [1, 3, 5, 8] {
+            let run = |f: fn(Block<'_>, &mut [f32], &mut [f32])| {
+                let (mut s, mut out) = (vec![0.0f32; ROWS * lk], vec![0.0f32; ROWS * dp]);
+                let block = Block {
+                    q: &q,
+                    qs,
+                    kt: &kt,
+                    v: &v,
+                    kb: &kb,
+                    d,
+                    len,
+                    rows,
+                };
+                f(block, &mut s, &mut out);
+                out
             };
-            f(block, &mut s, &mut out);
-            out
-        };
-        let (a, b) = (run(attend_block), run(attend_block_body));
-        for r in 0..5 {
-            for c in 0..d {
-                assert!(
-                    (a[r * dp + c] - b[r * dp + c]).abs() < 1e-6,
-                    "row {r} col {c}"
-                );
-            }
+            let want = run(attend_block_body);
+            for_each_level(|level| {
+                let got = run(attend_block);
+                for r in 0..rows {
+                    for c in 0..d {
+                        let (a, b) = (got[r * dp + c], want[r * dp + c]);
+                        assert!((a - b).abs() < 1e-6, "{level} rows {rows}: row {r} col {c}");
+                    }
+                }
+            });
         }
     }
 

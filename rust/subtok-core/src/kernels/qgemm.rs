@@ -10,9 +10,10 @@
 //!   `z = round(-min / s)`, `q = clamp(round(x / s) + z, 0, 255)`. The zero point is removed with the
 //!   column sums of the quantized weights: `sum q_x q_w - z sum q_w = sum (q_x - z) q_w`.
 //! * The product runs on AVX512-VNNI (`vpdpbusd`: four `u8 x i8` products summed into each i32
-//!   lane) when the CPU has it, else on a portable loop over the same packed layout. Both give
-//!   bit-identical results: the i32 sums are exact and the float epilogue
-//!   `y = acc * (s_x s_w) + bias` is one fused multiply-add in both.
+//!   lane) when the CPU has it, else on AVX2 (`vpmaddwd` on operands widened to i16: two
+//!   products summed into each i32 lane), else on a portable loop over the same packed layout.
+//!   All give bit-identical results: the i32 sums are exact and the float epilogue
+//!   `y = acc * (s_x s_w) + bias` is one fused multiply-add in each.
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -156,14 +157,54 @@ unsafe impl Sync for SendPtr {}
 
 /// Whether the int8 products run on AVX512-VNNI on this CPU.
 pub fn vnni_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw")
+    best_kernel() == Kernel::Vnni
+}
+
+/// The int8 product kernels, best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX512-VNNI + AVX512-BW.
+    Vnni,
+    /// AVX2 + FMA.
+    Avx2,
+    /// Plain Rust.
+    Portable,
+}
+
+impl Kernel {
+    /// A short name: "avx512-vnni", "avx2" or "portable".
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Vnni => "avx512-vnni",
+            Kernel::Avx2 => "avx2",
+            Kernel::Portable => "portable",
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    /// Whether this CPU runs the kernel.
+    pub fn available(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::is_x86_feature_detected as has;
+            match self {
+                Kernel::Vnni => has!("avx512vnni") && has!("avx512bw") && has!("fma"),
+                Kernel::Avx2 => has!("avx2") && has!("fma"),
+                Kernel::Portable => true,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Kernel::Portable
+        }
     }
+}
+
+/// The kernel [`matmul_i8`] uses on this CPU.
+pub fn best_kernel() -> Kernel {
+    [Kernel::Vnni, Kernel::Avx2]
+        .into_iter()
+        .find(|k| k.available())
+        .unwrap_or(Kernel::Portable)
 }
 
 /// `out (m x n) = x (m x k) W`, with `x` quantized per row on the fly and `W` packed by
@@ -175,6 +216,23 @@ pub fn matmul_i8(
     bias: Option<&[f32]>,
     out: &mut [f32],
     portable: bool,
+) -> Result<()> {
+    let kernel = if portable {
+        Kernel::Portable
+    } else {
+        best_kernel()
+    };
+    matmul_i8_with(x, m, w, bias, out, kernel)
+}
+
+/// [`matmul_i8`] on the given kernel (which the CPU must run: [`Kernel::available`]).
+pub fn matmul_i8_with(
+    x: &[f32],
+    m: usize,
+    w: &PackedI8,
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    kernel: Kernel,
 ) -> Result<()> {
     let (k, n, kp) = (w.k, w.n, w.kp);
     if x.len() != m * k || out.len() != m * n {
@@ -189,6 +247,12 @@ pub fn matmul_i8(
             "int8 matmul: bias length differs from the output width",
         ));
     }
+    if !kernel.available() {
+        return Err(Error::invalid(format!(
+            "int8 matmul: this CPU does not run the {} kernel",
+            kernel.name()
+        )));
+    }
     if m == 0 {
         return Ok(());
     }
@@ -196,7 +260,15 @@ pub fn matmul_i8(
     let mut sx = vec![0f32; m];
     let mut zx = vec![0i32; m];
     quantize_rows(x, k, kp, &mut q, &mut sx, &mut zx);
-    let use_vnni = !portable && vnni_available();
+    // the AVX2 kernel reads the activations widened to i16 (one 8-byte broadcast per 4 of them)
+    let q16: Vec<i16> = if kernel == Kernel::Avx2 {
+        q.par_iter()
+            .with_min_len(1 << 14)
+            .map(|&v| v as i16)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let nblocks = n.div_ceil(NB);
     let row_tasks = m.div_ceil(ROWS_PER_TASK);
     let col_tasks = nblocks.div_ceil(BLOCKS_PER_TASK);
@@ -214,6 +286,7 @@ pub fn matmul_i8(
                 let rows = (r1 - r).min(MR);
                 let tile = Tile {
                     q: &q[r * kp..],
+                    q16: q16.get(r * kp..).unwrap_or_default(),
                     sx: &sx[r..],
                     zx: &zx[r..],
                     rows,
@@ -221,15 +294,16 @@ pub fn matmul_i8(
                     row0: r,
                 };
                 // SAFETY: `out` holds m x n floats; this task alone writes rows r..r+rows of
-                // columns in block b (tasks split rows and blocks without overlap).
+                // columns in block b (tasks split rows and blocks without overlap). The CPU runs
+                // `kernel` (checked above).
                 unsafe {
-                    #[cfg(target_arch = "x86_64")]
-                    if use_vnni {
-                        vnni::tile(&tile, w, bias, p.0);
-                        r += rows;
-                        continue;
+                    match kernel {
+                        #[cfg(target_arch = "x86_64")]
+                        Kernel::Vnni => vnni::tile(&tile, w, bias, p.0),
+                        #[cfg(target_arch = "x86_64")]
+                        Kernel::Avx2 => avx2::tile(&tile, w, bias, p.0),
+                        _ => tile_portable(&tile, w, bias, p.0),
                     }
-                    tile_portable(&tile, w, bias, p.0);
                 }
                 r += rows;
             }
@@ -241,6 +315,8 @@ pub fn matmul_i8(
 /// Up to `MR` quantized rows against one 16-column block.
 struct Tile<'a> {
     q: &'a [u8],
+    /// `q` widened to i16 (AVX2 kernel only, else empty).
+    q16: &'a [i16],
     sx: &'a [f32],
     zx: &'a [i32],
     rows: usize,
@@ -348,6 +424,103 @@ mod vnni {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{PackedI8, Tile, MR, NB};
+    use crate::kernels::simd::{Avx2, Simd};
+    use std::arch::x86_64::*;
+
+    /// Rows per register tile: 4 rows x 8 columns x (2 i32 partial sums) in 8 ymm registers.
+    const R: usize = 4;
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `t.q16` must hold the tile's rows; `out` as for
+    /// `tile_portable`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tile(t: &Tile<'_>, w: &PackedI8, bias: Option<&[f32]>, out: *mut f32) {
+        debug_assert!(t.rows <= MR && t.q16.len() >= t.rows * w.kp);
+        let mut r = 0;
+        while r < t.rows {
+            let n = (t.rows - r).min(R);
+            for half in 0..2 {
+                match n {
+                    4 => rows_n::<4>(t, r, half, w, bias, out),
+                    3 => rows_n::<3>(t, r, half, w, bias, out),
+                    2 => rows_n::<2>(t, r, half, w, bias, out),
+                    _ => rows_n::<1>(t, r, half, w, bias, out),
+                }
+            }
+            r += n;
+        }
+    }
+
+    /// Rows `r..r + N` of the tile against columns `8 half .. 8 half + 8` of its block.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn rows_n<const N: usize>(
+        t: &Tile<'_>,
+        r: usize,
+        half: usize,
+        w: &PackedI8,
+        bias: Option<&[f32]>,
+        out: *mut f32,
+    ) {
+        let (kp, n) = (w.kp, w.n);
+        let j0 = t.block * NB + half * 8;
+        if j0 >= n {
+            return;
+        }
+        // SAFETY: the block's panel holds kp / 4 groups of 64 bytes (16 columns x 4); this half
+        // is bytes 32 half .. 32 half + 32 of each group. Rows hold kp i16 values.
+        let panel = w.data.as_ptr().add(t.block * kp * NB + half * 32);
+        let a = t.q16.as_ptr().add(r * kp);
+        // acc[i][c]: row i, columns 4c..4c+4 of the half, lanes (column, k % 4 / 2)
+        let mut acc = [[_mm256_setzero_si256(); 2]; N];
+        for g in 0..kp / 4 {
+            let b = panel.add(g * 64) as *const __m128i;
+            let b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(b));
+            let b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(b.add(1)));
+            for i in 0..N {
+                let a4 = (a.add(i * kp + g * 4) as *const i64).read_unaligned();
+                let av = _mm256_set1_epi64x(a4);
+                acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(b0, av));
+                acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(b1, av));
+            }
+        }
+        let cols = (n - j0).min(8);
+        let (sw, cs, bv);
+        if cols == 8 {
+            sw = _mm256_loadu_ps(w.scales.as_ptr().add(j0));
+            cs = _mm256_loadu_si256(w.colsum.as_ptr().add(j0) as *const __m256i);
+            bv = bias.map_or(_mm256_setzero_ps(), |b| _mm256_loadu_ps(b.as_ptr().add(j0)));
+        } else {
+            let m = crate::kernels::simd::first_lanes(cols);
+            sw = _mm256_maskload_ps(w.scales.as_ptr().add(j0), m);
+            cs = _mm256_maskload_epi32(w.colsum.as_ptr().add(j0), m);
+            bv = bias.map_or(_mm256_setzero_ps(), |b| {
+                _mm256_maskload_ps(b.as_ptr().add(j0), m)
+            });
+        }
+        for i in 0..N {
+            // pairwise sums: [c0 c1 c4 c5 | c2 c3 c6 c7], then columns in order
+            let sums = _mm256_hadd_epi32(acc[i][0], acc[i][1]);
+            let sums = _mm256_permute4x64_epi64::<0b11_01_10_00>(sums);
+            let row = t.row0 + r + i;
+            let scale = _mm256_mul_ps(_mm256_set1_ps(t.sx[r + i]), sw);
+            let zc = _mm256_mullo_epi32(_mm256_set1_epi32(t.zx[r + i]), cs);
+            let v = _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, zc));
+            let y = _mm256_fmadd_ps(v, scale, bv);
+            let at = out.add(row * n + j0);
+            if cols == 8 {
+                Avx2::store(at, y);
+            } else {
+                Avx2::store_first(at, cols, y);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,7 +538,7 @@ mod tests {
     }
 
     #[test]
-    fn vnni_and_portable_agree_bitwise() {
+    fn every_kernel_agrees_with_the_portable_one_bitwise() {
         for &(m, k, n) in &[
             (1, 4, 16),
             (13, 37, 40),
@@ -376,11 +549,23 @@ mod tests {
             let x = data(m * k, 1);
             let w = PackedI8::new(&data(k * n, 2), k, n).unwrap();
             let bias = data(n, 3);
+            let mut want = vec![1f32; m * n];
+            matmul_i8(&x, m, &w, Some(&bias), &mut want, true).unwrap();
+            for kernel in [Kernel::Vnni, Kernel::Avx2]
+                .into_iter()
+                .filter(|k| k.available())
+            {
+                for b in [Some(&bias[..]), None] {
+                    let mut got = vec![0f32; m * n];
+                    let mut plain = vec![1f32; m * n];
+                    matmul_i8_with(&x, m, &w, b, &mut got, kernel).unwrap();
+                    matmul_i8_with(&x, m, &w, b, &mut plain, Kernel::Portable).unwrap();
+                    assert_eq!(got, plain, "{kernel:?} m={m} k={k} n={n}");
+                }
+            }
             let mut a = vec![0f32; m * n];
-            let mut b = vec![1f32; m * n];
             matmul_i8(&x, m, &w, Some(&bias), &mut a, false).unwrap();
-            matmul_i8(&x, m, &w, Some(&bias), &mut b, true).unwrap();
-            assert_eq!(a, b, "m={m} k={k} n={n}");
+            assert_eq!(a, want, "m={m} k={k} n={n}");
         }
     }
 
