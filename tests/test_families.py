@@ -388,8 +388,8 @@ def test_api_settings_call_copy_pickle(built, lines, name, tmp_path):
     out = tok(texts, padding="longest", truncation=True, max_length=12)
     hf.enable_truncation(12)
     hf.enable_padding(pad_id=tok.pad_token_id or 0, pad_token=tok.pad_token or "[PAD]")
-    assert out["input_ids"].tolist() == [e.ids for e in hf.encode_batch(texts)]
-    assert out["attention_mask"].tolist() == [e.attention_mask for e in hf.encode_batch(texts)]
+    assert out["input_ids"] == [e.ids for e in hf.encode_batch(texts)]
+    assert out["attention_mask"] == [e.attention_mask for e in hf.encode_batch(texts)]
     tok.no_truncation()
     tok.no_padding()
     transformers = pytest.importorskip("transformers")

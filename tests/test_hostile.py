@@ -209,7 +209,6 @@ for _kind, _mk in (("wordpiece", _wp), ("bpe", _bpe)):
 row("from_file-directory", 5, IsADirectoryError, "Is a directory")(
     lambda d: ((lambda: subtok.Tokenizer.from_file(d)), d)
 )
-row("bpe-call-model-inputs", 5, TypeError, "WordPiece")(lambda d: ((lambda: _bpe()(["a", "b"])), None))
 row("wordpiece-call-lone-surrogate", 5, UnicodeEncodeError, "batch item 1")(
     lambda d: ((lambda: _wp()(["a", "\ud800"])), None)
 )
