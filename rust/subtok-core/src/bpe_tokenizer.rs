@@ -8,7 +8,7 @@
 //! are always split out, as in HF tokenizers.
 use crate::added_vocab::match_span;
 use crate::cancel::{Cancel, CHECK_BYTES};
-use crate::encoding::Encoding;
+use crate::encoding::{CompactEncoding, Encoding, TokenSink};
 use crate::error::{Error, Result};
 use crate::models::bpe::BpeModel;
 use crate::postprocess::{
@@ -170,15 +170,17 @@ impl Sink for Count {
     }
 }
 
-/// Builds a full [`Encoding`] with character offsets.
-struct Full<'t> {
+/// Builds a full encoding (an [`Encoding`] or compact records) with character offsets.
+struct Full<'t, O: TokenSink> {
     text: &'t str,
     /// HF ByteLevel `trim_offsets` as tokens are pushed: (its `add_prefix_space`, id -> token).
     trim: Option<(bool, &'t [String])>,
     /// tiktoken origin: special tokens get `special_tokens_mask` 1 and no word id (HF origin:
     /// as in HF, every added token is a word of its own with mask 0).
     mark_specials: bool,
-    enc: Encoding,
+    enc: O,
+    /// Tokens `enc` held before this sequence (its first token is trimmed as a first token).
+    before: usize,
     tmp: Vec<u32>,
     word: u32,
     seq: u32,
@@ -187,7 +189,7 @@ struct Full<'t> {
     cur_c: usize,
 }
 
-impl Full<'_> {
+impl<O: TokenSink> Full<'_, O> {
     /// Number of characters starting before byte `b` (monotone calls only).
     fn chars_before(&mut self, b: usize) -> usize {
         let b = b.min(self.text.len());
@@ -215,20 +217,14 @@ impl Full<'_> {
         let end = self.chars_before(end_b).max(start);
         let mut off = (start, end);
         if let Some((prefix_space, _)) = self.trim {
-            trim_offsets(tok, self.enc.ids.is_empty(), prefix_space, &mut off);
+            trim_offsets(tok, self.enc.len() == self.before, prefix_space, &mut off);
         }
-        let e = &mut self.enc;
-        e.ids.push(id);
-        e.type_ids.push(self.seq);
-        e.offsets.push(off);
-        e.special_tokens_mask.push(word.is_none() as u32);
-        e.attention_mask.push(1);
-        e.word_ids.push(word);
-        e.sequence_ids.push(Some(self.seq));
+        let seq = self.seq;
+        self.enc.push_token(id, seq, off, word.is_none(), word, Some(seq));
     }
 }
 
-impl Sink for Full<'_> {
+impl<O: TokenSink> Sink for Full<'_, O> {
     fn piece(&mut self, m: &BpeModel, piece: &[u8], p: usize, base: usize, shift: usize) {
         self.tmp.clear();
         m.encode_piece(piece, &mut self.tmp);
@@ -1018,7 +1014,15 @@ impl BpeTokenizer {
                 }
             }
         }
-        // BPE has no post-processor template: A, then B with its own type id 1.
+        // BPE has no post-processor template: A, then B with its own type id 1. Those are the
+        // type and sequence ids `Full` gave them, so without overflow windows B is appended in
+        // place, not both copied into a new encoding.
+        if a.overflowing.is_empty() && b.as_ref().is_none_or(|b| b.overflowing.is_empty()) {
+            if let Some(b) = &b {
+                a.merge_with(b, false);
+            }
+            return Ok(a);
+        }
         Ok(Template::plain().apply(a, b, false))
     }
 
@@ -1049,13 +1053,25 @@ impl BpeTokenizer {
     }
 
     fn encode_one(&self, text: &str, seq: u32, pol: &SpecialPolicy) -> Result<Encoding> {
+        self.encode_one_into(text, seq, pol, Encoding::with_capacity(text.len() / 4 + 1))
+    }
+
+    /// The tokens of `text` as sequence `seq`, appended to `out`.
+    fn encode_one_into<O: TokenSink>(
+        &self,
+        text: &str,
+        seq: u32,
+        pol: &SpecialPolicy,
+        out: O,
+    ) -> Result<O> {
         let mut full = Full {
             text,
             trim: self
                 .trim_offsets
                 .then_some((self.trim_prefix_space, &self.id_to_token[..])),
             mark_specials: self.origin == Origin::Tiktoken,
-            enc: Encoding::with_capacity(text.len() / 4 + 1),
+            before: out.len(),
+            enc: out,
             tmp: Vec::new(),
             word: 0,
             seq,
@@ -1064,6 +1080,34 @@ impl BpeTokenizer {
         };
         self.run(text, pol, &mut full)?;
         Ok(full.enc)
+    }
+
+    /// [`Self::encode`] as the compact records Python `Encoding`s hold, built directly (no seven
+    /// vectors copied twice) unless truncation is stored; the same tokens.
+    pub fn encode_compact(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+        pol: &SpecialPolicy,
+    ) -> Result<CompactEncoding> {
+        let settings = self.settings.snapshot();
+        if settings.truncation.is_some() {
+            return self.encode(text, pair, pol).map(|e| CompactEncoding::from(&e));
+        }
+        // BPE's plain template: A (type id 0), then B (type id 1), nothing added.
+        let out = Vec::with_capacity((text.len() + pair.map_or(0, str::len)) / 4 + 1);
+        let mut out = self.encode_one_into(text, 0, pol, out)?;
+        if let Some(p) = pair {
+            out = self.encode_one_into(p, 1, pol, out)?;
+        }
+        let mut enc = CompactEncoding {
+            tokens: out,
+            overflowing: Vec::new(),
+        };
+        if let Some(p) = &settings.padding {
+            crate::postprocess::pad_compact(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths; the stored

@@ -511,6 +511,11 @@ impl Pipeline {
         self.encode_truncated(a, b, add_special_tokens, s.truncation.as_ref(), s.padding.as_ref())
     }
 
+    /// [`Self::encode`] as the compact records Python `Encoding`s hold.
+    pub fn encode_compact(&self, a: &str, b: Option<&str>, add_special_tokens: bool) -> Result<crate::encoding::CompactEncoding> {
+        self.encode(a, b, add_special_tokens).map(crate::encoding::CompactEncoding::from)
+    }
+
     /// HF `encode_batch`, in parallel; stored padding applies to the whole batch.
     pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)], add_special_tokens: bool) -> Result<Vec<Encoding>> {
         let s = self.settings.snapshot();

@@ -8,7 +8,7 @@
 //! the flat id path.
 use crate::added_vocab::{AddedToken, AddedVocab, Segment};
 use crate::cancel::{cancelled, Cancel, CHECK_BYTES};
-use crate::encoding::Encoding;
+use crate::encoding::{CompactEncoding, Encoding, TokenSink};
 use crate::error::{Error, Result};
 use crate::models::WordPiece;
 use crate::normalize::bert::{
@@ -139,24 +139,18 @@ impl<S: Sink> Sink for AlignedSink<'_, S> {
     }
 }
 
-/// Appends tokens of sequence `seq` with type id `type_id`.
-struct EncSink<'a> {
-    enc: &'a mut Encoding,
+/// Appends tokens of sequence `seq` with type id `type_id` (to an `Encoding` or records).
+struct EncSink<'a, O: TokenSink = Encoding> {
+    enc: &'a mut O,
     type_id: u32,
     seq: u32,
 }
-impl Sink for EncSink<'_> {
+impl<O: TokenSink> Sink for EncSink<'_, O> {
     const OFFSETS: bool = true;
     #[inline(always)]
     fn push(&mut self, id: u32, start: usize, end: usize, word: u32) {
-        let e = &mut *self.enc;
-        e.ids.push(id);
-        e.offsets.push((start, end));
-        e.word_ids.push(Some(word));
-        e.type_ids.push(self.type_id);
-        e.special_tokens_mask.push(0);
-        e.attention_mask.push(1);
-        e.sequence_ids.push(Some(self.seq));
+        let (type_id, seq) = (self.type_id, Some(self.seq));
+        self.enc.push_token(id, type_id, (start, end), false, Some(word), seq);
     }
 }
 
@@ -781,7 +775,6 @@ impl WordPieceTokenizer {
         overflow: bool,
         enc: &mut Encoding,
     ) -> Result<()> {
-        use crate::postprocess::Piece;
         enc.clear();
         let template = self.template.as_ref().unwrap_or_else(|| Template::plain());
         let pieces: &[Piece] = if b.is_some() {
@@ -794,37 +787,44 @@ impl WordPieceTokenizer {
                 Piece::Special { ids, type_id, .. } => {
                     if add_special_tokens {
                         for &id in ids {
-                            enc.push_special(id, *type_id);
+                            out.push_special(id, *type_id);
                         }
                     }
                 }
                 Piece::Sequence { seq, type_id } => {
-                    let text = if *seq == 0 { Some(a) } else { b };
-                    match (text, truncation) {
-                        (Some(x), Some(t)) if !overflow => {
-                            let cap = t.max_length.saturating_add(1);
-                            self.encode_window_into(x, *seq as u32, *type_id, 0, cap, false, enc);
-                        }
-                        (Some(x), _) => self.encode_into(x, *seq as u32, *type_id, enc),
-                        (None, _) => {}
+                    if let Some(x) = if *seq == 0 { Some(a) } else { b } {
+                        encode(x, *seq as u32, *type_id, out);
                     }
                 }
             }
         }
-        if let Some(t) = truncation {
-            if enc.len() > t.max_length {
-                if !overflow {
-                    if let Some(e) = self.truncated_no_overflow(a, b, add_special_tokens, t)? {
-                        *enc = e;
-                        return Ok(());
-                    }
-                }
-                let ea = self.encode_raw(a, 0);
-                let eb = b.map(|b| self.encode_raw(b, 1));
-                *enc = self.post_process_with(ea, eb, add_special_tokens, truncation, None)?;
-            }
+    }
+
+    /// [`Self::encode`] as the compact records Python `Encoding`s hold, built directly (no seven
+    /// vectors packed afterwards) unless truncation is stored; the same tokens.
+    pub fn encode_compact(
+        &self,
+        a: &str,
+        b: Option<&str>,
+        add_special_tokens: bool,
+    ) -> Result<CompactEncoding> {
+        let settings = self.settings.snapshot();
+        if settings.truncation.is_some() {
+            return self.encode(a, b, add_special_tokens).map(|e| CompactEncoding::from(&e));
         }
-        Ok(())
+        let mut tokens = Vec::with_capacity((a.len() + b.map_or(0, str::len)) / 3 + 8);
+        self.fill_template(a, b, add_special_tokens, &mut tokens, |x, seq, type_id, out| {
+            self.run(x, &mut EncSink { enc: out, type_id, seq })
+        });
+        Cancel::current().check()?;
+        let mut enc = CompactEncoding {
+            tokens,
+            overflowing: Vec::new(),
+        };
+        if let Some(p) = &settings.padding {
+            crate::postprocess::pad_compact(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
     }
 
     /// Model-input arrays for a batch (`Tokenizer.__call__`). Without overflow windows, each
@@ -883,6 +883,42 @@ impl WordPieceTokenizer {
             skip,
             end: skip.saturating_add(t.max_length),
             count_all: false,
+        self.fill_template(a, b, add_special_tokens, enc, |x, seq, type_id, enc| {
+            match truncation {
+                Some(t) if !overflow => {
+                    let cap = t.max_length.saturating_add(1);
+                    self.encode_window_into(x, seq, type_id, 0, cap, false, enc);
+                }
+                _ => self.encode_into(x, seq, type_id, enc),
+            }
+        });
+        if let Some(t) = truncation {
+            if enc.len() > t.max_length {
+                if !overflow {
+                    if let Some(e) = self.truncated_no_overflow(a, b, add_special_tokens, t)? {
+                        *enc = e;
+                        return Ok(());
+                    }
+                }
+                let ea = self.encode_raw(a, 0);
+                let eb = b.map(|b| self.encode_raw(b, 1));
+                *enc = self.post_process_with(ea, eb, add_special_tokens, truncation, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The template's special tokens (when `add_special_tokens`) and its sequences, in order,
+    /// appended to `out`; `encode(text, seq, type_id, out)` encodes each sequence.
+    fn fill_template<O: TokenSink>(
+        &self,
+        a: &str,
+        b: Option<&str>,
+        add_special_tokens: bool,
+        out: &mut O,
+        mut encode: impl FnMut(&str, u32, u32, &mut O),
+    ) {
+        use crate::postprocess::Piece;
         };
         self.run(text, &mut w);
     }

@@ -85,13 +85,13 @@ impl PyBpeTokenizer {
         self.inner.policy(&a, &d).py()
     }
 
-    fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
+    fn wrap(&self, e: impl Into<subtok_core::CompactEncoding>) -> PyEncoding {
         let pad = self
             .inner
             .settings
             .padding()
             .map(|p| std::sync::Arc::from(p.pad_token.as_str()));
-        PyEncoding::new(e, self.inner.id_to_token_table(), pad)
+        PyEncoding::from_compact(e.into(), self.inner.id_to_token_table(), pad)
     }
 }
 
@@ -172,7 +172,7 @@ impl PyBpeTokenizer {
         };
         let bytes = text.len() + pair.as_ref().map_or(0, |p| p.len());
         let enc = pool::run_sized(py, bytes, || {
-            self.inner.encode(&text, pair.as_deref(), &pol)
+            self.inner.encode_compact(&text, pair.as_deref(), &pol)
         })?
         .py()?;
         Ok(self.wrap(enc))

@@ -129,13 +129,6 @@ pub struct PyEncoding {
 }
 
 impl PyEncoding {
-    pub fn new(
-        inner: CoreEncoding,
-        id_to_token: Arc<Vec<String>>,
-        pad_token: Option<Arc<str>>,
-    ) -> Self {
-        Self::from_compact(CompactEncoding::from(&inner), id_to_token, pad_token)
-    }
     pub fn from_compact(
         inner: CompactEncoding,
         id_to_token: Arc<Vec<String>>,

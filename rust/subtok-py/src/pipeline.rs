@@ -22,9 +22,9 @@ pub struct PyPipeline {
 }
 
 impl PyPipeline {
-    fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
+    fn wrap(&self, e: impl Into<subtok_core::CompactEncoding>) -> PyEncoding {
         let pad = self.inner.settings.padding().map(|p| std::sync::Arc::from(p.pad_token.as_str()));
-        PyEncoding::new(e, self.inner.id_to_token_table(), pad)
+        PyEncoding::from_compact(e.into(), self.inner.id_to_token_table(), pad)
     }
     fn json(&self, pretty: bool) -> String {
         hf_json::json_text(&self.inner.to_json(), pretty)

@@ -36,8 +36,8 @@ impl PyWordPiece {
             .padding()
             .map(|p| Arc::from(p.pad_token.as_str()))
     }
-    fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
-        PyEncoding::new(e, self.id_to_token.clone(), self.pad_token())
+    fn wrap(&self, e: impl Into<subtok_core::CompactEncoding>) -> PyEncoding {
+        PyEncoding::from_compact(e.into(), self.id_to_token.clone(), self.pad_token())
     }
     fn json(&self, pretty: bool) -> String {
         hf_json::json_text(&hf_json::wordpiece_to_json(&self.inner), pretty)
@@ -353,7 +353,7 @@ macro_rules! hf_tokenizer_methods {
             ) -> PyResult<PyEncoding> {
                 let inner = &self.inner;
                 let bytes = sequence.len() + pair.as_ref().map_or(0, |p| p.len());
-                let e = pool::run_sized(py, bytes, || inner.encode(&sequence, pair.as_deref(), add_special_tokens))?
+                let e = pool::run_sized(py, bytes, || inner.encode_compact(&sequence, pair.as_deref(), add_special_tokens))?
                     .py()?;
                 Ok(self.wrap(e))
             }
