@@ -20,6 +20,7 @@ use crate::postprocess::{
 };
 use crate::pretokenize::bert::is_bert_punc;
 use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
 
 const A_DROP: u8 = 0;
 const A_SPACE: u8 = 1;
@@ -42,16 +43,17 @@ pub struct WordPieceTokenizer {
     /// Stored truncation and padding (changeable through `&self`; see [`SettingsCell`]).
     pub settings: SettingsCell,
     pub decoder: WordPieceDecoder,
-    /// id -> token for the model vocab and the added tokens.
-    id_to_token: Vec<String>,
+    /// id -> token for the model vocab and the added tokens (shared with Python `Encoding`s).
+    id_to_token: Arc<Vec<String>>,
     special_ids: Vec<bool>,
     ascii_class: [u8; 128],
     ascii_lower: [u8; 128],
-    /// What the fused pass does with each BMP code point (see [`bmp_entry`]), precomputed from
-    /// the normalizer so that most non-ASCII characters cost one table load.
-    bmp: Vec<u32>,
-    /// Normalized forms of `K_LETTERS` entries.
-    multi: Vec<Vec<char>>,
+    /// What the fused pass does with each BMP code point (see [`bmp_entry`]), so that most
+    /// non-ASCII characters cost one table load: the normalizer's shared [`CharTable`] with
+    /// this vocabulary's ids filled in.
+    bmp: Box<[u32]>,
+    /// Normalized forms of `K_LETTERS` entries (shared with the [`CharTable`]).
+    multi: Arc<[Vec<char>]>,
 }
 
 const K_SHIFT: u32 = 29;
@@ -64,6 +66,9 @@ const K_ALONE: u32 = 3;
 const K_LETTER: u32 = 4;
 /// Several letters (e.g. a Hangul syllable decomposed into jamo); the low bits index `multi`.
 const K_LETTERS: u32 = 5;
+/// In a [`CharTable`] only: a word of its own whose id depends on the vocabulary; the low bits
+/// hold the normalized character.
+const K_PENDING: u32 = 6;
 const LOW_MASK: u32 = (1 << K_SHIFT) - 1;
 
 /// Receives the tokens of one sequence.
@@ -179,6 +184,140 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
+/// The class and normalized form of one input character under `normalizer`.
+fn normalized_char(normalizer: Option<&BertNormalizer>, c: char, out: &mut Vec<char>) -> CharClass {
+    out.clear();
+    let class = match normalizer {
+        Some(n) => n.classify(c),
+        None if c.is_whitespace() => CharClass::Space,
+        None => CharClass::Other,
+    };
+    if matches!(class, CharClass::Cjk | CharClass::Other) {
+        match normalizer {
+            Some(n) => n.normalize_char(c, |x| out.push(x)),
+            None => out.push(c),
+        }
+    }
+    class
+}
+
+/// Table entry for `c`: `kind << K_SHIFT | payload`, or `K_COMPLEX` for the general path. A
+/// character that is a word of its own (punctuation, CJK) gets `alone(x)` of its normalized
+/// form `x`.
+fn bmp_entry(
+    normalizer: Option<&BertNormalizer>,
+    c: char,
+    multi: &mut Vec<Vec<char>>,
+    mut alone: impl FnMut(char) -> u32,
+) -> u32 {
+    let mut chars = Vec::new();
+    let class = normalized_char(normalizer, c, &mut chars);
+    match (class, chars.as_slice()) {
+        (CharClass::Drop, _) | (CharClass::Other, []) => K_DROP << K_SHIFT,
+        (CharClass::Space, _) => K_SPACE << K_SHIFT,
+        (_, [x]) if x.is_whitespace() => K_SPACE << K_SHIFT,
+        (_, [x]) if is_bert_punc(*x) || class == CharClass::Cjk => alone(*x),
+        (CharClass::Other, [x]) => (K_LETTER << K_SHIFT) | *x as u32,
+        (CharClass::Other, xs) if xs.iter().all(|&x| !x.is_whitespace() && !is_bert_punc(x)) => {
+            multi.push(xs.to_vec());
+            (K_LETTERS << K_SHIFT) | (multi.len() as u32 - 1)
+        }
+        _ => K_COMPLEX,
+    }
+}
+
+/// The vocabulary-independent part of the BMP table: what the normalizer makes of each code
+/// point. Computing it takes 65,536 normalizations, so it is built once per process for each
+/// normalizer setting and shared; a tokenizer only fills in its ids ([`CharTable::resolve`]).
+struct CharTable {
+    /// [`bmp_entry`] of every BMP code point, with `K_PENDING | x` for the words of their own.
+    bmp: Box<[u32]>,
+    multi: Arc<[Vec<char>]>,
+    /// The pending code points whose normalized form `x` is another character.
+    aliases: Vec<(u32, char)>,
+}
+
+static CHAR_TABLES: Mutex<Vec<(Option<BertNormalizer>, Arc<CharTable>)>> = Mutex::new(Vec::new());
+
+/// The shared [`CharTable`] of `normalizer` (built on first use, outside the lock).
+fn char_table(normalizer: Option<BertNormalizer>) -> Arc<CharTable> {
+    let find = |tables: &Vec<(Option<BertNormalizer>, Arc<CharTable>)>| {
+        tables.iter().find(|(n, _)| *n == normalizer).map(|(_, t)| t.clone())
+    };
+    if let Some(t) = find(&CHAR_TABLES.lock().unwrap_or_else(|e| e.into_inner())) {
+        return t;
+    }
+    let table = Arc::new(CharTable::build(normalizer.as_ref()));
+    let mut tables = CHAR_TABLES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = find(&tables) {
+        return t;
+    }
+    tables.push((normalizer, table.clone()));
+    table
+}
+
+impl CharTable {
+    fn build(normalizer: Option<&BertNormalizer>) -> CharTable {
+        let mut multi = Vec::new();
+        let mut aliases = Vec::new();
+        let bmp = (0u32..0x10000)
+            .map(|u| {
+                char::from_u32(u).map_or(K_COMPLEX, |c| {
+                    bmp_entry(normalizer, c, &mut multi, |x| {
+                        if x != c {
+                            aliases.push((u, x));
+                        }
+                        (K_PENDING << K_SHIFT) | x as u32
+                    })
+                })
+            })
+            .collect();
+        CharTable {
+            bmp,
+            multi: Arc::from(multi),
+            aliases,
+        }
+    }
+
+    /// This table for `model`: each pending character becomes the id `WordPiece::tokenize_word`
+    /// gives it as a one-character word. That is the id of the vocabulary token equal to it
+    /// (the last one when repeated), else the unknown token: no shorter token can match, since
+    /// tokens are whole UTF-8 characters. So one pass over the vocabulary fills the table.
+    fn resolve(&self, model: &WordPiece) -> Box<[u32]> {
+        let alone = |id: u32| {
+            if id <= LOW_MASK {
+                (K_ALONE << K_SHIFT) | id
+            } else {
+                K_COMPLEX
+            }
+        };
+        let unk = alone(model.unk_id);
+        let pending = K_PENDING << K_SHIFT;
+        let mut bmp: Box<[u32]> = self
+            .bmp
+            .iter()
+            .map(|&e| if e >> K_SHIFT == K_PENDING { unk } else { e })
+            .collect();
+        if model.max_input_chars_per_word == 0 {
+            return bmp; // every word is too long: unknown
+        }
+        for (id, t) in model.vocab().iter().enumerate() {
+            let mut cs = t.chars();
+            if let (Some(x), None) = (cs.next(), cs.next()) {
+                if self.bmp.get(x as usize) == Some(&(pending | x as u32)) {
+                    bmp[x as usize] = alone(id as u32);
+                }
+            }
+        }
+        for &(c, x) in &self.aliases {
+            if let Some(id) = model.token_to_id(x.encode_utf8(&mut [0u8; 4])) {
+                bmp[c as usize] = alone(id);
+            }
+        }
+        bmp
+    }
+}
+
 impl WordPieceTokenizer {
     pub fn new(
         normalizer: Option<BertNormalizer>,
@@ -248,69 +387,30 @@ impl WordPieceTokenizer {
             template,
             settings: SettingsCell::default(),
             decoder,
-            id_to_token,
+            id_to_token: Arc::new(id_to_token),
             special_ids,
             ascii_class,
             ascii_lower,
-            bmp: Vec::new(),
-            multi: Vec::new(),
+            bmp: Box::default(),
+            multi: Arc::from(Vec::new()),
         };
-        let mut multi = Vec::new();
-        tok.bmp = (0u32..0x10000)
-            .map(|u| char::from_u32(u).map_or(K_COMPLEX, |c| tok.bmp_entry(c, &mut multi)))
-            .collect();
-        tok.multi = multi;
+        let table = char_table(normalizer);
+        tok.bmp = table.resolve(&tok.model);
+        tok.multi = table.multi.clone();
         Ok(tok)
     }
 
     /// The class and normalized form of one input character (the general path).
     fn normalized(&self, c: char, out: &mut Vec<char>) -> CharClass {
-        out.clear();
-        let class = match &self.normalizer {
-            Some(n) => n.classify(c),
-            None if c.is_whitespace() => CharClass::Space,
-            None => CharClass::Other,
-        };
-        if matches!(class, CharClass::Cjk | CharClass::Other) {
-            match &self.normalizer {
-                Some(n) => n.normalize_char(c, |x| out.push(x)),
-                None => out.push(c),
-            }
-        }
-        class
-    }
-
-    /// Table entry for `c`: `kind << K_SHIFT | payload`, or `K_COMPLEX` for the general path.
-    fn bmp_entry(&self, c: char, multi: &mut Vec<Vec<char>>) -> u32 {
-        let mut chars = Vec::new();
-        let class = self.normalized(c, &mut chars);
-        let alone = |x: char| {
-            let mut piece = Vec::new();
-            self.model
-                .tokenize_word(x.to_string().as_bytes(), 1, &mut piece);
-            match piece.as_slice() {
-                [(id, _, _)] if *id <= LOW_MASK => (K_ALONE << K_SHIFT) | id,
-                _ => K_COMPLEX,
-            }
-        };
-        match (class, chars.as_slice()) {
-            (CharClass::Drop, _) | (CharClass::Other, []) => K_DROP << K_SHIFT,
-            (CharClass::Space, _) => K_SPACE << K_SHIFT,
-            (_, [x]) if x.is_whitespace() => K_SPACE << K_SHIFT,
-            (_, [x]) if is_bert_punc(*x) || class == CharClass::Cjk => alone(*x),
-            (CharClass::Other, [x]) => (K_LETTER << K_SHIFT) | *x as u32,
-            (CharClass::Other, xs)
-                if xs.iter().all(|&x| !x.is_whitespace() && !is_bert_punc(x)) =>
-            {
-                multi.push(xs.to_vec());
-                (K_LETTERS << K_SHIFT) | (multi.len() as u32 - 1)
-            }
-            _ => K_COMPLEX,
-        }
+        normalized_char(self.normalizer.as_ref(), c, out)
     }
 
     pub fn id_to_token_table(&self) -> &[String] {
-        &self.id_to_token
+        &self.id_to_token[..]
+    }
+    /// [`Self::id_to_token_table`] shared, not copied.
+    pub fn shared_id_to_token(&self) -> Arc<Vec<String>> {
+        self.id_to_token.clone()
     }
     pub fn vocab_size(&self) -> usize {
         self.id_to_token.len()
@@ -776,6 +876,42 @@ impl WordPieceTokenizer {
         enc: &mut Encoding,
     ) -> Result<()> {
         enc.clear();
+        self.fill_template(a, b, add_special_tokens, enc, |x, seq, type_id, enc| {
+            match truncation {
+                Some(t) if !overflow => {
+                    let cap = t.max_length.saturating_add(1);
+                    self.encode_window_into(x, seq, type_id, 0, cap, false, enc);
+                }
+                _ => self.encode_into(x, seq, type_id, enc),
+            }
+        });
+        if let Some(t) = truncation {
+            if enc.len() > t.max_length {
+                if !overflow {
+                    if let Some(e) = self.truncated_no_overflow(a, b, add_special_tokens, t)? {
+                        *enc = e;
+                        return Ok(());
+                    }
+                }
+                let ea = self.encode_raw(a, 0);
+                let eb = b.map(|b| self.encode_raw(b, 1));
+                *enc = self.post_process_with(ea, eb, add_special_tokens, truncation, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The template's special tokens (when `add_special_tokens`) and its sequences, in order,
+    /// appended to `out`; `encode(text, seq, type_id, out)` encodes each sequence.
+    fn fill_template<O: TokenSink>(
+        &self,
+        a: &str,
+        b: Option<&str>,
+        add_special_tokens: bool,
+        out: &mut O,
+        mut encode: impl FnMut(&str, u32, u32, &mut O),
+    ) {
+        use crate::postprocess::Piece;
         let template = self.template.as_ref().unwrap_or_else(|| Template::plain());
         let pieces: &[Piece] = if b.is_some() {
             &template.pair
@@ -883,42 +1019,6 @@ impl WordPieceTokenizer {
             skip,
             end: skip.saturating_add(t.max_length),
             count_all: false,
-        self.fill_template(a, b, add_special_tokens, enc, |x, seq, type_id, enc| {
-            match truncation {
-                Some(t) if !overflow => {
-                    let cap = t.max_length.saturating_add(1);
-                    self.encode_window_into(x, seq, type_id, 0, cap, false, enc);
-                }
-                _ => self.encode_into(x, seq, type_id, enc),
-            }
-        });
-        if let Some(t) = truncation {
-            if enc.len() > t.max_length {
-                if !overflow {
-                    if let Some(e) = self.truncated_no_overflow(a, b, add_special_tokens, t)? {
-                        *enc = e;
-                        return Ok(());
-                    }
-                }
-                let ea = self.encode_raw(a, 0);
-                let eb = b.map(|b| self.encode_raw(b, 1));
-                *enc = self.post_process_with(ea, eb, add_special_tokens, truncation, None)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The template's special tokens (when `add_special_tokens`) and its sequences, in order,
-    /// appended to `out`; `encode(text, seq, type_id, out)` encodes each sequence.
-    fn fill_template<O: TokenSink>(
-        &self,
-        a: &str,
-        b: Option<&str>,
-        add_special_tokens: bool,
-        out: &mut O,
-        mut encode: impl FnMut(&str, u32, u32, &mut O),
-    ) {
-        use crate::postprocess::Piece;
         };
         self.run(text, &mut w);
     }
@@ -1173,4 +1273,59 @@ pub(crate) fn cleanup(s: &str) -> String {
 #[inline]
 pub fn count_chars(b: &[u8]) -> usize {
     b.iter().filter(|&&x| (x as i8) >= -0x40).count()
+}
+
+#[cfg(test)]
+mod char_table_tests {
+    use super::*;
+
+    /// The table as every tokenizer built it before [`CharTable`]: each word of its own
+    /// tokenized on its own.
+    fn reference(normalizer: Option<&BertNormalizer>, model: &WordPiece) -> (Vec<u32>, Vec<Vec<char>>) {
+        let mut multi = Vec::new();
+        let bmp = (0u32..0x10000)
+            .map(|u| {
+                char::from_u32(u).map_or(K_COMPLEX, |c| {
+                    bmp_entry(normalizer, c, &mut multi, |x| {
+                        let mut piece = Vec::new();
+                        model.tokenize_word(x.to_string().as_bytes(), 1, &mut piece);
+                        match piece.as_slice() {
+                            [(id, _, _)] if *id <= LOW_MASK => (K_ALONE << K_SHIFT) | id,
+                            _ => K_COMPLEX,
+                        }
+                    })
+                })
+            })
+            .collect();
+        (bmp, multi)
+    }
+
+    #[test]
+    fn shared_table_gives_each_vocabulary_the_ids_tokenize_word_gives() {
+        // "!" twice (the later id wins), a CJK compatibility ideograph whose NFD form is in the
+        // vocabulary (U+F900 -> U+8C48), a two-character token, continuation pieces.
+        let vocab: Vec<String> = ["[UNK]", "!", "東", "京", "a", "!", "##!", "東京", "\u{8c48}", "", "é", "e", "。"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let plain = BertNormalizer {
+            clean_text: false,
+            handle_chinese_chars: false,
+            strip_accents: Some(false),
+            lowercase: false,
+        };
+        for normalizer in [None, Some(BertNormalizer::default()), Some(plain)] {
+            for max_chars in [0, 1, 100] {
+                let model = WordPiece::new(vocab.clone(), "[UNK]", "##", max_chars).unwrap();
+                let (want, want_multi) = reference(normalizer.as_ref(), &model);
+                let table = char_table(normalizer);
+                assert_eq!(&*table.resolve(&model), &want[..], "{normalizer:?} {max_chars}");
+                assert_eq!(&*table.multi, &want_multi[..]);
+            }
+        }
+        let model = WordPiece::new(vocab, "[UNK]", "##", 100).unwrap();
+        let resolved = char_table(Some(BertNormalizer::default())).resolve(&model);
+        assert_eq!(resolved['!' as usize], (K_ALONE << K_SHIFT) | 5);
+        assert_eq!(resolved[0xF900], (K_ALONE << K_SHIFT) | 8);
+    }
 }

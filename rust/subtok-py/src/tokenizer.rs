@@ -27,7 +27,7 @@ pub struct PyWordPiece {
 
 impl PyWordPiece {
     pub fn new(inner: WordPieceTokenizer) -> Self {
-        let id_to_token = Arc::new(inner.id_to_token_table().to_vec());
+        let id_to_token = inner.shared_id_to_token();
         PyWordPiece { inner, id_to_token }
     }
     fn pad_token(&self) -> Option<Arc<str>> {

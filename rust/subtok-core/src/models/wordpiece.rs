@@ -50,74 +50,101 @@ impl Trie {
         NO_NODE
     }
 
-    /// Build from (key bytes, token id) pairs, for both roots at once.
+    /// Build from (key bytes, token id) pairs, for both roots at once. Each list is sorted (a
+    /// repeated key keeps its later id, as `token_to_id` does), so the keys under a node form
+    /// one contiguous range and its children consecutive sub-ranges: the flat arrays are written
+    /// without a map per node. Nodes are laid out depth-first (a node's first child follows it),
+    /// so walking one word mostly touches neighbouring nodes.
     fn build(words: &[(&[u8], u32)], conts: &[(&[u8], u32)]) -> (Trie, u32, u32) {
-        // Build a pointer trie with BTreeMap children (sorted), then flatten.
-        struct B {
-            token: u32,
-            kids: std::collections::BTreeMap<u8, usize>,
-        }
-        let mut b: Vec<B> = vec![
-            B {
-                token: NO_TOKEN,
-                kids: Default::default(),
-            },
-            B {
-                token: NO_TOKEN,
-                kids: Default::default(),
-            },
-        ];
-        for (root, list) in [(0usize, words), (1usize, conts)] {
-            for &(key, id) in list.iter() {
-                let mut cur = root;
-                for &byte in key {
-                    cur = match b[cur].kids.get(&byte) {
-                        Some(&n) => n,
-                        None => {
-                            b.push(B {
-                                token: NO_TOKEN,
-                                kids: Default::default(),
-                            });
-                            let n = b.len() - 1;
-                            b[cur].kids.insert(byte, n);
-                            n
-                        }
-                    };
+        fn sorted<'a>(list: &[(&'a [u8], u32)]) -> Vec<(&'a [u8], u32)> {
+            let mut v = list.to_vec();
+            // ids rise along each list, so the id breaks ties in list order
+            v.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+            let mut out: Vec<(&[u8], u32)> = Vec::with_capacity(v.len());
+            for (k, id) in v {
+                match out.last_mut() {
+                    Some(last) if last.0 == k => last.1 = id,
+                    _ => out.push((k, id)),
                 }
-                // The later id wins on duplicates, matching `token_to_id`.
-                b[cur].token = id;
             }
+            out
         }
+        let empty = Node {
+            token: NO_TOKEN,
+            dense_idx: NO_NODE,
+            first_edge: 0,
+            n_edges: 0,
+        };
+        let lists = [sorted(words), sorted(conts)];
         let mut t = Trie {
-            nodes: Vec::with_capacity(b.len()),
+            nodes: Vec::with_capacity(lists.iter().map(|l| l.len()).sum::<usize>() * 2 + 2),
             edge_bytes: vec![],
             edge_targets: vec![],
             dense: vec![],
         };
-        for n in &b {
-            let mut node = Node {
-                token: n.token,
-                dense_idx: NO_NODE,
-                first_edge: t.edge_bytes.len() as u32,
-                n_edges: 0,
-            };
-            if n.kids.len() >= DENSE_MIN {
-                let mut table = [NO_NODE; 256];
-                for (&k, &v) in &n.kids {
-                    table[k as usize] = v as u32;
-                }
-                node.dense_idx = t.dense.len() as u32;
-                t.dense.push(table);
-            } else {
-                for (&k, &v) in &n.kids {
-                    t.edge_bytes.push(k);
-                    t.edge_targets.push(v as u32);
-                }
-                node.n_edges = n.kids.len() as u32;
-            }
-            t.nodes.push(node);
+        /// Where a node's index goes once it is placed: a root, an edge, a dense table slot.
+        #[derive(Clone, Copy)]
+        enum Slot {
+            Root,
+            Edge(usize),
+            Dense(usize, u8),
         }
-        (t, 0, 1)
+        // (slot, the keys below the node, the length of the prefix they share); a stack, so
+        // nodes are placed depth-first: the word root's tree, then the continuation root's.
+        let mut stack: Vec<(Slot, &[(&[u8], u32)], usize)> =
+            vec![(Slot::Root, &lists[1][..], 0), (Slot::Root, &lists[0][..], 0)];
+        let mut roots = Vec::new();
+        let mut kids: Vec<(u8, usize, usize)> = Vec::new();
+        while let Some((slot, keys, depth)) = stack.pop() {
+            let node = t.nodes.len() as u32;
+            t.nodes.push(empty.clone());
+            match slot {
+                Slot::Root => roots.push(node),
+                Slot::Edge(e) => t.edge_targets[e] = node,
+                Slot::Dense(d, b) => t.dense[d][b as usize] = node,
+            }
+            let mut i = 0;
+            if let Some(&(k, id)) = keys.first() {
+                if k.len() == depth {
+                    t.nodes[node as usize].token = id;
+                    i = 1;
+                }
+            }
+            kids.clear();
+            while i < keys.len() {
+                let (b, start) = (keys[i].0[depth], i);
+                while i < keys.len() && keys[i].0[depth] == b {
+                    i += 1;
+                }
+                kids.push((b, start, i));
+            }
+            let dense = kids.len() >= DENSE_MIN;
+            let n = &mut t.nodes[node as usize];
+            if dense {
+                n.dense_idx = t.dense.len() as u32;
+                t.dense.push([NO_NODE; 256]);
+            } else {
+                n.first_edge = t.edge_bytes.len() as u32;
+                n.n_edges = kids.len() as u32;
+            }
+            let first_edge = t.edge_bytes.len();
+            for &(b, _, _) in &kids {
+                if !dense {
+                    t.edge_bytes.push(b);
+                    t.edge_targets.push(NO_NODE);
+                }
+            }
+            // pushed last-first, so the first child is placed next
+            for (j, &(b, s, e)) in kids.iter().enumerate().rev() {
+                let slot = if dense {
+                    Slot::Dense(t.dense.len() - 1, b)
+                } else {
+                    Slot::Edge(first_edge + j)
+                };
+                stack.push((slot, &keys[s..e], depth + 1));
+            }
+        }
+        (t, roots[0], roots[1])
     }
 }
 
@@ -349,6 +376,51 @@ mod tests {
         .unwrap();
         assert_eq!(ids(&w, "a"), vec![2]);
         assert_eq!(w.token_to_id("a"), Some(2));
+    }
+
+    /// Greedy longest-match-first with substring lookups (HF's algorithm), for comparison.
+    fn naive(w: &WordPiece, word: &str) -> Vec<u32> {
+        let mut out = vec![];
+        let mut start = 0;
+        while start < word.len() {
+            let found = (start + 1..=word.len()).rev().find_map(|end| {
+                let sub = word.get(start..end)?;
+                let key = if start > 0 { format!("##{sub}") } else { sub.to_string() };
+                w.token_to_id(&key).map(|id| (id, end))
+            });
+            match found {
+                Some((id, end)) => {
+                    out.push(id);
+                    start = end;
+                }
+                None => return vec![w.unk_id],
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn trie_matches_the_substring_lookup_greedy() {
+        // Pseudo-random tokens over a small alphabet (dense nodes at the roots, sparse below,
+        // repeated tokens, tokens that are prefixes of others, multi-byte characters).
+        let alphabet: Vec<char> = "abcdefghijklmnopé東".chars().collect();
+        let mut state = 12345u64;
+        let mut next = |n: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        let mut vocab = vec!["[UNK]".to_string()];
+        for _ in 0..3000 {
+            let len = 1 + next(5);
+            let tok: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            vocab.push(if next(2) == 0 { format!("##{tok}") } else { tok });
+        }
+        let w = WordPiece::new(vocab, "[UNK]", "##", 100).unwrap();
+        for _ in 0..3000 {
+            let len = 1 + next(12);
+            let word: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            assert_eq!(ids(&w, &word), naive(&w, &word), "{word}");
+        }
     }
 
     #[test]
