@@ -166,6 +166,12 @@ def _bpe() -> subtok.Tokenizer:
     return subtok.Tokenizer.from_str(json.dumps(base_json("bpe")))
 
 
+def _with_pad(tok: subtok.Tokenizer) -> subtok.Tokenizer:
+    if tok.pad_token is None:
+        tok.pad_token = "<|endoftext|>"
+    return tok
+
+
 for _kind, _mk in (("wordpiece", _wp), ("bpe", _bpe)):
     row(f"{_kind}-encode_batch-single-str", 5, TypeError, "single str")(
         lambda d, mk=_mk: ((lambda: mk().encode_batch("abc")), None)
@@ -202,6 +208,32 @@ for _kind, _mk in (("wordpiece", _wp), ("bpe", _bpe)):
     )
     row(f"{_kind}-decode-negative-id", 5, IndexError, "-1")(
         lambda d, mk=_mk: ((lambda: mk().decode([-1])), None)
+    )
+    # found by fuzzing tok(...) and friends (fuzz/python/fuzz_tok_call.py): ints beyond 64 bits
+    # were OverflowError, absurd padding lengths a capacity-overflow panic or an abort
+    row(f"{_kind}-decode-id-2**64", 5, IndexError, "18446744073709551616")(
+        lambda d, mk=_mk: ((lambda: mk().decode([5, 2**64])), None)
+    )
+    row(f"{_kind}-decode-id-minus-2**70", 5, IndexError, "not in the vocabulary")(
+        lambda d, mk=_mk: ((lambda: mk().decode([-(2**70)])), None)
+    )
+    row(f"{_kind}-call-max_length-2**64", 5, ValueError, "max_length")(
+        lambda d, mk=_mk: ((lambda: mk()("abc", max_length=2**64)), None)
+    )
+    row(f"{_kind}-call-pad_to_multiple_of-2**64", 5, ValueError, "pad_to_multiple_of")(
+        lambda d, mk=_mk: ((lambda: mk()("abc", padding=True, pad_to_multiple_of=2**64)), None)
+    )
+    row(f"{_kind}-call-pad-to-max_length-2**40", 5, ValueError, "limit")(
+        lambda d, mk=_mk: ((lambda: _with_pad(mk())("abc", padding="max_length", max_length=2**40)), None)
+    )
+    row(f"{_kind}-enable_padding-length-2**62", 5, ValueError, "limit")(
+        lambda d, mk=_mk: ((lambda: mk().enable_padding(length=2**62)), None)
+    )
+    row(f"{_kind}-enable_padding-pad_to_multiple_of-2**40", 5, ValueError, "limit")(
+        lambda d, mk=_mk: ((lambda: mk().enable_padding(pad_to_multiple_of=2**40)), None)
+    )
+    row(f"{_kind}-Encoding.pad-2**40", 5, ValueError, "limit")(
+        lambda d, mk=_mk: ((lambda: mk().encode("abc").pad(2**40)), None)
     )
     row(f"{_kind}-save-into-directory-path", 5, IsADirectoryError, "Is a directory")(
         lambda d, mk=_mk: ((lambda: mk().save(d)), d)
@@ -282,6 +314,16 @@ for _kind, _path, _drop in [("wordpiece", "added_tokens.0", "special"), ("bpe", 
     )
 row("json-truncation-without-stride", 5, subtok.TokenizerFileError, r"truncation\.stride is missing")(
     lambda d: json_file(d, "wordpiece", _set("truncation", {"max_length": 5, "strategy": "LongestFirst"}))
+)
+row("json-padding-fixed-2**40", 1, subtok.TokenizerFileError, "padding length")(
+    lambda d: json_file(d, "wordpiece", _set("padding", {"strategy": {"Fixed": 2**40}, "direction": "Right",
+                                                         "pad_to_multiple_of": None, "pad_id": 0, "pad_type_id": 0,
+                                                         "pad_token": "[PAD]"}))
+)
+row("json-padding-pad_to_multiple_of-2**40", 1, subtok.TokenizerFileError, "pad_to_multiple_of")(
+    lambda d: json_file(d, "bpe", _set("padding", {"strategy": "BatchLongest", "direction": "Right",
+                                                   "pad_to_multiple_of": 2**40, "pad_id": 0, "pad_type_id": 0,
+                                                   "pad_token": "[PAD]"}))
 )
 row("json-padding-without-pad_token", 5, subtok.TokenizerFileError, r"padding\.pad_token is missing")(
     lambda d: json_file(d, "bpe", _set("padding", {"strategy": "BatchLongest", "direction": "Right", "pad_id": 0,
@@ -458,9 +500,69 @@ def _corrupt_crc(d: Path) -> Path:
 
 
 bin_row("corrupt-member", "malformed", _corrupt_crc)
+
+
+def _spanning_disks(d: Path) -> Path:
+    """A zip64 locator claiming two disks: ``zipfile.is_zipfile`` raises ``BadZipFile`` (atheris)."""
+    p = torch_bin(d, {"w": _T(ref("0", 4), 0, (4,), (1,))}, {"0": f32(4)})
+    raw = p.read_bytes()
+    eocd = raw.rfind(b"PK\x05\x06")
+    p.write_bytes(raw[:eocd] + b"PK\x06\x07" + struct.pack("<LQL", 0, 0, 2) + raw[eocd:])
+    return p
+
+
+bin_row("zip-spanning-disks", "malformed zip", _spanning_disks)
+# Pickles that make CPython's C unpickler allocate before it reads (atheris): a memo store at a
+# far index (the memo array grows to twice it, zero-filled: 1 GB for these 10 bytes), bytes
+# whose declared length is allocated first.
+bin_row("pickle-memo-index-2**26", "memo index", lambda d: torch_bin(
+    d, {}, {}, pkl=b"\x80\x02Nr" + struct.pack("<I", 1 << 26) + b"."))
+bin_row("pickle-memo-put-text-index", "memo index", lambda d: torch_bin(d, {}, {}, pkl=b"\x80\x02Np67108864\n."))
+bin_row("pickle-binbytes8-claims-1-TiB", r"bytes8, but only", lambda d: torch_bin(
+    d, {}, {}, pkl=b"\x80\x05\x8e" + struct.pack("<Q", 1 << 40) + b"."))
+bin_row("pickle-binbytes-claims-4-GiB", r"bytes4, but only", lambda d: torch_bin(
+    d, {}, {}, pkl=b"\x80\x03B" + struct.pack("<I", 2**32 - 1) + b"."))
 row("bin-device", 2, ValueError, "not a regular file")(lambda d: ((lambda: load_pytorch_bin("/dev/zero")), None))
 row("safetensors-device", 2, ValueError, "not a regular file")(lambda d: ((lambda: load_safetensors("/dev/zero")), None))
 row("bin-directory", 2, IsADirectoryError, "directory")(lambda d: ((lambda: load_pytorch_bin(d)), d))
+
+
+# ---------------------------------------------------------------- class 2: token shards
+def shards_dir(d: Path, edit: Callable[[dict], Any], ids: Any = None, offsets: Any = None) -> "tuple[Callable[[], Any], Path]":
+    """A one-shard ``TokenDataset`` folder (3 documents, 6 tokens), its manifest edited by ``edit``
+    (found by fuzz/python/fuzz_token_shards.py: a shard entry without ``ids`` was a ``KeyError``)."""
+    from subtok.corpus import FORMAT, MANIFEST, TokenDataset
+
+    np.save(d / "s.ids.npy", np.arange(6, dtype=np.uint16) if ids is None else ids)
+    np.save(d / "s.offsets.npy", np.array([0, 2, 2, 6], dtype=np.int64) if offsets is None else offsets)
+    m = {"format": FORMAT, "version": 1, "dtype": "uint16", "complete": True, "tokens": 6, "documents": 3,
+         "shards": [{"index": 0, "ids": "s.ids.npy", "offsets": "s.offsets.npy", "tokens": 6, "documents": 3}]}
+    edit(m)
+    (d / MANIFEST).write_text(json.dumps(m))
+    return (lambda: TokenDataset(d)), None
+
+
+SHARDS_BAD = {
+    "entry-without-ids": (lambda m: m["shards"][0].pop("ids"), None, None, "ids must name a file"),
+    "path-outside-the-folder": (_set("shards.0.ids", "../s.ids.npy"), None, None, "ids must name a file"),
+    "absolute-path": (_set("shards.0.offsets", "/etc/passwd"), None, None, "offsets must name a file"),
+    "dtype-float": (_set("dtype", "float32"), None, None, "not an integer type"),
+    "dtype-not-a-str": (_set("dtype", 5), None, None, "not an integer type"),
+    "shards-not-a-list": (_set("shards", {"a": 1}), None, None, "must be a list"),
+    "entry-not-an-object": (_set("shards", [5]), None, None, "not an object"),
+    "offsets-falling": (lambda m: None, None, np.array([0, 4, 2, 6]), "rise from 0"),
+    "offsets-past-the-ids": (lambda m: None, None, np.array([0, 2, 2, 9]), "rise from 0"),
+    "ids-2-d": (lambda m: None, np.zeros((2, 3), np.uint16), None, "1-D integer array"),
+    "ids-of-another-dtype": (lambda m: None, np.arange(6, dtype=np.uint32), None, "the manifest says"),
+    "entry-token-count-wrong": (_set("shards.0.tokens", 7), None, None, "the files hold"),
+    "total-token-count-wrong": (_set("tokens", 60), None, None, "tokens is 60"),
+    "complete-is-a-string": (_set("complete", "no"), None, None, "did not finish"),
+}
+for _name, (_edit, _ids, _offs, _m) in SHARDS_BAD.items():
+    row(f"token-shards-{_name}", 2, ValueError, _m)(lambda d, e=_edit, i=_ids, o=_offs: shards_dir(d, e, i, o))
+row("token-shards-empty-ids-file", 2, ValueError, "not a readable .npy")(
+    lambda d: (shards_dir(d, lambda m: None), (d / "s.ids.npy").write_bytes(b""))[0]
+)
 
 
 # ------------------------------------------------------------------ the test
@@ -494,6 +596,8 @@ def test_the_base_inputs_load(tmp_path: Path) -> None:
     state = load_pytorch_bin(p)
     np.testing.assert_array_equal(state["w"], np.arange(6, dtype=np.float32).reshape(3, 2).T)
     np.testing.assert_array_equal(state["v"], np.arange(2, 6, dtype=np.float32))
+    ds = shards_dir(tmp_path, lambda m: None)[0]()
+    assert [ds[i].tolist() for i in range(len(ds))] == [[0, 1], [], [2, 3, 4, 5]]
 
 
 def test_sparse_ids_within_the_bound_load_like_hf(tmp_path: Path) -> None:

@@ -246,7 +246,7 @@ def _read_manifest(out_dir: str) -> Optional[Dict[str, Any]]:
     try:
         with open(os.path.join(out_dir, MANIFEST), encoding="utf-8") as f:
             m = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         return None
     return m if isinstance(m, dict) and m.get("format") == FORMAT else None
 
@@ -425,6 +425,55 @@ class FlatTokens:
         return a.astype(dtype) if dtype is not None else np.array(a)
 
 
+def _count(x: Any) -> Optional[int]:
+    return x if isinstance(x, int) and not isinstance(x, bool) and x >= 0 else None
+
+
+def _manifest_dtype(path: str, name: Any) -> np.dtype:
+    try:
+        dtype = np.dtype(name) if isinstance(name, str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "ui" or not dtype.isnative:
+        raise ValueError(f"{path}: malformed {MANIFEST}: dtype {name!r:.40} is not an integer type")
+    return dtype
+
+
+def _open_shard(path: str, i: int, entry: Any, dtype: np.dtype) -> Tuple[np.ndarray, np.ndarray]:
+    """Memory-map shard ``i`` of a manifest and check it: 1-D ids of the manifest's dtype, 1-D
+    integer document offsets rising from 0 to the number of ids, the counts the entry records,
+    file names inside the folder."""
+    where = f"{path}: malformed {MANIFEST}: shard {i}"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} is not an object")
+    arrays = []
+    for key in ("ids", "offsets"):
+        name = entry.get(key)
+        if not isinstance(name, str) or not name or os.path.basename(name) != name or name in (".", ".."):
+            raise ValueError(f"{where}: {key} must name a file in the folder, not {name!r:.60}")
+        full = os.path.join(path, name)
+        try:
+            a = np.load(full, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError) as e:
+            raise ValueError(f"{full}: not a readable .npy array: {e}") from None
+        if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype.kind not in "ui":
+            raise ValueError(f"{full}: expected a 1-D integer array, found {getattr(a, 'dtype', None)} of shape "
+                             f"{getattr(a, 'shape', None)}")
+        arrays.append(a)
+    ids, offsets = arrays
+    if ids.dtype != dtype:
+        raise ValueError(f"{where}: ids are {ids.dtype}, the manifest says {dtype}")
+    if (len(offsets) == 0 or int(offsets[0]) != 0 or int(offsets[-1]) != len(ids)
+            or (len(offsets) > 1 and bool(np.any(offsets[1:] < offsets[:-1])))):
+        raise ValueError(f"{where}: document offsets must rise from 0 to the {len(ids)} ids")
+    if _count(entry.get("tokens")) != len(ids) or _count(entry.get("documents")) != len(offsets) - 1:
+        raise ValueError(f"{where}: records {entry.get('tokens')!r:.40} tokens in {entry.get('documents')!r:.40} "
+                         f"documents, the files hold {len(ids)} in {len(offsets) - 1}")
+    return ids, offsets
+
+
 class TokenDataset:
     """Memory-mapped reader of the token shards written by :func:`encode_corpus`.
 
@@ -435,19 +484,29 @@ class TokenDataset:
     """
 
     def __init__(self, out_dir: PathLike) -> None:
+        """Open the shards in ``out_dir``. A manifest or shard that does not describe a complete,
+        consistent dataset raises ``ValueError`` naming what is wrong (a missing file:
+        ``FileNotFoundError``), before any document is read."""
         self.path = os.fspath(out_dir)
         m = _read_manifest(self.path)
         if m is None:
             raise FileNotFoundError(f"{self.path}: no {MANIFEST} of token shards")
-        if not m.get("complete"):
+        if m.get("complete") is not True:
             raise ValueError(f"{self.path}: the encoding run did not finish (rerun it to resume)")
         self.manifest = m
-        self.dtype = np.dtype(m["dtype"])
+        self.dtype = _manifest_dtype(self.path, m.get("dtype"))
         self._ids: List[np.ndarray] = []
         self._offsets: List[np.ndarray] = []
-        for e in m["shards"]:
-            self._ids.append(np.load(os.path.join(self.path, e["ids"]), mmap_mode="r"))
-            self._offsets.append(np.load(os.path.join(self.path, e["offsets"]), mmap_mode="r"))
+        shards = m.get("shards")
+        if not isinstance(shards, list):
+            raise ValueError(f"{self.path}: malformed {MANIFEST}: 'shards' must be a list")
+        for i, e in enumerate(shards):
+            ids, offsets = _open_shard(self.path, i, e, self.dtype)
+            self._ids.append(ids)
+            self._offsets.append(offsets)
+        for key, total in (("tokens", sum(len(a) for a in self._ids)), ("documents", sum(len(o) - 1 for o in self._offsets))):
+            if _count(m.get(key)) != total:
+                raise ValueError(f"{self.path}: malformed {MANIFEST}: {key} is {m.get(key)!r:.40}, the shards hold {total}")
         self._doc_starts = np.zeros(len(self._ids) + 1, dtype=np.int64)
         np.cumsum([len(o) - 1 for o in self._offsets], out=self._doc_starts[1:])
         self.tokens: Any = self._ids[0] if len(self._ids) == 1 else FlatTokens(self._ids, self.dtype)

@@ -15,6 +15,8 @@ _TRUNCATION = {True: "longest_first", "longest_first": "longest_first", "only_fi
                "only_second": "only_second"}
 _NO_TRUNCATION = (False, None, "do_not_truncate")
 _PADDING = {True: "longest", "longest": "longest", "max_length": "max_length"}
+#: Lengths must fit the core's 64-bit sizes (larger ones would be an ``OverflowError``).
+_INT_LIMIT = 2**63
 _NO_PADDING = (False, None, "do_not_pad")
 
 
@@ -110,12 +112,13 @@ def build_model_inputs(
     items, single = _as_batch(text, text_pair)
     is_pair = text_pair is not None
     strategy, pad_mode, max_length = _strategies(tok, truncation, max_length, padding)
-    if max_length is not None and (not isinstance(max_length, int) or max_length <= 0):
-        raise ValueError(f"max_length must be a positive int, not {max_length!r}")
-    if not isinstance(stride, int) or stride < 0:
-        raise ValueError(f"stride must be a non-negative int, not {stride!r}")
-    if pad_to_multiple_of is not None and (not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of <= 0):
-        raise ValueError(f"pad_to_multiple_of must be a positive int, not {pad_to_multiple_of!r}")
+    if max_length is not None and (not isinstance(max_length, int) or not 0 < max_length < _INT_LIMIT):
+        raise ValueError(f"max_length must be a positive int below 2**63, not {max_length!r:.40}")
+    if not isinstance(stride, int) or not 0 <= stride < _INT_LIMIT:
+        raise ValueError(f"stride must be a non-negative int below 2**63, not {stride!r:.40}")
+    if pad_to_multiple_of is not None and (not isinstance(pad_to_multiple_of, int)
+                                           or not 0 < pad_to_multiple_of < _INT_LIMIT):
+        raise ValueError(f"pad_to_multiple_of must be a positive int below 2**63, not {pad_to_multiple_of!r:.40}")
 
     pad_args = None
     if pad_mode is not None:

@@ -373,24 +373,45 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return st
 
 
+#: Memo opcodes that store at an index the pickle names.
+_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
 def _scan_pickle(data: bytes, source: str) -> None:
-    """Refuse BYTEARRAY8 (opcode 0x96), whose length CPython's C unpickler allocates before it
-    reads a byte: a 20-byte pickle could ask for any amount of memory. A state dict never needs
-    it. Every other length-prefixed opcode reads only what the pickle holds, and every global
-    (also through INST, OBJ, EXT*) goes through the allow-list of ``find_class``. The opcode walk
-    runs only when the byte 0x96 occurs at all, so ordinary checkpoints pay nothing."""
-    if b"\x96" not in data:
-        return
+    """Refuse what makes CPython's C unpickler allocate more than the pickle holds, before any
+    of it runs (``pickletools`` only reads what is there, so a walk of the opcodes is safe):
+
+    * an opcode whose length is allocated before it is read (BINBYTES, BINBYTES8, BYTEARRAY8)
+      declaring more bytes than the pickle has left (``genops`` raises), and BYTEARRAY8 at all
+      (a state dict never needs it);
+    * a memo store (PUT, BINPUT, LONG_BINPUT) at an index beyond the number of stores so far:
+      the unpickler grows its memo array to twice the index and zero-fills it, so ``r`` plus a
+      4-byte index would cost gigabytes. Picklers number their memo entries 0, 1, 2...
+
+    Every other length-prefixed opcode reads only what the pickle holds, and every global
+    (also through INST, OBJ, EXT*) goes through the allow-list of ``find_class``."""
     import pickletools
 
+    puts = 0
     try:
-        for op, _, pos in pickletools.genops(data):
+        for op, arg, pos in pickletools.genops(data):
             if op.name == "BYTEARRAY8":
-                raise ValueError(f"{source}: malformed checkpoint pickle: opcode BYTEARRAY8 at byte {pos} is not allowed")
+                raise ValueError(f"opcode BYTEARRAY8 at byte {pos} is not allowed")
+            if op.name in _MEMO_PUTS:
+                if not isinstance(arg, int) or not 0 <= arg <= puts:
+                    raise ValueError(f"memo index {arg} at byte {pos} skips ahead of the {puts} entries stored so far")
+                puts += 1
+            elif op.name == "MEMOIZE":
+                puts += 1
     except ValueError as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith(source) else f"{source}: malformed checkpoint pickle: {msg}") from None
 
+
+#: What the ``zipfile`` module raises for a malformed archive (its own ``is_zipfile`` lets
+#: ``BadZipFile`` through, and struct/zlib errors surface from corrupt headers and members).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, EOFError, OverflowError,
+               struct.error, zlib.error, RuntimeError)
 
 #: The largest ``data.pkl`` read (a state dict's pickle takes a few hundred bytes per tensor).
 _MAX_PICKLE_BYTES = 64 << 20
@@ -424,7 +445,7 @@ class _ZipReader:
                 )
         try:
             return _zip_member_view(self.path, self.zf, info, self.mm)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error) as e:
+        except (*_ZIP_ERRORS, OSError) as e:
             raise ValueError(f"{self.path}: malformed checkpoint: cannot read {member}: {e}") from None
 
 
@@ -451,7 +472,11 @@ def load_pytorch_bin(path: PathLike) -> Dict[str, np.ndarray]:
     than it (stride 0), a compressed member that inflates far beyond the file, a corrupt zip.
     """
     path = _regular_file(path)
-    if not zipfile.is_zipfile(path):
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except _ZIP_ERRORS as e:
+        raise ValueError(f"{path}: malformed zip checkpoint: {e}") from None
+    if not is_zip:
         raise ValueError(
             f"{path}: not a zip-format PyTorch checkpoint (the legacy pre-1.6 format is not supported; "
             "re-save it or convert it to safetensors)"
@@ -460,7 +485,7 @@ def load_pytorch_bin(path: PathLike) -> Dict[str, np.ndarray]:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, EOFError) as e:
+    except _ZIP_ERRORS as e:
         raise ValueError(f"{path}: malformed zip checkpoint: {e}") from None
     with zf:
         zr = _ZipReader(path, zf, mm, len(mm))

@@ -295,7 +295,7 @@ impl PyBpeTokenizer {
     }
 
     #[pyo3(signature = (ids, skip_special_tokens=true))]
-    fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
+    fn decode(&self, py: Python<'_>, ids: &Bound<'_, PyAny>, skip_special_tokens: bool) -> PyResult<String> {
         let ids = ids_arg(ids)?;
         pool::run_sized(py, ids.len() * 4, || {
             self.inner.decode(&ids, skip_special_tokens)
@@ -307,7 +307,7 @@ impl PyBpeTokenizer {
     fn decode_bytes<'py>(
         &self,
         py: Python<'py>,
-        ids: Vec<i64>,
+        ids: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         let ids = ids_arg(ids)?;
         let b = detached(py, || self.inner.decode_bytes(&ids, false))?.py()?;
@@ -390,7 +390,7 @@ impl PyBpeTokenizer {
     fn decode_tokens_bytes<'py>(
         &self,
         py: Python<'py>,
-        ids: Vec<i64>,
+        ids: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Bound<'py, pyo3::types::PyBytes>>> {
         ids_arg(ids)?
             .into_iter()

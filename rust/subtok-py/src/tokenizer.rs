@@ -203,6 +203,9 @@ pub fn make_padding(
     if pad_to_multiple_of == Some(0) {
         return Err(Error::invalid("pad_to_multiple_of must be at least 1")).py();
     }
+    subtok_core::postprocess::check_pad_lengths(length, pad_to_multiple_of)
+        .map_err(Error::invalid)
+        .py()?;
     Ok(PaddingParams {
         strategy: length.map_or(PaddingStrategy::BatchLongest, PaddingStrategy::Fixed),
         direction: Direction::parse(direction).py()?,
@@ -319,11 +322,34 @@ macro_rules! truncation_padding_methods {
 pub(crate) use truncation_padding_methods;
 
 /// `token id` arguments: negative ids are out of the vocabulary (`IndexError`).
-pub fn ids_arg(ids: Vec<i64>) -> PyResult<Vec<u32>> {
-    ids.into_iter()
-        .map(|i| u32::try_from(i).map_err(|_| Error::OutOfRange(format!("token id {i} is not in the vocabulary"))))
-        .collect::<Result<Vec<u32>, Error>>()
-        .py()
+/// Token ids from a sequence of ints. An int that is no `u32` (negative, or too large even for
+/// 64 bits) is an id outside the vocabulary: `IndexError`, as for any unknown id, never
+/// `OverflowError`.
+pub fn ids_arg(ids: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    if ids.is_instance_of::<pyo3::types::PyString>() || ids.is_instance_of::<pyo3::types::PyBytes>() {
+        return Err(PyTypeError::new_err(format!(
+            "ids must be a sequence of int, not {}",
+            ids.get_type().name()?
+        )));
+    }
+    let mut out = Vec::with_capacity(ids.len().unwrap_or(0));
+    for item in ids.try_iter()? {
+        let item = item?;
+        let id = match item.extract::<i64>() {
+            Ok(i) => u32::try_from(i).map_err(|_| i.to_string()),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(item.py()) => {
+                Err(format!("{:.40}", item.to_string()))
+            }
+            Err(e) => return Err(e),
+        };
+        match id {
+            Ok(i) => out.push(i),
+            Err(shown) => {
+                return Err(Error::OutOfRange(format!("token id {shown} is not in the vocabulary"))).py()
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The HF `Tokenizer` methods that WordPiece and the general pipeline share (their core types
@@ -377,7 +403,7 @@ macro_rules! hf_tokenizer_methods {
             }
 
             #[pyo3(signature = (ids, skip_special_tokens=true))]
-            fn decode(&self, py: Python<'_>, ids: Vec<i64>, skip_special_tokens: bool) -> PyResult<String> {
+            fn decode(&self, py: Python<'_>, ids: &Bound<'_, PyAny>, skip_special_tokens: bool) -> PyResult<String> {
                 let ids = ids_arg(ids)?;
                 pool::run_sized(py, ids.len() * 4, || self.inner.decode(&ids, skip_special_tokens))?.py()
             }

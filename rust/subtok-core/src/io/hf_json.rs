@@ -307,13 +307,19 @@ pub fn parse_padding(cx: &Ctx, v: Option<&Value>) -> Result<Option<PaddingParams
         None => Direction::Right,
         Some(s) => Direction::parse(s).map_err(|e| cx.err(format!("padding: {e}")))?,
     };
+    let pad_to_multiple_of = match o.get("pad_to_multiple_of") {
+        None | Some(Value::Null) => None,
+        s => Some(cx.uint(s, "padding.pad_to_multiple_of")? as usize),
+    };
+    let fixed = match strategy {
+        PaddingStrategy::Fixed(n) => Some(n),
+        PaddingStrategy::BatchLongest => None,
+    };
+    crate::postprocess::check_pad_lengths(fixed, pad_to_multiple_of).map_err(|e| cx.err(e))?;
     Ok(Some(PaddingParams {
         strategy,
         direction,
-        pad_to_multiple_of: match o.get("pad_to_multiple_of") {
-            None | Some(Value::Null) => None,
-            s => Some(cx.uint(s, "padding.pad_to_multiple_of")? as usize),
-        },
+        pad_to_multiple_of,
         pad_id: match o.get("pad_id") {
             None => 0,
             s => cx.uint(s, "padding.pad_id")? as u32,

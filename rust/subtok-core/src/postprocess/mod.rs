@@ -6,7 +6,9 @@ pub mod settings;
 pub mod template;
 pub mod truncation;
 
-pub use padding::{pad_compact, pad_encodings, pad_target, PaddingParams, PaddingStrategy};
+pub use padding::{
+    check_pad_lengths, pad_compact, pad_encodings, pad_target, PaddingParams, PaddingStrategy, MAX_PAD_LENGTH,
+};
 pub use settings::{PostSettings, SettingsCell};
 pub use template::{Piece, Template};
 pub use truncation::{

@@ -32,6 +32,22 @@ impl Default for PaddingParams {
     }
 }
 
+/// The longest length padding may be asked for (2**24 tokens): padding allocates what it is
+/// asked for, so an absurd length (a typo, a hostile file or argument) must raise an error, not
+/// abort the process on a failed allocation. Texts longer than this are not cut, only not padded
+/// further.
+pub const MAX_PAD_LENGTH: usize = 1 << 24;
+
+/// `Err` naming the value when a padding length or multiple is above [`MAX_PAD_LENGTH`].
+pub fn check_pad_lengths(length: Option<usize>, pad_to_multiple_of: Option<usize>) -> Result<(), String> {
+    for (what, v) in [("length", length), ("pad_to_multiple_of", pad_to_multiple_of)] {
+        if let Some(v) = v.filter(|&v| v > MAX_PAD_LENGTH) {
+            return Err(format!("padding {what} {v} is above the limit of {MAX_PAD_LENGTH} tokens"));
+        }
+    }
+    Ok(())
+}
+
 /// The length a batch whose longest main encoding has `longest` tokens is padded to.
 pub fn pad_target(longest: usize, p: &PaddingParams) -> usize {
     let mut target = match p.strategy {
