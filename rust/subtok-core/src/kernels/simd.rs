@@ -176,7 +176,7 @@ impl Simd for Avx512 {
         let sign = _mm512_set1_epi32(i32::MIN);
         let (a, s) = (_mm512_castps_si512(a), _mm512_castps_si512(s));
         // (a & !sign) | (s & sign)
-        _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xE4>(sign, s, a))
+        _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xCA>(sign, s, a))
     }
     #[inline(always)]
     unsafe fn abs(a: __m512) -> __m512 {
@@ -331,7 +331,7 @@ pub(crate) unsafe fn exp<S: Simd>(x: S::V) -> S::V {
 /// Exact-erf GELU over a vector: `0.5 x (1 + erf(x / sqrt 2))` with erf from Abramowitz &
 /// Stegun 7.1.26, as `gelu_f32`.
 #[inline(always)]
-unsafe fn gelu_v<S: Simd>(x: S::V) -> S::V {
+pub(crate) unsafe fn gelu_v<S: Simd>(x: S::V) -> S::V {
     let z = S::mul(x, S::splat(std::f32::consts::FRAC_1_SQRT_2));
     let a = S::abs(z);
     let one = S::splat(1.0);
