@@ -260,6 +260,7 @@ multiversion!(
 );
 
 mod attention;
+pub mod bgemm;
 pub mod qgemm;
 #[cfg(target_arch = "x86_64")]
 mod simd;
