@@ -5,8 +5,8 @@ once to int8 per output column (``scale = max |W[:, j]| / 127``). Each call quan
 to uint8 asymmetrically (per row: ``s = (max - min) / 255`` over a range that includes 0, zero point
 ``z = round(-min / s)``, round half to even) and multiplies in int32, then rescales:
 ``y = (q_x - z) @ q_W * s_x * s_W``. The Rust kernels (``subtok._core.kernels.Int8Weight``) run the
-product on AVX512-VNNI, AVX-VNNI or AVX2 when the CPU has them, else on a portable loop, all with
-bit-identical results (``subtok._core.kernels.int8_kernel()`` names the one in use); without
+product on AMX-INT8 tiles (Linux, weights whose ``k`` is a multiple of 64), AVX512-VNNI, AVX-VNNI or
+AVX2 when the CPU has them, else on a portable loop, all with bit-identical results (``subtok._core.kernels.int8_kernel()`` names the one in use); without
 the compiled extension the same arithmetic runs in NumPy (exact int32 sums; slow).
 
 :class:`Bf16Linear` stores the weight as bfloat16 (float32 rounded to 8 significant bits, to nearest

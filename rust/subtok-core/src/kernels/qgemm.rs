@@ -10,8 +10,10 @@
 //!   `z = round(-min / s)`, `q = clamp(round(x / s) + z, 0, 255)`, in one pass after the row's
 //!   min/max pass (vectorized with AVX-512 when the VNNI kernel runs). The zero point is removed with
 //!   the column sums of the quantized weights: `sum q_x q_w - z sum q_w = sum (q_x - z) q_w`.
-//! * The product runs on AVX512-VNNI (`vpdpbusd`: four `u8 x i8` products summed into each i32
-//!   lane; register tiles of [`MR`] rows x 64 columns, 24 accumulators), else on AVX-VNNI (the
+//! * The product runs on AMX-INT8 (`tdpbusd` on 16 x 64-byte tiles, when Linux grants the tile
+//!   state and `k` is a multiple of 64; the packed layout is the tiles' own), else on AVX512-VNNI
+//!   (`vpdpbusd`: four `u8 x i8` products summed into each i32 lane; register tiles of [`MR`] rows
+//!   x 64 columns, 24 accumulators), else on AVX-VNNI (the
 //!   256-bit `vpdpbusd`), else on AVX2 (`vpmaddwd` on operands widened to i16: two products summed
 //!   into each i32 lane), else on a portable loop over the same packed layout.
 //! * The epilogue `y = acc * (s_x s_w) + bias` (one fused multiply-add), optionally followed by
@@ -321,7 +323,7 @@ fn quantize_rows(
             let (sx, zp) = match kernel {
                 // SAFETY: the caller checked that the CPU runs `kernel`, which implies the features.
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Vnni => unsafe { quantize_row_avx512(xr, &mut qr[..k]) },
+                Kernel::Vnni | Kernel::Amx => unsafe { quantize_row_avx512(xr, &mut qr[..k]) },
                 #[cfg(target_arch = "x86_64")]
                 Kernel::AvxVnni | Kernel::Avx2 => unsafe { quantize_row_avx2(xr, &mut qr[..k]) },
                 _ => quantize_row_scalar(xr, &mut qr[..k]),
@@ -334,12 +336,15 @@ fn quantize_rows(
 
 /// Whether the int8 products run on AVX512-VNNI on this CPU.
 pub fn vnni_available() -> bool {
-    best_kernel() == Kernel::Vnni
+    matches!(best_kernel(), Kernel::Vnni | Kernel::Amx)
 }
 
 /// The int8 product kernels, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
+    /// AMX-INT8 tiles with the AVX512-VNNI epilogue (weights with `k` a multiple of 64; others
+    /// run on [`Kernel::Vnni`]).
+    Amx,
     /// AVX512-VNNI + AVX512-BW.
     Vnni,
     /// AVX-VNNI (VEX-encoded 256-bit `vpdpbusd`) + AVX2 + FMA.
@@ -352,16 +357,18 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, best first.
-    pub const ALL: [Kernel; 4] = [
+    pub const ALL: [Kernel; 5] = [
+        Kernel::Amx,
         Kernel::Vnni,
         Kernel::AvxVnni,
         Kernel::Avx2,
         Kernel::Portable,
     ];
 
-    /// A short name: "avx512-vnni", "avx-vnni", "avx2" or "portable".
+    /// A short name: "amx", "avx512-vnni", "avx-vnni", "avx2" or "portable".
     pub fn name(self) -> &'static str {
         match self {
+            Kernel::Amx => "amx",
             Kernel::Vnni => "avx512-vnni",
             Kernel::AvxVnni => "avx-vnni",
             Kernel::Avx2 => "avx2",
@@ -380,8 +387,13 @@ impl Kernel {
         {
             use std::is_x86_feature_detected as has;
             let avx2 = has!("avx2") && has!("fma");
+            let vnni = has!("avx512vnni") && has!("avx512bw") && has!("fma");
             match self {
-                Kernel::Vnni => has!("avx512vnni") && has!("avx512bw") && has!("fma"),
+                #[cfg(target_os = "linux")]
+                Kernel::Amx => vnni && amx::ready(),
+                #[cfg(not(target_os = "linux"))]
+                Kernel::Amx => false,
+                Kernel::Vnni => vnni,
                 Kernel::AvxVnni => avx2 && has!("avxvnni"),
                 Kernel::Avx2 => avx2,
                 Kernel::Portable => true,
@@ -435,10 +447,26 @@ pub fn matmul_i8_with(
     if m == 0 {
         return Ok(());
     }
-    let mut q = vec![0u8; m * kp];
+    // AMX takes whole 64-byte slices of k; other weights run on the AVX512-VNNI kernel
+    let kernel = match kernel {
+        Kernel::Amx if kp % 64 != 0 => Kernel::Vnni,
+        other => other,
+    };
+    // AMX reads rows in groups of 32: the quantized rows are padded with zeros to a multiple
+    let rows = if kernel == Kernel::Amx {
+        m.div_ceil(32) * 32
+    } else {
+        m
+    };
+    let mut q = vec![0u8; rows * kp];
     let mut sx = vec![0f32; m];
     let mut zx = vec![0i32; m];
-    quantize_rows(x, k, kp, &mut q, &mut sx, &mut zx, kernel);
+    let quantizer = if kernel == Kernel::Amx {
+        Kernel::Vnni
+    } else {
+        kernel
+    };
+    quantize_rows(x, k, kp, &mut q[..m * kp], &mut sx, &mut zx, quantizer);
     // the AVX2 kernel reads the activations widened to i16 (one 8-byte broadcast per 4 of them)
     let q16: Vec<i16> = if kernel == Kernel::Avx2 {
         q.par_iter()
@@ -449,6 +477,13 @@ pub fn matmul_i8_with(
         Vec::new()
     };
     let ptr = SendPtr(out.as_mut_ptr());
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if kernel == Kernel::Amx {
+        // SAFETY: the CPU runs the AMX kernel (checked above), kp is a multiple of 64 and `q`
+        // holds the rows rounded up to 32; `out` holds m x n floats.
+        unsafe { amx::matmul(&q, &sx, &zx, m, w, ep, ptr) };
+        return Ok(());
+    }
     for_each_tile(m, n, |r, rows, block, nblk| {
         let p = ptr;
         let tile = Tile {
@@ -467,7 +502,7 @@ pub fn matmul_i8_with(
         unsafe {
             match kernel {
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Vnni => vnni::tile(&tile, w, ep, p.0),
+                Kernel::Vnni | Kernel::Amx => vnni::tile(&tile, w, ep, p.0),
                 #[cfg(target_arch = "x86_64")]
                 Kernel::AvxVnni => avxvnni::tile(&tile, w, ep, p.0),
                 #[cfg(target_arch = "x86_64")]
@@ -616,16 +651,236 @@ mod vnni {
                 None => _mm512_setzero_ps(),
             };
             for r in 0..R {
-                let scale = _mm512_mul_ps(_mm512_set1_ps(t.sx[r]), sw);
-                let zc = _mm512_mullo_epi32(_mm512_set1_epi32(t.zx[r]), cs);
-                let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][c], zc));
-                let mut y = _mm512_fmadd_ps(v, scale, bv);
-                if ep.gelu {
-                    y = gelu_v::<Avx512>(y);
-                }
-                _mm512_mask_storeu_ps(out.add((t.row0 + r) * n + j0), mask, y);
+                let at = out.add((t.row0 + r) * n + j0);
+                finish_row(acc[r][c], t.sx[r], t.zx[r], [sw, bv], cs, ep.gelu, at, mask);
             }
         }
+    }
+
+    /// The epilogue of one row of a 16-column block: `(acc - zx colsum) * (sx sw) + bias`, then
+    /// GELU when `gelu`, stored to the `mask` lanes at `at` (`swb`: the block's scales and bias).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F/BW and FMA; `at` must be valid for the `mask` lanes.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn finish_row(
+        acc: __m512i,
+        sx: f32,
+        zx: i32,
+        [sw, bv]: [__m512; 2],
+        cs: __m512i,
+        gelu: bool,
+        at: *mut f32,
+        mask: __mmask16,
+    ) {
+        let scale = _mm512_mul_ps(_mm512_set1_ps(sx), sw);
+        let zc = _mm512_mullo_epi32(_mm512_set1_epi32(zx), cs);
+        let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, zc));
+        let mut y = _mm512_fmadd_ps(v, scale, bv);
+        if gelu {
+            y = gelu_v::<Avx512>(y);
+        }
+        _mm512_mask_storeu_ps(at, mask, y);
+    }
+
+    /// The scales, bias and weight column sums of the block at column `j0` (zeros past `n`).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[inline(always)]
+    pub(super) unsafe fn block_consts(
+        w: &PackedI8,
+        ep: Epilogue<'_>,
+        j0: usize,
+        mask: __mmask16,
+    ) -> ([__m512; 2], __m512i) {
+        let sw = _mm512_maskz_loadu_ps(mask, w.scales.as_ptr().add(j0));
+        let cs = _mm512_maskz_loadu_epi32(mask, w.colsum.as_ptr().add(j0));
+        let bv = match ep.bias {
+            Some(b) => _mm512_maskz_loadu_ps(mask, b.as_ptr().add(j0)),
+            None => _mm512_setzero_ps(),
+        };
+        ([sw, bv], cs)
+    }
+}
+
+/// AMX-INT8 (`tdpbusd`: a 16 x 16 i32 tile += 16 rows x 64 `u8` times 64 x 16 `i8`) for weights
+/// whose `k` is a multiple of 64. The packed layout is already what `tdpbusd` reads as its second
+/// operand: 16 groups of 4 `k` (rows of 64 bytes) of one 16-column block. Tiles of 32 rows x 32
+/// columns (four accumulator tiles) are stored to a small buffer and finished by the AVX-512
+/// epilogue. Linux must grant the process the tile data state (`arch_prctl`), asked once.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx {
+    use super::vnni::{block_consts, finish_row};
+    use super::{block_mask, Epilogue, PackedI8, SendPtr, BLOCKS_PER_TASK, NB};
+    use rayon::prelude::*;
+    use std::arch::asm;
+    use std::arch::x86_64::*;
+
+    /// Rows of the row groups (two tiles of 16).
+    pub(super) const ROWS: usize = 32;
+
+    #[repr(C, align(64))]
+    struct Config {
+        palette: u8,
+        start_row: u8,
+        reserved: [u8; 14],
+        colsb: [u16; 16],
+        rows: [u8; 16],
+        reserved2: [u8; 16],
+    }
+
+    /// Whether the CPU has AMX-TILE and AMX-INT8 and Linux lets this process use them.
+    pub(super) fn ready() -> bool {
+        static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *READY.get_or_init(|| {
+            // SAFETY: CPUID leaf 7 exists on every x86-64 CPU with AVX-512 (checked by the caller
+            // before any AMX kernel runs); the syscall only changes this process's XSAVE state.
+            unsafe {
+                let c = __cpuid_count(7, 0);
+                if c.edx & (3 << 24) != 3 << 24 {
+                    return false;
+                }
+                // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)
+                let ret: i64;
+                asm!("syscall", inlateout("rax") 158i64 => ret, in("rdi") 0x1023i64,
+                     in("rsi") 18i64, lateout("rcx") _, lateout("r11") _, options(nostack));
+                ret == 0
+            }
+        })
+    }
+
+    /// `out (m x n)` from the quantized rows `q` (`m` rounded up to [`ROWS`] rows of `kp`
+    /// bytes; rows past `m` are zeros), as `matmul_i8_with`.
+    ///
+    /// # Safety
+    /// [`ready`] and AVX-512F/BW + FMA; `w.kp` a multiple of 64; `q` holds the rounded-up rows.
+    pub(super) unsafe fn matmul(
+        q: &[u8],
+        sx: &[f32],
+        zx: &[i32],
+        m: usize,
+        w: &PackedI8,
+        ep: Epilogue<'_>,
+        out: SendPtr,
+    ) {
+        let nblocks = w.n.div_ceil(NB);
+        let row_tasks = m.div_ceil(ROWS);
+        let col_tasks = nblocks.div_ceil(BLOCKS_PER_TASK);
+        (0..row_tasks * col_tasks).into_par_iter().for_each(|t| {
+            let p = out;
+            let (r0, b0) = ((t / col_tasks) * ROWS, (t % col_tasks) * BLOCKS_PER_TASK);
+            let b1 = (b0 + BLOCKS_PER_TASK).min(nblocks);
+            // SAFETY: the caller's contract; each task writes its own rows x blocks.
+            unsafe { task(q, sx, zx, m, r0, b0..b1, w, ep, p.0) }
+        });
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn task(
+        q: &[u8],
+        sx: &[f32],
+        zx: &[i32],
+        m: usize,
+        r0: usize,
+        blocks: std::ops::Range<usize>,
+        w: &PackedI8,
+        ep: Epilogue<'_>,
+        out: *mut f32,
+    ) {
+        let (kp, n) = (w.kp, w.n);
+        let mut cfg = Config {
+            palette: 1,
+            start_row: 0,
+            reserved: [0; 14],
+            colsb: [0; 16],
+            rows: [0; 16],
+            reserved2: [0; 16],
+        };
+        for t in 0..8 {
+            cfg.colsb[t] = 64;
+            cfg.rows[t] = 16;
+        }
+        asm!("ldtilecfg [{}]", in(reg) &cfg, options(nostack, readonly));
+        let mut c = [[0i32; 16]; 64]; // tiles (0,0) (0,1) (1,0) (1,1), 16 rows each
+        let a0 = q.as_ptr().add(r0 * kp);
+        let a1 = a0.add(16 * kp);
+        let mut b = blocks.start;
+        while b < blocks.end {
+            let two = b + 1 < blocks.end;
+            let p0 = w.data.as_ptr().add(b * kp * NB);
+            let p1 = if two { p0.add(kp * NB) } else { p0 };
+            asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                options(nostack, nomem)
+            );
+            for kc in 0..kp / 64 {
+                // A: 16 rows x 64 bytes, rows kp apart; B: 16 groups of 64 bytes, contiguous
+                asm!(
+                    "tileloadd tmm4, [{a0} + {sa}*1]",
+                    "tileloadd tmm5, [{a1} + {sa}*1]",
+                    "tileloadd tmm6, [{b0} + {sb}*1]",
+                    "tileloadd tmm7, [{b1} + {sb}*1]",
+                    "tdpbusd tmm0, tmm4, tmm6",
+                    "tdpbusd tmm1, tmm4, tmm7",
+                    "tdpbusd tmm2, tmm5, tmm6",
+                    "tdpbusd tmm3, tmm5, tmm7",
+                    a0 = in(reg) a0.add(kc * 64),
+                    a1 = in(reg) a1.add(kc * 64),
+                    b0 = in(reg) p0.add(kc * 1024),
+                    b1 = in(reg) p1.add(kc * 1024),
+                    sa = in(reg) kp,
+                    sb = in(reg) 64usize,
+                    options(nostack, readonly),
+                );
+            }
+            let cp = c.as_mut_ptr() as *mut i32;
+            asm!(
+                "tilestored [{c0} + {s}*1], tmm0",
+                "tilestored [{c1} + {s}*1], tmm1",
+                "tilestored [{c2} + {s}*1], tmm2",
+                "tilestored [{c3} + {s}*1], tmm3",
+                c0 = in(reg) cp,
+                c1 = in(reg) cp.add(256),
+                c2 = in(reg) cp.add(512),
+                c3 = in(reg) cp.add(768),
+                s = in(reg) 64usize,
+                options(nostack),
+            );
+            for (bi, blk) in [b, b + 1].into_iter().enumerate().take(1 + two as usize) {
+                let j0 = blk * NB;
+                let mask = block_mask(n, j0);
+                let (swb, cs) = block_consts(w, ep, j0, mask);
+                for half in 0..2 {
+                    for i in 0..16 {
+                        let r = r0 + half * 16 + i;
+                        if r >= m {
+                            break;
+                        }
+                        let acc = _mm512_loadu_si512(
+                            c[(half * 2 + bi) * 16 + i].as_ptr() as *const __m512i
+                        );
+                        finish_row(
+                            acc,
+                            sx[r],
+                            zx[r],
+                            swb,
+                            cs,
+                            ep.gelu,
+                            out.add(r * n + j0),
+                            mask,
+                        );
+                    }
+                }
+            }
+            b += 2;
+        }
+        asm!("tilerelease", options(nostack, nomem));
     }
 }
 
