@@ -11,8 +11,9 @@ the compiled extension the same arithmetic runs in NumPy (exact int32 sums; slow
 
 :class:`Bf16Linear` stores the weight as bfloat16 (float32 rounded to 8 significant bits, to nearest
 even: half the memory). On CPUs with AVX512-BF16 (``subtok._core.kernels.bf16_kernel()`` says
-``"avx512-bf16"``) each call also rounds the rows of ``x`` to bfloat16 and multiplies with
-``vdpbf16ps`` (bf16 products, float32 sums) in Rust. Elsewhere it widens the weight back to float32
+``"amx"`` or ``"avx512-bf16"``) each call also rounds the rows of ``x`` to bfloat16 and multiplies in
+Rust with bf16 products and float32 sums: AMX-BF16 tiles (``tdpbf16ps``) when Linux grants them,
+else ``vdpbf16ps``. Elsewhere it widens the weight back to float32
 (exact) and multiplies with the float32 GEMM, which saves memory, not time (``x`` is not rounded).
 
 Both layers take ``bias=`` and ``gelu=True`` to apply the bias and exact-erf GELU in the product's
@@ -124,7 +125,7 @@ def float32_to_bf16(w: np.ndarray) -> np.ndarray:
 def _bf16_kernels() -> Any:
     """The Rust kernel module when its bf16 products run on AVX512-BF16 here, else ``None``."""
     rk = ops.rust_kernels()
-    if rk is None or not hasattr(rk, "Bf16Weight") or rk.bf16_kernel() != "avx512-bf16":
+    if rk is None or not hasattr(rk, "Bf16Weight") or rk.bf16_kernel() == "portable":
         return None
     return rk
 

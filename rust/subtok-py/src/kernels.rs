@@ -296,8 +296,8 @@ impl Bf16Weight {
     }
 }
 
-/// bf16_kernel(): the kernel bf16 products run on here: "avx512-bf16" or "portable" (an exact
-/// emulation, slower than a float32 product: the encoder only uses the former).
+/// bf16_kernel(): the kernel bf16 products run on here: "amx", "avx512-bf16" or "portable" (an
+/// exact emulation of vdpbf16ps, slower than a float32 product: the encoder does not use it).
 #[pyfunction]
 fn bf16_kernel() -> &'static str {
     k::bgemm::Bf16Kernel::best().name()

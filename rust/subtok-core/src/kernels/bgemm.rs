@@ -62,6 +62,9 @@ impl PackedBf16 {
 /// The bf16 product kernels, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bf16Kernel {
+    /// AMX-BF16 tiles (`tdpbf16ps`; Linux, weights with `k` a multiple of 32; others run on
+    /// [`Bf16Kernel::Avx512Bf16`]) with the AVX-512 epilogue.
+    Amx,
     /// AVX512-BF16 (`vdpbf16ps`) + AVX512-BW.
     Avx512Bf16,
     /// Plain Rust emulating the instructions (for tests).
@@ -69,9 +72,10 @@ pub enum Bf16Kernel {
 }
 
 impl Bf16Kernel {
-    /// A short name: "avx512-bf16" or "portable".
+    /// A short name: "amx", "avx512-bf16" or "portable".
     pub fn name(self) -> &'static str {
         match self {
+            Bf16Kernel::Amx => "amx",
             Bf16Kernel::Avx512Bf16 => "avx512-bf16",
             Bf16Kernel::Portable => "portable",
         }
@@ -85,6 +89,10 @@ impl Bf16Kernel {
                 use std::is_x86_feature_detected as has;
                 has!("avx512bf16") && has!("avx512bw") && has!("avx512vl") && has!("fma")
             }
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Bf16Kernel::Amx => Bf16Kernel::Avx512Bf16.available() && super::amx::ready(),
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+            Bf16Kernel::Amx => false,
             #[cfg(not(target_arch = "x86_64"))]
             Bf16Kernel::Avx512Bf16 => false,
             Bf16Kernel::Portable => true,
@@ -93,7 +101,9 @@ impl Bf16Kernel {
 
     /// The best kernel this CPU runs.
     pub fn best() -> Bf16Kernel {
-        if Bf16Kernel::Avx512Bf16.available() {
+        if Bf16Kernel::Amx.available() {
+            Bf16Kernel::Amx
+        } else if Bf16Kernel::Avx512Bf16.available() {
             Bf16Kernel::Avx512Bf16
         } else {
             Bf16Kernel::Portable
@@ -143,7 +153,9 @@ fn round_rows(x: &[f32], k: usize, kp: usize, q: &mut [u16], kernel: Bf16Kernel)
             match kernel {
                 // SAFETY: the caller checked that the CPU runs the kernel.
                 #[cfg(target_arch = "x86_64")]
-                Bf16Kernel::Avx512Bf16 => unsafe { fast::round_row(xr, &mut qr[..k]) },
+                Bf16Kernel::Avx512Bf16 | Bf16Kernel::Amx => unsafe {
+                    fast::round_row(xr, &mut qr[..k])
+                },
                 _ => {
                     for (o, v) in qr.iter_mut().zip(xr) {
                         *o = round_bf16(*v);
@@ -170,9 +182,30 @@ pub fn matmul_bf16(
     if m == 0 {
         return Ok(());
     }
-    let mut q = vec![0u16; m * kp];
-    round_rows(x, k, kp, &mut q, kernel);
+    // AMX takes whole 64-byte slices of k; other weights run on AVX512-BF16
+    let kernel = match kernel {
+        Bf16Kernel::Amx if kp % 32 != 0 => Bf16Kernel::Avx512Bf16,
+        other => other,
+    };
+    // AMX reads rows in groups of 32: the rounded rows are padded with zeros to a multiple
+    let rows = if kernel == Bf16Kernel::Amx {
+        m.div_ceil(32) * 32
+    } else {
+        m
+    };
+    let mut q = vec![0u16; rows * kp];
+    round_rows(x, k, kp, &mut q[..m * kp], kernel);
     let ptr = SendPtr(out.as_mut_ptr());
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if kernel == Bf16Kernel::Amx {
+        super::amx::for_each_task(m, n, |r0, blocks| {
+            let p = ptr;
+            // SAFETY: the CPU runs the AMX kernel (checked above), 2 kp is a multiple of 64 and
+            // `q` holds the rows rounded up to 32; each task writes its own cells of `out`.
+            unsafe { fast::amx_task(&q, m, r0, blocks, w, ep, p.0) }
+        });
+        return Ok(());
+    }
     for_each_tile(m, n, |r, rows, block, nblk| {
         let p = ptr;
         let t = Tile {
@@ -187,7 +220,7 @@ pub fn matmul_bf16(
         unsafe {
             match kernel {
                 #[cfg(target_arch = "x86_64")]
-                Bf16Kernel::Avx512Bf16 => fast::tile(&t, w, ep, p.0),
+                Bf16Kernel::Avx512Bf16 | Bf16Kernel::Amx => fast::tile(&t, w, ep, p.0),
                 _ => tile_portable(&t, w, ep, p.0),
             }
         }
@@ -269,6 +302,43 @@ mod fast {
         PackedBf16,
         tile_rc
     );
+
+    /// The bf16 products on AMX (module `amx`): `tdpbf16ps` tiles, then bias and GELU.
+    ///
+    /// # Safety
+    /// As `amx::tiles` (`q` holds `m` rounded up to 32 rows of `w.kp` values, `2 kp` a multiple
+    /// of 64), and the CPU supports AVX-512F/BW and FMA.
+    #[cfg(target_os = "linux")]
+    #[target_feature(enable = "avx512f,avx512bw,fma")]
+    pub(super) unsafe fn amx_task(
+        q: &[u16],
+        m: usize,
+        r0: usize,
+        blocks: std::ops::Range<usize>,
+        w: &PackedBf16,
+        ep: Epilogue<'_>,
+        out: *mut f32,
+    ) {
+        let (kp, n) = (w.kp, w.n);
+        let a = q.as_ptr() as *const u8;
+        let panels = w.data.as_ptr() as *const u8;
+        let finish = |blk: usize, rows: &mut dyn Iterator<Item = (usize, __m512i)>| {
+            let j0 = blk * NB;
+            let mask = crate::kernels::qgemm::block_mask(n, j0);
+            let bv = match ep.bias {
+                Some(b) => _mm512_maskz_loadu_ps(mask, b.as_ptr().add(j0)),
+                None => _mm512_setzero_ps(),
+            };
+            for (r, acc) in rows {
+                let mut y = _mm512_add_ps(_mm512_castsi512_ps(acc), bv);
+                if ep.gelu {
+                    y = gelu_v::<Avx512>(y);
+                }
+                _mm512_mask_storeu_ps(out.add(r * n + j0), mask, y);
+            }
+        };
+        crate::kernels::amx::tiles::<true>(a, 2 * kp, m, r0, blocks, panels, 2 * kp * NB, finish);
+    }
 
     /// `R` rows x `C` blocks of float32 accumulators; per pair of `k`, `C` weight loads and `R`
     /// 4-byte activation broadcasts feed `R x C` `vdpbf16ps`.
@@ -389,15 +459,24 @@ mod tests {
                 };
                 let mut want = vec![1f32; m * n];
                 matmul_bf16(&x, m, &w, ep, &mut want, Bf16Kernel::Portable).unwrap();
-                if Bf16Kernel::Avx512Bf16.available() {
+                for kernel in [Bf16Kernel::Amx, Bf16Kernel::Avx512Bf16]
+                    .into_iter()
+                    .filter(|k| k.available())
+                {
                     let mut got = vec![0f32; m * n];
-                    matmul_bf16(&x, m, &w, ep, &mut got, Bf16Kernel::Avx512Bf16).unwrap();
-                    if gelu {
-                        for (a, b) in got.iter().zip(&want) {
-                            assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "m={m} k={k} n={n}");
-                        }
-                    } else {
-                        assert_eq!(got, want, "m={m} k={k} n={n}");
+                    matmul_bf16(&x, m, &w, ep, &mut got, kernel).unwrap();
+                    // AVX512-BF16 is the emulation bit for bit (but for GELU's fused multiply-adds);
+                    // AMX sums each tile's 32 products in its own order
+                    let tol = match (kernel, gelu) {
+                        (Bf16Kernel::Amx, _) => 1e-5,
+                        (_, true) => 1e-6,
+                        _ => 0.0,
+                    };
+                    for (a, b) in got.iter().zip(&want) {
+                        assert!(
+                            (a - b).abs() <= tol * (1.0 + b.abs()),
+                            "{kernel:?} m={m} k={k} n={n}: {a} vs {b}"
+                        );
                     }
                 }
             }

@@ -33,7 +33,7 @@ pub(crate) const NC: usize = 4;
 /// Rows of `x` per parallel task.
 const ROWS_PER_TASK: usize = 48;
 /// Column blocks per parallel task.
-const BLOCKS_PER_TASK: usize = 8;
+pub(crate) const BLOCKS_PER_TASK: usize = 8;
 
 /// What the products apply to each output after the (de)scaling: a bias, then optionally GELU.
 #[derive(Clone, Copy, Debug, Default)]
@@ -390,7 +390,7 @@ impl Kernel {
             let vnni = has!("avx512vnni") && has!("avx512bw") && has!("fma");
             match self {
                 #[cfg(target_os = "linux")]
-                Kernel::Amx => vnni && amx::ready(),
+                Kernel::Amx => vnni && super::amx::ready(),
                 #[cfg(not(target_os = "linux"))]
                 Kernel::Amx => false,
                 Kernel::Vnni => vnni,
@@ -479,9 +479,12 @@ pub fn matmul_i8_with(
     let ptr = SendPtr(out.as_mut_ptr());
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     if kernel == Kernel::Amx {
-        // SAFETY: the CPU runs the AMX kernel (checked above), kp is a multiple of 64 and `q`
-        // holds the rows rounded up to 32; `out` holds m x n floats.
-        unsafe { amx::matmul(&q, &sx, &zx, m, w, ep, ptr) };
+        super::amx::for_each_task(m, n, |r0, blocks| {
+            let p = ptr;
+            // SAFETY: the CPU runs the AMX kernel (checked above), kp is a multiple of 64 and
+            // `q` holds the rows rounded up to 32; each task writes its own cells of `out`.
+            unsafe { amx_task(&q, &sx, &zx, m, r0, blocks, w, ep, p.0) }
+        });
         return Ok(());
     }
     for_each_tile(m, n, |r, rows, block, nblk| {
@@ -705,183 +708,53 @@ mod vnni {
     }
 }
 
-/// AMX-INT8 (`tdpbusd`: a 16 x 16 i32 tile += 16 rows x 64 `u8` times 64 x 16 `i8`) for weights
-/// whose `k` is a multiple of 64. The packed layout is already what `tdpbusd` reads as its second
-/// operand: 16 groups of 4 `k` (rows of 64 bytes) of one 16-column block. Tiles of 32 rows x 32
-/// columns (four accumulator tiles) are stored to a small buffer and finished by the AVX-512
-/// epilogue. Linux must grant the process the tile data state (`arch_prctl`), asked once.
+/// The int8 products on AMX (see module `amx`): `tdpbusd` tiles, finished by the AVX-512 epilogue.
+///
+/// # Safety
+/// As `amx::tiles` (`q` holds `m` rounded up to 32 rows of `w.kp` bytes, a multiple of 64), and the
+/// CPU supports AVX-512F/BW and FMA.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-mod amx {
-    use super::vnni::{block_consts, finish_row};
-    use super::{block_mask, Epilogue, PackedI8, SendPtr, BLOCKS_PER_TASK, NB};
-    use rayon::prelude::*;
-    use std::arch::asm;
-    use std::arch::x86_64::*;
-
-    /// Rows of the row groups (two tiles of 16).
-    pub(super) const ROWS: usize = 32;
-
-    #[repr(C, align(64))]
-    struct Config {
-        palette: u8,
-        start_row: u8,
-        reserved: [u8; 14],
-        colsb: [u16; 16],
-        rows: [u8; 16],
-        reserved2: [u8; 16],
-    }
-
-    /// Whether the CPU has AMX-TILE and AMX-INT8 and Linux lets this process use them.
-    pub(super) fn ready() -> bool {
-        static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *READY.get_or_init(|| {
-            // SAFETY: CPUID leaf 7 exists on every x86-64 CPU with AVX-512 (checked by the caller
-            // before any AMX kernel runs); the syscall only changes this process's XSAVE state.
-            unsafe {
-                let c = __cpuid_count(7, 0);
-                if c.edx & (3 << 24) != 3 << 24 {
-                    return false;
-                }
-                // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)
-                let ret: i64;
-                asm!("syscall", inlateout("rax") 158i64 => ret, in("rdi") 0x1023i64,
-                     in("rsi") 18i64, lateout("rcx") _, lateout("r11") _, options(nostack));
-                ret == 0
-            }
-        })
-    }
-
-    /// `out (m x n)` from the quantized rows `q` (`m` rounded up to [`ROWS`] rows of `kp`
-    /// bytes; rows past `m` are zeros), as `matmul_i8_with`.
-    ///
-    /// # Safety
-    /// [`ready`] and AVX-512F/BW + FMA; `w.kp` a multiple of 64; `q` holds the rounded-up rows.
-    pub(super) unsafe fn matmul(
-        q: &[u8],
-        sx: &[f32],
-        zx: &[i32],
-        m: usize,
-        w: &PackedI8,
-        ep: Epilogue<'_>,
-        out: SendPtr,
-    ) {
-        let nblocks = w.n.div_ceil(NB);
-        let row_tasks = m.div_ceil(ROWS);
-        let col_tasks = nblocks.div_ceil(BLOCKS_PER_TASK);
-        (0..row_tasks * col_tasks).into_par_iter().for_each(|t| {
-            let p = out;
-            let (r0, b0) = ((t / col_tasks) * ROWS, (t % col_tasks) * BLOCKS_PER_TASK);
-            let b1 = (b0 + BLOCKS_PER_TASK).min(nblocks);
-            // SAFETY: the caller's contract; each task writes its own rows x blocks.
-            unsafe { task(q, sx, zx, m, r0, b0..b1, w, ep, p.0) }
-        });
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn task(
-        q: &[u8],
-        sx: &[f32],
-        zx: &[i32],
-        m: usize,
-        r0: usize,
-        blocks: std::ops::Range<usize>,
-        w: &PackedI8,
-        ep: Epilogue<'_>,
-        out: *mut f32,
-    ) {
-        let (kp, n) = (w.kp, w.n);
-        let mut cfg = Config {
-            palette: 1,
-            start_row: 0,
-            reserved: [0; 14],
-            colsb: [0; 16],
-            rows: [0; 16],
-            reserved2: [0; 16],
-        };
-        for t in 0..8 {
-            cfg.colsb[t] = 64;
-            cfg.rows[t] = 16;
-        }
-        asm!("ldtilecfg [{}]", in(reg) &cfg, options(nostack, readonly));
-        let mut c = [[0i32; 16]; 64]; // tiles (0,0) (0,1) (1,0) (1,1), 16 rows each
-        let a0 = q.as_ptr().add(r0 * kp);
-        let a1 = a0.add(16 * kp);
-        let mut b = blocks.start;
-        while b < blocks.end {
-            let two = b + 1 < blocks.end;
-            let p0 = w.data.as_ptr().add(b * kp * NB);
-            let p1 = if two { p0.add(kp * NB) } else { p0 };
-            asm!(
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                options(nostack, nomem)
-            );
-            for kc in 0..kp / 64 {
-                // A: 16 rows x 64 bytes, rows kp apart; B: 16 groups of 64 bytes, contiguous
-                asm!(
-                    "tileloadd tmm4, [{a0} + {sa}*1]",
-                    "tileloadd tmm5, [{a1} + {sa}*1]",
-                    "tileloadd tmm6, [{b0} + {sb}*1]",
-                    "tileloadd tmm7, [{b1} + {sb}*1]",
-                    "tdpbusd tmm0, tmm4, tmm6",
-                    "tdpbusd tmm1, tmm4, tmm7",
-                    "tdpbusd tmm2, tmm5, tmm6",
-                    "tdpbusd tmm3, tmm5, tmm7",
-                    a0 = in(reg) a0.add(kc * 64),
-                    a1 = in(reg) a1.add(kc * 64),
-                    b0 = in(reg) p0.add(kc * 1024),
-                    b1 = in(reg) p1.add(kc * 1024),
-                    sa = in(reg) kp,
-                    sb = in(reg) 64usize,
-                    options(nostack, readonly),
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn amx_task(
+    q: &[u8],
+    sx: &[f32],
+    zx: &[i32],
+    m: usize,
+    r0: usize,
+    blocks: std::ops::Range<usize>,
+    w: &PackedI8,
+    ep: Epilogue<'_>,
+    out: *mut f32,
+) {
+    let (kp, n) = (w.kp, w.n);
+    let panels = w.data.as_ptr() as *const u8;
+    super::amx::tiles::<false>(
+        q.as_ptr(),
+        kp,
+        m,
+        r0,
+        blocks,
+        panels,
+        kp * NB,
+        |blk, rows| {
+            let j0 = blk * NB;
+            let mask = block_mask(n, j0);
+            let (swb, cs) = vnni::block_consts(w, ep, j0, mask);
+            for (r, acc) in rows {
+                vnni::finish_row(
+                    acc,
+                    sx[r],
+                    zx[r],
+                    swb,
+                    cs,
+                    ep.gelu,
+                    out.add(r * n + j0),
+                    mask,
                 );
             }
-            let cp = c.as_mut_ptr() as *mut i32;
-            asm!(
-                "tilestored [{c0} + {s}*1], tmm0",
-                "tilestored [{c1} + {s}*1], tmm1",
-                "tilestored [{c2} + {s}*1], tmm2",
-                "tilestored [{c3} + {s}*1], tmm3",
-                c0 = in(reg) cp,
-                c1 = in(reg) cp.add(256),
-                c2 = in(reg) cp.add(512),
-                c3 = in(reg) cp.add(768),
-                s = in(reg) 64usize,
-                options(nostack),
-            );
-            for (bi, blk) in [b, b + 1].into_iter().enumerate().take(1 + two as usize) {
-                let j0 = blk * NB;
-                let mask = block_mask(n, j0);
-                let (swb, cs) = block_consts(w, ep, j0, mask);
-                for half in 0..2 {
-                    for i in 0..16 {
-                        let r = r0 + half * 16 + i;
-                        if r >= m {
-                            break;
-                        }
-                        let acc = _mm512_loadu_si512(
-                            c[(half * 2 + bi) * 16 + i].as_ptr() as *const __m512i
-                        );
-                        finish_row(
-                            acc,
-                            sx[r],
-                            zx[r],
-                            swb,
-                            cs,
-                            ep.gelu,
-                            out.add(r * n + j0),
-                            mask,
-                        );
-                    }
-                }
-            }
-            b += 2;
-        }
-        asm!("tilerelease", options(nostack, nomem));
-    }
+        },
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
