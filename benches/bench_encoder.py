@@ -2,6 +2,10 @@
 
 * Encoder: the same padded batches (B=32, T=128, all-MiniLM-L6-v2) at the same thread count, run
   interleaved in one process after checking that both give the same ``last_hidden_state``.
+* The same batches on subtok int8 and, when installed (bench extras), ONNX Runtime float32 (fused
+  graph) and ``quantize_dynamic`` int8, OpenVINO and CTranslate2 float32 (see ``bench_embed.py``;
+  ``--no-engines`` skips them), interleaved with the rounds above; float32 engines must match subtok
+  within 1e-4 before timing.
 * End to end: ``SentenceEncoder.encode`` (length-bucketed batches) on lines of ``shared/corpora`` vs a
   PyTorch pipeline that pads every batch to ``max_seq_length`` (and one padding to the batch's longest).
 
@@ -99,6 +103,17 @@ def child(args: argparse.Namespace) -> None:
         tmodel = None
         res["torch"] = f"skipped ({type(e).__name__}: {e})"[:120]
 
+    # Inference engines (bench extras; each skipped when missing) and subtok int8 on the same batches
+    qmodel = BertModel.from_pretrained(folder, quantize="int8")
+    others: dict = {"subtok int8": lambda bi, bm: qmodel(bi, attention_mask=bm).last_hidden_state}
+    if args.engines:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_embed import engine_peers
+
+        engines, info = engine_peers(folder, args.threads, fuse=True)
+        res.update(info)
+        others.update(engines)
+
     # Two input batches: corpus lines padded to T (mixed lengths: the padding is real) and a full
     # batch of long lines truncated to T (no padding, so no work can be skipped).
     long_texts = [t for t in _texts(6000) if len(t) > 8 * args.seq][: args.batch]
@@ -124,7 +139,14 @@ def child(args: argparse.Namespace) -> None:
             res[f"{label}_max_abs_diff"] = diff
             if diff > 1e-4:
                 raise SystemExit(f"outputs differ by {diff}: refusing to time")
+        valid = bm.astype(bool)
+        res[f"{label}_others_max_abs_diff"] = diffs = {}
+        for name, infer in others.items():
+            diffs[name] = float(np.abs(infer(bi, bm)[valid] - a[valid]).max())
+            if "fp32" in name and diffs[name] > 1e-4:
+                raise SystemExit(f"{name} differs from subtok by {diffs[name]}: refusing to time")
         t_ours, t_theirs = [], []
+        t_others: dict = {name: [] for name in others}
         for _ in range(args.rounds):
             t0 = time.perf_counter()
             ours()
@@ -133,6 +155,12 @@ def child(args: argparse.Namespace) -> None:
                 t0 = time.perf_counter()
                 theirs()
                 t_theirs.append(time.perf_counter() - t0)
+            for name, infer in others.items():
+                t0 = time.perf_counter()
+                infer(bi, bm)
+                t_others[name].append(time.perf_counter() - t0)
+        res[f"{label}_others_sents_per_s"] = {name: [args.batch / t for t in v] for name, v in t_others.items()}
+        res[f"{label}_subtok_rounds_sents_per_s"] = [args.batch / t for t in t_ours]
         res[f"{label}_sents_per_s"] = args.batch / statistics.median(t_ours)
         res[f"{label}_best_sents_per_s"] = args.batch / min(t_ours)
         if t_theirs:
@@ -176,6 +204,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--e2e-lines", type=int, default=512)
+    ap.add_argument("--no-engines", dest="engines", action="store_false",
+                    help="skip ONNX Runtime, OpenVINO and CTranslate2 (bench extras)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -194,6 +224,8 @@ def main() -> None:
             env[var] = str(n)
         cmd = [sys.executable, __file__, "--child", "--threads", str(n), "--rounds", str(args.rounds),
                "--batch", str(args.batch), "--seq", str(args.seq), "--e2e-lines", str(args.e2e_lines)]
+        if not args.engines:
+            cmd.append("--no-engines")
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode != 0:
             sys.stderr.write(out.stderr)
@@ -216,6 +248,12 @@ def main() -> None:
                 line += (f", torch {t:.1f} (best {tb:.1f}) sent/s, ratio median {r[f'{label}_sents_per_s'] / t:.2f}x, "
                          f"best {r[f'{label}_best_sents_per_s'] / tb:.2f}x (max |diff| {r[f'{label}_max_abs_diff']:.1e})")
             print(line)
+            ours_rounds = r[f"{label}_subtok_rounds_sents_per_s"]
+            for name, v in r[f"{label}_others_sents_per_s"].items():
+                print(f"    {name}: {statistics.median(v):.1f} sent/s ({min(v):.1f}-{max(v):.1f}); subtok fp32 / it: "
+                      f"median {statistics.median(ours_rounds) / statistics.median(v):.2f}x, per round "
+                      f"{min(o / t for o, t in zip(ours_rounds, v)):.2f}-{max(o / t for o, t in zip(ours_rounds, v)):.2f}x "
+                      f"(max |diff| {r[f'{label}_others_max_abs_diff'][name]:.1e})")
         line = (f"end to end ({r['e2e_lines']} corpus lines, mean {r['e2e_mean_tokens']:.1f} tokens): "
                 f"SentenceEncoder {r['e2e_sents_per_s']:.1f} sent/s")
         for mode in ("max_length", "longest"):

@@ -52,6 +52,62 @@ def test_numpy_fallback_matches_rust(monkeypatch):
     assert np.linalg.norm(fast - x @ w) / np.linalg.norm(x @ w) < 0.02
 
 
+@needs_rust
+@pytest.mark.parametrize("m,k,n", [(1, 4, 16), (37, 96, 130), (70, 384, 48)])
+def test_every_int8_kernel_and_the_fused_epilogue(m, k, n):
+    rng = np.random.default_rng(m + k + n)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    packed = rk.Int8Weight(w)
+    kernels = rk.int8_kernels()
+    assert kernels[0] == rk.int8_kernel() and kernels[-1] == "portable"
+    plain = np.empty((m, n), np.float32)
+    packed.matmul(x, plain, bias, kernel="portable")
+    fused = {}
+    for name in kernels:
+        out = np.empty((m, n), np.float32)
+        packed.matmul(x, out, bias, kernel=name)
+        np.testing.assert_array_equal(out, plain, err_msg=name)
+        fused[name] = np.empty((m, n), np.float32)
+        packed.matmul(x, fused[name], bias, gelu=True, kernel=name)
+    # GELU in the epilogue: the SIMD kernels agree bit for bit, and all with the separate pass
+    separate = ops.gelu_(plain.copy())
+    for name, out in fused.items():
+        np.testing.assert_allclose(out, separate, rtol=1e-6, atol=1e-6, err_msg=name)
+        if name != "portable":
+            np.testing.assert_array_equal(out, fused[kernels[0]], err_msg=name)
+    # the layer's fallback epilogue (NumPy) agrees too
+    lin = Int8Linear(w)
+    np.testing.assert_allclose(lin(x, bias=bias, gelu=True), separate, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="kernel"):
+        packed.matmul(x, plain, kernel="avx9000")
+
+
+@pytest.mark.skipif(rk is None or not hasattr(rk, "Bf16Weight"), reason="Rust kernels not built")
+@pytest.mark.parametrize("gelu", [False, True])
+def test_bf16_kernel_matches_its_emulation(gelu):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((45, 385)).astype(np.float32)
+    w = rng.standard_normal((385, 100)).astype(np.float32)
+    bias = rng.standard_normal(100).astype(np.float32)
+    packed = rk.Bf16Weight(float32_to_bf16(w))
+    fast = np.empty((45, 100), np.float32)
+    slow = np.empty((45, 100), np.float32)
+    packed.matmul(x, fast, bias, gelu=gelu)
+    packed.matmul(x, slow, bias, gelu=gelu, portable=True)
+    if rk.bf16_kernel() == "amx":  # AMX sums each tile's 32 products in its own order
+        np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+    elif gelu:  # the SIMD and scalar GELU differ by fused multiply-add rounding
+        np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-6)
+    else:  # vdpbf16ps is emulated exactly (and on CPUs without AVX512-BF16 both are the emulation)
+        np.testing.assert_array_equal(fast, slow)
+    ref = x @ w + bias
+    if gelu:
+        ref = ops.gelu_(ref)
+    assert np.linalg.norm(fast - ref) / np.linalg.norm(ref) < 8e-3
+
+
 def test_int8_linear_errors_and_pickle():
     with pytest.raises(ValueError):
         Int8Linear(np.zeros(3, np.float32))
@@ -69,12 +125,19 @@ def test_int8_kernel_named():
     import platform
 
     kernel = rk.int8_kernel()
-    assert kernel in ("avx512-vnni", "avx2", "portable")
-    assert (kernel == "avx512-vnni") == rk.vnni_available()
+    assert kernel in ("amx", "avx512-vnni", "avx-vnni", "avx2", "portable")
+    assert (kernel in ("amx", "avx512-vnni")) == rk.vnni_available()
     if platform.machine() in ("x86_64", "AMD64"):
         flags = open("/proc/cpuinfo").read() if platform.system() == "Linux" else ""
         if " avx2 " in flags and " fma " in flags:
             assert kernel != "portable"
+        # each kernel the CPU advertises is the one dispatched to (and tested against "portable")
+        if " avx512_vnni " in flags and " avx512bw " in flags:
+            assert kernel in ("amx", "avx512-vnni") and "avx512-vnni" in rk.int8_kernels()
+        if " avx_vnni " in flags:
+            assert "avx-vnni" in rk.int8_kernels()
+        if " avx512_bf16 " in flags and " avx512vl " in flags and " avx512bw " in flags:
+            assert rk.bf16_kernel() in ("amx", "avx512-bf16")
 
 
 def test_bf16_rounding():
@@ -99,8 +162,13 @@ def test_bf16_linear_close_and_pickle():
     lin = Bf16Linear(w)
     # each weight within half a bf16 step (2^-8 relative)
     assert (np.abs(lin.dequantized() - w) <= np.abs(w) * 2.0**-8).all()
-    np.testing.assert_array_equal(lin(x), x @ lin.dequantized())
-    assert np.linalg.norm(lin(x) - x @ w) / np.linalg.norm(x @ w) < 4e-3
+    if lin._packed is None:  # float32 product of the widened weights
+        np.testing.assert_array_equal(lin(x), x @ lin.dequantized())
+        assert np.linalg.norm(lin(x) - x @ w) / np.linalg.norm(x @ w) < 4e-3
+    else:  # AVX512-BF16: x is rounded to bf16 too
+        xb = Bf16Linear(x).dequantized()
+        np.testing.assert_allclose(lin(x), xb @ lin.dequantized(), rtol=1e-5, atol=1e-5)
+        assert np.linalg.norm(lin(x) - x @ w) / np.linalg.norm(x @ w) < 8e-3
     again = pickle.loads(pickle.dumps(lin))
     np.testing.assert_array_equal(again(x), lin(x))
     with pytest.raises(ValueError):

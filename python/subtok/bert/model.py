@@ -139,6 +139,15 @@ def _dense(x: np.ndarray, w: Any, out: np.ndarray) -> None:
         w(x, out)
 
 
+def _dense_bias_act(x: np.ndarray, w: Any, bias: np.ndarray, act: str, out: np.ndarray) -> None:
+    """``out = act(x @ w + bias)``: in the product's epilogue for a quantized weight and GELU."""
+    if act == "gelu" and not isinstance(w, np.ndarray):
+        w(x, out, bias=bias, gelu=True)
+    else:
+        _dense(x, w, out)
+        ops.add_bias_gelu_(out, bias, act)
+
+
 def _as_int_array(x: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
@@ -409,8 +418,7 @@ class BertModel(TrainableEncoder):
         c = self.config
         _dense(ctx2d, L.w_o, attn)
         ops.add_layernorm_(attn, h, L.b_o, L.ln1_g, L.ln1_b, c.layer_norm_eps)
-        _dense(attn, L.w_i, inter)
-        ops.add_bias_gelu_(inter, L.b_i, c.hidden_act)
+        _dense_bias_act(attn, L.w_i, L.b_i, c.hidden_act, inter)
         _dense(inter, L.w_out, h)
         ops.add_layernorm_(h, attn, L.b_out, L.ln2_g, L.ln2_b, c.layer_norm_eps)
 

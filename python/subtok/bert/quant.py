@@ -5,14 +5,19 @@ once to int8 per output column (``scale = max |W[:, j]| / 127``). Each call quan
 to uint8 asymmetrically (per row: ``s = (max - min) / 255`` over a range that includes 0, zero point
 ``z = round(-min / s)``, round half to even) and multiplies in int32, then rescales:
 ``y = (q_x - z) @ q_W * s_x * s_W``. The Rust kernels (``subtok._core.kernels.Int8Weight``) run the
-product on AVX512-VNNI or AVX2 when the CPU has them, else on a portable loop, all with bit-identical
-results (``subtok._core.kernels.int8_kernel()`` names the one in use); without
+product on AMX-INT8 tiles (Linux, weights whose ``k`` is a multiple of 64), AVX512-VNNI, AVX-VNNI or
+AVX2 when the CPU has them, else on a portable loop, all with bit-identical results (``subtok._core.kernels.int8_kernel()`` names the one in use); without
 the compiled extension the same arithmetic runs in NumPy (exact int32 sums; slow).
 
 :class:`Bf16Linear` stores the weight as bfloat16 (float32 rounded to 8 significant bits, to nearest
-even: half the memory) and computes in float32: each call widens the weight back to float32 (exact)
-and multiplies with the float32 GEMM. CPUs without AVX512-BF16 have no faster bf16 product, so this
-saves memory, not time.
+even: half the memory). On CPUs with AVX512-BF16 (``subtok._core.kernels.bf16_kernel()`` says
+``"amx"`` or ``"avx512-bf16"``) each call also rounds the rows of ``x`` to bfloat16 and multiplies in
+Rust with bf16 products and float32 sums: AMX-BF16 tiles (``tdpbf16ps``) when Linux grants them,
+else ``vdpbf16ps``. Elsewhere it widens the weight back to float32
+(exact) and multiplies with the float32 GEMM, which saves memory, not time (``x`` is not rounded).
+
+Both layers take ``bias=`` and ``gelu=True`` to apply the bias and exact-erf GELU in the product's
+epilogue (one pass over the output instead of two).
 """
 from __future__ import annotations
 
@@ -71,20 +76,20 @@ class Int8Linear:
         if self._packed is None:
             self._wq, self._ws = _quantize_weight(w)
 
-    def __call__(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """``out (m, n) = x (m, k) @ W`` (a new array when ``out`` is None)."""
+    def __call__(
+        self, x: np.ndarray, out: Optional[np.ndarray] = None, bias: Optional[np.ndarray] = None, gelu: bool = False
+    ) -> np.ndarray:
+        """``out (m, n) = x (m, k) @ W (+ bias)``, then exact GELU when ``gelu`` (a new array when ``out``
+        is None)."""
         if out is None:
             out = np.empty((x.shape[0], self.shape[1]), dtype=np.float32)
-        if self._packed is not None and x.flags.c_contiguous and x.dtype == np.float32:
-            self._packed.matmul(x, out)
-            return out
         if self._packed is not None:
-            self._packed.matmul(np.ascontiguousarray(x, dtype=np.float32), out)
+            self._packed.matmul(np.ascontiguousarray(x, dtype=np.float32), out, bias, gelu=gelu)
             return out
         q, s, z = _quantize_rows(np.asarray(x, dtype=np.float32))
         acc = q @ self._wq - z[:, None] * self._wq.sum(axis=0)[None, :]
         np.multiply(acc.astype(np.float32), s[:, None] * self._ws[None, :], out=out)
-        return out
+        return _epilogue(out, bias, gelu)
 
     def dequantized(self) -> np.ndarray:
         """The weights as the products use them (float32, ``(k, n)``)."""
@@ -99,6 +104,15 @@ class Int8Linear:
         self.__init__(state["w"])  # type: ignore[misc]  # re-quantizing quantized weights is exact
 
 
+def _epilogue(out: np.ndarray, bias: Optional[np.ndarray], gelu: bool) -> np.ndarray:
+    """The NumPy epilogue of the fallback products: ``out += bias``, then GELU, in place."""
+    if bias is not None:
+        out += bias
+    if gelu:
+        ops.gelu_(out)
+    return out
+
+
 def float32_to_bf16(w: np.ndarray) -> np.ndarray:
     """float32 -> bfloat16 bit patterns (uint16), rounding to nearest even; NaN stays NaN."""
     bits = np.ascontiguousarray(w, dtype=np.float32).view(np.uint32)
@@ -108,8 +122,17 @@ def float32_to_bf16(w: np.ndarray) -> np.ndarray:
     return out
 
 
+def _bf16_kernels() -> Any:
+    """The Rust kernel module when its bf16 products run on AVX512-BF16 here, else ``None``."""
+    rk = ops.rust_kernels()
+    if rk is None or not hasattr(rk, "Bf16Weight") or rk.bf16_kernel() == "portable":
+        return None
+    return rk
+
+
 class Bf16Linear:
-    """``x @ W`` with W stored as bfloat16 and the product computed in float32 (see the module doc)."""
+    """``x @ W`` with W stored as bfloat16: AVX512-BF16 products when the CPU has them, else a float32
+    product of the widened weights (see the module doc)."""
 
     def __init__(self, w: np.ndarray) -> None:
         w = np.asarray(w, dtype=np.float32)
@@ -117,10 +140,23 @@ class Bf16Linear:
             raise ValueError(f"weight must be 2-D, got shape {w.shape}")
         self.shape = w.shape
         self._bits = float32_to_bf16(w)
+        self._pack()
 
-    def __call__(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """``out (m, n) = x (m, k) @ W`` (a new array when ``out`` is None)."""
-        return np.matmul(x, self.dequantized(), out=out)
+    def _pack(self) -> None:
+        rk = _bf16_kernels()
+        self._packed: Any = rk.Bf16Weight(self._bits) if rk is not None else None
+
+    def __call__(
+        self, x: np.ndarray, out: Optional[np.ndarray] = None, bias: Optional[np.ndarray] = None, gelu: bool = False
+    ) -> np.ndarray:
+        """``out (m, n) = x (m, k) @ W (+ bias)``, then exact GELU when ``gelu`` (a new array when ``out``
+        is None)."""
+        if self._packed is not None:
+            if out is None:
+                out = np.empty((x.shape[0], self.shape[1]), dtype=np.float32)
+            self._packed.matmul(np.ascontiguousarray(x, dtype=np.float32), out, bias, gelu=gelu)
+            return out
+        return _epilogue(np.matmul(x, self.dequantized(), out=out), bias, gelu)
 
     def dequantized(self) -> np.ndarray:
         """The weights as the products use them (float32, ``(k, n)``)."""
@@ -132,3 +168,4 @@ class Bf16Linear:
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self._bits = state["bits"]
         self.shape = self._bits.shape
+        self._pack()

@@ -259,7 +259,10 @@ multiversion!(
     (x: &mut [f32], residual: Option<&[f32]>, bias: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32)
 );
 
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx;
 mod attention;
+pub mod bgemm;
 pub mod qgemm;
 #[cfg(target_arch = "x86_64")]
 mod simd;

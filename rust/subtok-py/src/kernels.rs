@@ -167,33 +167,60 @@ impl Int8Weight {
         numpy::PyArray1::from_vec(py, v).reshape([self.inner.k(), self.inner.n()])
     }
 
-    /// matmul(x, out, bias=None, portable=False): out (m, n) = quantize_rows(x) (m, k) @ W + bias.
-    #[pyo3(signature = (x, out, bias=None, portable=false))]
+    /// matmul(x, out, bias=None, portable=False, gelu=False, kernel=None):
+    /// out (m, n) = quantize_rows(x) (m, k) @ W + bias, then exact GELU when `gelu`.
+    /// `kernel` names one of `int8_kernels()` (default: the best; `portable=True`: "portable").
+    #[pyo3(signature = (x, out, bias=None, portable=false, gelu=false, kernel=None))]
+    #[allow(clippy::too_many_arguments)]
     fn matmul(
         &self,
         py: Python<'_>,
         x: PyReadonlyArray2<'_, f32>,
-        mut out: PyReadwriteArray2<'_, f32>,
+        out: PyReadwriteArray2<'_, f32>,
         bias: Option<PyReadonlyArray1<'_, f32>>,
         portable: bool,
+        gelu: bool,
+        kernel: Option<&str>,
     ) -> PyResult<()> {
-        let m = x.shape()[0];
-        if x.shape()[1] != self.inner.k() || out.shape() != [m, self.inner.n()] {
-            return Err(PyValueError::new_err(format!(
-                "x must have shape (m, {}) and out (m, {})",
-                self.inner.k(),
-                self.inner.n()
-            )));
-        }
-        let xs = contiguous(x.as_slice(), "x")?;
-        let bs = contiguous_opt(&bias, "bias")?;
-        let os = contiguous(out.as_slice_mut(), "out")?;
+        let kernel = match (kernel, portable) {
+            (Some(name), _) => k::qgemm::Kernel::from_name(name)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown int8 kernel {name:?}")))?,
+            (None, true) => k::qgemm::Kernel::Portable,
+            (None, false) => k::qgemm::best_kernel(),
+        };
         let w = &self.inner;
-        detached(py, || {
-            crate::pool::install(|| k::qgemm::matmul_i8(xs, m, w, bs, os, portable))
-        })?
-        .py()
+        let (kk, n) = (w.k(), w.n());
+        run_matmul(py, x, out, bias, gelu, kk, n, |xs, m, ep, os| {
+            k::qgemm::matmul_i8_with(xs, m, w, ep, os, kernel)
+        })
     }
+}
+
+/// Checks that `x` is (m, k) and `out` (m, n), then runs `f(x, m, epilogue, out)` in the pool
+/// without the GIL (the shared body of the quantized products' `matmul`).
+#[allow(clippy::too_many_arguments)]
+fn run_matmul(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f32>,
+    mut out: PyReadwriteArray2<'_, f32>,
+    bias: Option<PyReadonlyArray1<'_, f32>>,
+    gelu: bool,
+    k: usize,
+    n: usize,
+    f: impl FnOnce(&[f32], usize, k::qgemm::Epilogue<'_>, &mut [f32]) -> subtok_core::error::Result<()>
+        + Send,
+) -> PyResult<()> {
+    let m = x.shape()[0];
+    if x.shape()[1] != k || out.shape() != [m, n] {
+        return Err(PyValueError::new_err(format!(
+            "x must have shape (m, {k}) and out (m, {n})"
+        )));
+    }
+    let xs = contiguous(x.as_slice(), "x")?;
+    let bs = contiguous_opt(&bias, "bias")?;
+    let os = contiguous(out.as_slice_mut(), "out")?;
+    let ep = k::qgemm::Epilogue { bias: bs, gelu };
+    detached(py, || crate::pool::install(|| f(xs, m, ep, os)))?.py()
 }
 
 /// vnni_available(): whether the int8 products run on AVX512-VNNI on this CPU.
@@ -202,10 +229,78 @@ fn vnni_available() -> bool {
     k::qgemm::vnni_available()
 }
 
-/// int8_kernel(): the kernel the int8 products run on here: "avx512-vnni", "avx2" or "portable".
+/// int8_kernel(): the kernel the int8 products run on here: "avx512-vnni", "avx-vnni", "avx2" or
+/// "portable".
 #[pyfunction]
 fn int8_kernel() -> &'static str {
     k::qgemm::best_kernel().name()
+}
+
+/// int8_kernels(): every int8 kernel this CPU runs, best first (the last is "portable").
+#[pyfunction]
+fn int8_kernels() -> Vec<&'static str> {
+    k::qgemm::Kernel::ALL
+        .into_iter()
+        .filter(|k| k.available())
+        .map(|k| k.name())
+        .collect()
+}
+
+/// Bf16Weight(bits): a (k, n) weight matrix of bf16 bit patterns (uint16) packed for the
+/// AVX512-BF16 dot-product kernel (`vdpbf16ps`, float32 accumulation).
+#[pyclass(module = "subtok._core.kernels", name = "Bf16Weight", frozen)]
+struct Bf16Weight {
+    inner: k::bgemm::PackedBf16,
+}
+
+#[pymethods]
+impl Bf16Weight {
+    #[new]
+    fn new(py: Python<'_>, bits: PyReadonlyArray2<'_, u16>) -> PyResult<Self> {
+        let (rows, cols) = (bits.shape()[0], bits.shape()[1]);
+        let bs = bits
+            .as_slice()
+            .map_err(|_| PyValueError::new_err("bits must be a C-contiguous uint16 array"))?;
+        let inner = detached(py, || k::bgemm::PackedBf16::new(bs, rows, cols))?.py()?;
+        Ok(Bf16Weight { inner })
+    }
+
+    /// (k, n): the shape of the weight matrix.
+    #[getter]
+    fn shape(&self) -> (usize, usize) {
+        (self.inner.k(), self.inner.n())
+    }
+
+    /// matmul(x, out, bias=None, gelu=False, portable=False): out (m, n) = bf16(x) @ W + bias, then
+    /// exact GELU when `gelu`; `portable=True` runs the exact emulation of the instructions.
+    #[pyo3(signature = (x, out, bias=None, gelu=false, portable=false))]
+    fn matmul(
+        &self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f32>,
+        out: PyReadwriteArray2<'_, f32>,
+        bias: Option<PyReadonlyArray1<'_, f32>>,
+        gelu: bool,
+        portable: bool,
+    ) -> PyResult<()> {
+        let kernel = if portable {
+            k::bgemm::Bf16Kernel::Portable
+        } else {
+            k::bgemm::Bf16Kernel::best()
+        };
+        let w = &self.inner;
+        let (kk, n) = (w.k(), w.n());
+        run_matmul(py, x, out, bias, gelu, kk, n, |xs, m, ep, os| {
+            k::bgemm::matmul_bf16(xs, m, w, ep, os, kernel)
+        })
+    }
+}
+
+/// bf16_kernel(): the kernel bf16 products run on here: "amx", "avx512-bf16" or "portable" (an
+/// exact emulation of vdpbf16ps, slower than a float32 product: the encoder does not use it).
+#[pyfunction]
+fn bf16_kernel() -> &'static str {
+    k::bgemm::Bf16Kernel::best().name()
 }
 
 /// The attention geometry arguments shared by the two training kernels.
@@ -362,7 +457,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sub.add_function(wrap_pyfunction!(self_attention, &sub)?)?;
     sub.add_function(wrap_pyfunction!(vnni_available, &sub)?)?;
     sub.add_function(wrap_pyfunction!(int8_kernel, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(int8_kernels, &sub)?)?;
     sub.add_class::<Int8Weight>()?;
+    sub.add_function(wrap_pyfunction!(bf16_kernel, &sub)?)?;
+    sub.add_class::<Bf16Weight>()?;
     sub.add_function(wrap_pyfunction!(attention_train_forward, &sub)?)?;
     sub.add_function(wrap_pyfunction!(attention_train_backward, &sub)?)?;
     sub.add_function(wrap_pyfunction!(gelu_backward, &sub)?)?;

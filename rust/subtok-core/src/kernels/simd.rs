@@ -331,7 +331,7 @@ pub(crate) unsafe fn exp<S: Simd>(x: S::V) -> S::V {
 /// Exact-erf GELU over a vector: `0.5 x (1 + erf(x / sqrt 2))` with erf from Abramowitz &
 /// Stegun 7.1.26, as `gelu_f32`.
 #[inline(always)]
-unsafe fn gelu_v<S: Simd>(x: S::V) -> S::V {
+pub(crate) unsafe fn gelu_v<S: Simd>(x: S::V) -> S::V {
     let z = S::mul(x, S::splat(std::f32::consts::FRAC_1_SQRT_2));
     let a = S::abs(z);
     let one = S::splat(1.0);
