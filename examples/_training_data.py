@@ -97,10 +97,13 @@ def spliced_lines(pairs: List[Tuple[str, str]], n: int, seed: int) -> List[Tuple
     return out
 
 
-def qa_examples(docs: List[List[str]], n: int, seed: int, q_words: int = 4, a_words: int = 3) -> List[Dict]:
-    """Extractive QA from wikitext2: the context is a few sentences; the question is the first
-    ``q_words`` words of one of them and the answer the ``a_words`` words that follow."""
+def qa_examples(docs: List[List[str]], n: int, seed: int, q_words: int = 4, a_words: int = 3,
+                context_sentences: int = 5) -> List[Dict]:
+    """Extractive QA from wikitext2: the context is ``context_sentences`` sentences around one
+    sentence (fewer at a document's edges); the question is the first ``q_words`` words of that
+    sentence and the answer the ``a_words`` words that follow."""
     rng = np.random.default_rng(seed)
+    before = (context_sentences - 1) // 2
     out = []
     while len(out) < n:
         d = docs[int(rng.integers(len(docs)))]
@@ -108,7 +111,7 @@ def qa_examples(docs: List[List[str]], n: int, seed: int, q_words: int = 4, a_wo
         w = d[i].split()
         if len(w) < q_words + a_words + 1:
             continue
-        ctx_sents = d[max(0, i - 2) : i + 3]
+        ctx_sents = d[max(0, i - before) : i + context_sentences - before]
         context = " ".join(ctx_sents)
         start_sent = context.index(d[i])
         answer = " ".join(w[q_words : q_words + a_words])
