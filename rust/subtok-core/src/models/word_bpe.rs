@@ -5,6 +5,7 @@
 //! symbols. Merges are applied lowest rank first, leftmost first on ties (HF's queue order),
 //! and results are cached per thread.
 use crate::error::{Error, Result};
+use crate::models::bpe::{pack, slot_of, PACK};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -16,6 +17,9 @@ pub type Piece = (u32, u32, u32);
 #[derive(Debug, Clone)]
 pub struct WordBpe {
     vocab: FxHashMap<String, u32>,
+    /// Tokens of at most [`PACK`] bytes by packed key (`ignore_merges` lookups without a
+    /// pointer chase).
+    short_vocab: FxHashMap<u128, u32>,
     /// id -> token ("" for ids without one).
     id_to_token: Vec<String>,
     /// (left, right) -> (rank, merged id)
@@ -105,9 +109,33 @@ fn boundary_char(vocab: &FxHashMap<String, u32>, merges: &[(String, String)], o:
 }
 
 thread_local! {
+    /// Results of long words (more than [`PACK`] bytes), per model.
     static CACHE: RefCell<(usize, FxHashMap<Box<str>, Box<[Piece]>>)> = RefCell::new((0, FxHashMap::default()));
+    /// Results of short words: a direct-mapped table keyed by the packed word, per model.
+    static SHORT: RefCell<(usize, Vec<Slot>)> = const { RefCell::new((0, Vec::new())) };
+    /// The merge buffers, reused from word to word.
+    static BUFS: RefCell<MergeBufs> = RefCell::new(MergeBufs::default());
 }
 const CACHE_MAX: usize = 200_000;
+const SHORT_SLOTS: usize = 8192;
+const SLOT_PIECES: usize = 6;
+
+/// One cached short word: its tokens' ids and end bytes (the tokens of a word are contiguous
+/// from byte 0, so the ends give every span). `key` 0 is an empty slot.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: u128,
+    n: u8,
+    ends: [u8; SLOT_PIECES],
+    ids: [u32; SLOT_PIECES],
+}
+
+#[derive(Default)]
+struct MergeBufs {
+    syms: Vec<Sym>,
+    heap: BinaryHeap<Reverse<(u32, u32, u32)>>,
+    tmp: String,
+}
 
 #[derive(Clone, Copy)]
 struct Sym {
@@ -164,9 +192,11 @@ impl WordBpe {
             o.end_of_word_suffix.as_deref().unwrap_or(""),
         );
         let boundary = boundary_char(&map, &merges, &o);
+        let short_vocab = map.iter().filter(|(t, _)| t.len() <= PACK).map(|(t, &id)| (pack(t.as_bytes()), id)).collect();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         Ok(WordBpe {
             vocab: map,
+            short_vocab,
             id_to_token,
             merges: mm,
             merge_list: merges,
@@ -209,7 +239,12 @@ impl WordBpe {
             return Ok(());
         }
         if self.ignore_merges {
-            if let Some(&id) = self.vocab.get(word) {
+            let id = if word.len() <= PACK {
+                self.short_vocab.get(&pack(word.as_bytes()))
+            } else {
+                self.vocab.get(word)
+            };
+            if let Some(&id) = id {
                 out.push((id, 0, word.len() as u32));
                 return Ok(());
             }
@@ -236,8 +271,11 @@ impl WordBpe {
         Ok(())
     }
 
-    /// BPE over `word` (no `ignore_merges` shortcut), through the per-thread cache.
+    /// BPE over `word` (no `ignore_merges` shortcut), through the per-thread caches.
     fn tokenize_cached(&self, word: &str, out: &mut Vec<Piece>) -> Result<()> {
+        if word.len() <= PACK {
+            return self.tokenize_short(word, out);
+        }
         let hit = CACHE.with(|c| {
             let c = c.borrow();
             if c.0 != self.uid {
@@ -269,6 +307,51 @@ impl WordBpe {
         Ok(())
     }
 
+    /// A word of at most [`PACK`] bytes through the direct-mapped cache.
+    fn tokenize_short(&self, word: &str, out: &mut Vec<Piece>) -> Result<()> {
+        let key = pack(word.as_bytes());
+        let at = slot_of(key, SHORT_SLOTS);
+        let hit = SHORT.with(|c| {
+            let c = c.borrow();
+            match c.1.get(at) {
+                Some(s) if c.0 == self.uid && s.key == key => {
+                    let mut start = 0;
+                    for k in 0..s.n as usize {
+                        let end = s.ends[k] as u32;
+                        out.push((s.ids[k], start, end));
+                        start = end;
+                    }
+                    true
+                }
+                _ => false,
+            }
+        });
+        if hit {
+            return Ok(());
+        }
+        let from = out.len();
+        self.merge_word(word, out)?;
+        let got = &out[from..];
+        let contiguous = got.iter().scan(0, |end, p| Some(std::mem::replace(end, p.2) == p.1)).all(|x| x);
+        if got.len() <= SLOT_PIECES && contiguous {
+            let mut s = Slot { key, n: got.len() as u8, ..Slot::default() };
+            for (k, p) in got.iter().enumerate() {
+                s.ids[k] = p.0;
+                s.ends[k] = p.2 as u8;
+            }
+            SHORT.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.0 != self.uid {
+                    c.1.clear();
+                    c.1.resize(SHORT_SLOTS, Slot::default());
+                    c.0 = self.uid;
+                }
+                c.1[at] = s;
+            });
+        }
+        Ok(())
+    }
+
     fn unk_id(&self) -> Result<Option<u32>> {
         match &self.unk_token {
             None => Ok(None),
@@ -279,7 +362,15 @@ impl WordBpe {
     }
 
     fn merge_word(&self, w: &str, out: &mut Vec<Piece>) -> Result<()> {
-        let mut syms: Vec<Sym> = Vec::with_capacity(w.len());
+        BUFS.with(|b| match b.try_borrow_mut() {
+            Ok(mut b) => self.merge_word_with(w, out, &mut b),
+            Err(_) => self.merge_word_with(w, out, &mut MergeBufs::default()),
+        })
+    }
+
+    fn merge_word_with(&self, w: &str, out: &mut Vec<Piece>, bufs: &mut MergeBufs) -> Result<()> {
+        let MergeBufs { syms, heap, tmp } = bufs;
+        syms.clear();
         let mut at = 0u32;
         let add = |syms: &mut Vec<Sym>, id: u32, len: u32, at: &mut u32| {
             let n = syms.len() as i32;
@@ -287,7 +378,6 @@ impl WordBpe {
             *at += len;
         };
         let mut unk: Option<(u32, u32)> = None;
-        let mut tmp = String::new();
         let mut chars = w.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
             let end = chars.peek().map_or(w.len(), |x| x.0);
@@ -298,9 +388,9 @@ impl WordBpe {
             let id = self.char_ids.get(c, k);
             if id != NONE {
                 if let Some((uid, ulen)) = unk.take() {
-                    add(&mut syms, uid, ulen, &mut at);
+                    add(syms, uid, ulen, &mut at);
                 }
-                add(&mut syms, id, byte_len, &mut at);
+                add(syms, id, byte_len, &mut at);
                 continue;
             }
             let s: &str = if k != 0 {
@@ -312,7 +402,7 @@ impl WordBpe {
                 if k & 2 != 0 {
                     tmp.push_str(self.end_of_word_suffix.as_deref().unwrap_or(""));
                 }
-                &tmp
+                &*tmp
             } else {
                 &w[i..end]
             };
@@ -321,7 +411,7 @@ impl WordBpe {
                 if let Some(ids) = ids {
                     // HF adds byte tokens without flushing a pending unk, one byte each.
                     for id in ids {
-                        add(&mut syms, id, 1, &mut at);
+                        add(syms, id, 1, &mut at);
                     }
                     continue;
                 }
@@ -330,7 +420,7 @@ impl WordBpe {
                 unk = match (unk, self.fuse_unk) {
                     (Some((u, l)), true) => Some((u, l + byte_len)),
                     (Some((u, l)), false) => {
-                        add(&mut syms, u, l, &mut at);
+                        add(syms, u, l, &mut at);
                         Some((uid, byte_len))
                     }
                     (None, _) => Some((uid, byte_len)),
@@ -339,12 +429,12 @@ impl WordBpe {
             // HF: a dropped character takes no room (later offsets are cumulative lengths)
         }
         if let Some((u, l)) = unk {
-            add(&mut syms, u, l, &mut at);
+            add(syms, u, l, &mut at);
         }
         if let Some(last) = syms.last_mut() {
             last.next = -1;
         }
-        self.merge_all(&mut syms);
+        self.merge_all(syms, heap);
         out.extend(
             syms.iter()
                 .filter(|s| s.len > 0)
@@ -353,11 +443,11 @@ impl WordBpe {
         Ok(())
     }
 
-    fn merge_all(&self, syms: &mut [Sym]) {
+    fn merge_all(&self, syms: &mut [Sym], heap: &mut BinaryHeap<Reverse<(u32, u32, u32)>>) {
         if syms.len() < 2 {
             return;
         }
-        let mut heap: BinaryHeap<Reverse<(u32, u32, u32)>> = BinaryHeap::with_capacity(syms.len());
+        heap.clear();
         for i in 0..syms.len() - 1 {
             if let Some(&(rank, new)) = self.merges.get(&(syms[i].id, syms[i + 1].id)) {
                 heap.push(Reverse((rank, i as u32, new)));
