@@ -117,8 +117,10 @@ thread_local! {
     static BUFS: RefCell<MergeBufs> = RefCell::new(MergeBufs::default());
 }
 const CACHE_MAX: usize = 200_000;
-const SHORT_SLOTS: usize = 8192;
+const SHORT_SLOTS: usize = 32768;
 const SLOT_PIECES: usize = 6;
+/// Words of at most this many symbols are merged by scanning pair ranks (no heap).
+const SMALL: usize = 48;
 
 /// One cached short word: its tokens' ids and end bytes (the tokens of a word are contiguous
 /// from byte 0, so the ends give every span). `key` 0 is an empty slot.
@@ -134,6 +136,7 @@ struct Slot {
 struct MergeBufs {
     syms: Vec<Sym>,
     heap: BinaryHeap<Reverse<(u32, u32, u32)>>,
+    ranks: Vec<(u32, u32)>,
     tmp: String,
 }
 
@@ -271,10 +274,13 @@ impl WordBpe {
         Ok(())
     }
 
-    /// BPE over `word` (no `ignore_merges` shortcut), through the per-thread caches.
+    /// BPE over `word` (no `ignore_merges` shortcut), through the per-thread caches: short
+    /// words in the direct-mapped table, the others (and short ones whose tokens do not fit
+    /// a slot) in the map.
     fn tokenize_cached(&self, word: &str, out: &mut Vec<Piece>) -> Result<()> {
-        if word.len() <= PACK {
-            return self.tokenize_short(word, out);
+        let short = (word.len() <= PACK).then(|| pack(word.as_bytes()));
+        if short.is_some_and(|key| self.short_get(key, out)) {
+            return Ok(());
         }
         let hit = CACHE.with(|c| {
             let c = c.borrow();
@@ -294,7 +300,8 @@ impl WordBpe {
         }
         let from = out.len();
         self.merge_word(word, out)?;
-        if word.len() < 256 {
+        let stored = short.is_some_and(|key| self.short_put(key, &out[from..]));
+        if !stored && word.len() < 256 {
             CACHE.with(|c| {
                 let mut c = c.borrow_mut();
                 if c.0 != self.uid || c.1.len() >= CACHE_MAX {
@@ -307,13 +314,11 @@ impl WordBpe {
         Ok(())
     }
 
-    /// A word of at most [`PACK`] bytes through the direct-mapped cache.
-    fn tokenize_short(&self, word: &str, out: &mut Vec<Piece>) -> Result<()> {
-        let key = pack(word.as_bytes());
-        let at = slot_of(key, SHORT_SLOTS);
-        let hit = SHORT.with(|c| {
+    /// Append the cached tokens of the short word packed as `key`, if its slot holds it.
+    fn short_get(&self, key: u128, out: &mut Vec<Piece>) -> bool {
+        SHORT.with(|c| {
             let c = c.borrow();
-            match c.1.get(at) {
+            match c.1.get(slot_of(key, SHORT_SLOTS)) {
                 Some(s) if c.0 == self.uid && s.key == key => {
                     let mut start = 0;
                     for k in 0..s.n as usize {
@@ -325,31 +330,31 @@ impl WordBpe {
                 }
                 _ => false,
             }
-        });
-        if hit {
-            return Ok(());
-        }
-        let from = out.len();
-        self.merge_word(word, out)?;
-        let got = &out[from..];
+        })
+    }
+
+    /// Cache the tokens of the short word packed as `key` in its slot; `false` when they do
+    /// not fit one (too many, or not contiguous from byte 0).
+    fn short_put(&self, key: u128, got: &[Piece]) -> bool {
         let contiguous = got.iter().scan(0, |end, p| Some(std::mem::replace(end, p.2) == p.1)).all(|x| x);
-        if got.len() <= SLOT_PIECES && contiguous {
-            let mut s = Slot { key, n: got.len() as u8, ..Slot::default() };
-            for (k, p) in got.iter().enumerate() {
-                s.ids[k] = p.0;
-                s.ends[k] = p.2 as u8;
-            }
-            SHORT.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.0 != self.uid {
-                    c.1.clear();
-                    c.1.resize(SHORT_SLOTS, Slot::default());
-                    c.0 = self.uid;
-                }
-                c.1[at] = s;
-            });
+        if got.len() > SLOT_PIECES || !contiguous {
+            return false;
         }
-        Ok(())
+        let mut s = Slot { key, n: got.len() as u8, ..Slot::default() };
+        for (k, p) in got.iter().enumerate() {
+            s.ids[k] = p.0;
+            s.ends[k] = p.2 as u8;
+        }
+        SHORT.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != self.uid {
+                c.1.clear();
+                c.1.resize(SHORT_SLOTS, Slot::default());
+                c.0 = self.uid;
+            }
+            c.1[slot_of(key, SHORT_SLOTS)] = s;
+        });
+        true
     }
 
     fn unk_id(&self) -> Result<Option<u32>> {
@@ -369,7 +374,7 @@ impl WordBpe {
     }
 
     fn merge_word_with(&self, w: &str, out: &mut Vec<Piece>, bufs: &mut MergeBufs) -> Result<()> {
-        let MergeBufs { syms, heap, tmp } = bufs;
+        let MergeBufs { syms, heap, ranks, tmp } = bufs;
         syms.clear();
         let mut at = 0u32;
         let add = |syms: &mut Vec<Sym>, id: u32, len: u32, at: &mut u32| {
@@ -434,7 +439,7 @@ impl WordBpe {
         if let Some(last) = syms.last_mut() {
             last.next = -1;
         }
-        self.merge_all(syms, heap);
+        self.merge_all(syms, (heap, ranks));
         out.extend(
             syms.iter()
                 .filter(|s| s.len > 0)
@@ -443,10 +448,49 @@ impl WordBpe {
         Ok(())
     }
 
-    fn merge_all(&self, syms: &mut [Sym], heap: &mut BinaryHeap<Reverse<(u32, u32, u32)>>) {
+    /// The (rank, merged id) of the pair `a b`, rank `u32::MAX` when they do not merge.
+    #[inline]
+    fn pair(&self, a: u32, b: u32) -> (u32, u32) {
+        self.merges.get(&(a, b)).copied().unwrap_or((u32::MAX, 0))
+    }
+
+    /// Apply the merges to `syms` (lowest rank first, leftmost on ties). Few symbols: a scan
+    /// of the pair ranks (merged symbols are removed); many: a heap over a linked list.
+    fn merge_all(&self, syms: &mut Vec<Sym>, bufs: (&mut BinaryHeap<Reverse<(u32, u32, u32)>>, &mut Vec<(u32, u32)>)) {
         if syms.len() < 2 {
             return;
         }
+        if syms.len() > SMALL {
+            return self.merge_heap(syms, bufs.0);
+        }
+        let ranks = bufs.1;
+        ranks.clear();
+        ranks.extend(syms.windows(2).map(|w| self.pair(w[0].id, w[1].id)));
+        loop {
+            let mut best = (u32::MAX, 0);
+            for (i, r) in ranks.iter().enumerate() {
+                if r.0 < best.0 {
+                    best = (r.0, i);
+                }
+            }
+            if best.0 == u32::MAX {
+                break;
+            }
+            let i = best.1;
+            syms[i].id = ranks[i].1;
+            syms[i].len += syms[i + 1].len;
+            syms.remove(i + 1);
+            ranks.remove(i);
+            if i > 0 {
+                ranks[i - 1] = self.pair(syms[i - 1].id, syms[i].id);
+            }
+            if i < ranks.len() {
+                ranks[i] = self.pair(syms[i].id, syms[i + 1].id);
+            }
+        }
+    }
+
+    fn merge_heap(&self, syms: &mut [Sym], heap: &mut BinaryHeap<Reverse<(u32, u32, u32)>>) {
         heap.clear();
         for i in 0..syms.len() - 1 {
             if let Some(&(rank, new)) = self.merges.get(&(syms[i].id, syms[i + 1].id)) {
@@ -501,6 +545,54 @@ mod tests {
         let mut out = vec![];
         m.tokenize(w, &mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn rank_scan_equals_the_heap() {
+        // every merge of two tokens over "abc" up to length 4, ranked in a scrambled order
+        let mut vocab: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let mut merges = Vec::new();
+        for len in 2..=4 {
+            let cur = vocab.clone();
+            for x in &cur {
+                for y in &cur {
+                    let t = format!("{x}{y}");
+                    if t.len() == len && !vocab.contains(&t) && (x.len() * 7 + y.len() * 3 + t.len()) % 4 != 0 {
+                        vocab.push(t);
+                        merges.push((x.clone(), y.clone()));
+                    }
+                }
+            }
+        }
+        let n = merges.len();
+        let merges: Vec<_> = (0..n).map(|i| merges[(i * 7919) % n].clone()).collect();
+        let v = vocab.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let m = WordBpe::new(v, merges, BpeOptions::default()).unwrap();
+        let mut seed = 12345u64;
+        for _ in 0..2000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 2 + (seed >> 59) as usize;
+            let w: String = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ["a", "b", "c"][(seed >> 62) as usize % 3]
+                })
+                .collect();
+            let syms: Vec<Sym> = (0..len)
+                .map(|i| Sym {
+                    id: m.token_to_id(&w[i..i + 1]).unwrap(),
+                    start: i as u32,
+                    len: 1,
+                    prev: i as i32 - 1,
+                    next: if i + 1 == len { -1 } else { i as i32 + 1 },
+                })
+                .collect();
+            let (mut a, mut b) = (syms.clone(), syms);
+            m.merge_all(&mut a, (&mut BinaryHeap::new(), &mut Vec::new()));
+            m.merge_heap(&mut b, &mut BinaryHeap::new());
+            let live = |v: &[Sym]| v.iter().filter(|s| s.len > 0).map(|s| (s.id, s.start, s.len)).collect::<Vec<_>>();
+            assert_eq!(live(&a), live(&b), "{w}");
+        }
     }
 
     #[test]
