@@ -117,7 +117,7 @@ thread_local! {
     static BUFS: RefCell<MergeBufs> = RefCell::new(MergeBufs::default());
 }
 const CACHE_MAX: usize = 200_000;
-const SHORT_SLOTS: usize = 32768;
+const SHORT_SLOTS: usize = 4096;
 const SLOT_PIECES: usize = 6;
 /// Words of at most this many symbols are merged by scanning pair ranks (no heap).
 const SMALL: usize = 48;
