@@ -1016,18 +1016,70 @@ impl BpeTokenizer {
         pol: &SpecialPolicy,
         truncation: Option<&TruncationParams>,
     ) -> Result<Encoding> {
-        let mut a = self.encode_one(text, 0, pol)?;
-        let mut b = pair.map(|p| self.encode_one(p, 1, pol)).transpose()?;
+        let (mut a, mut b) = (Encoding::default(), Encoding::default());
+        let pair = self.encode_seqs_into(text, pair, pol, truncation, &mut a, &mut b)?;
+        // BPE has no post-processor template: A, then B with its own type id 1.
+        Ok(Template::plain().apply(a, pair.then_some(b), false))
+    }
+
+    /// Both sequences of an input into `a` / `b` (reused buffers), truncated; whether there
+    /// is a pair.
+    fn encode_seqs_into(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+        pol: &SpecialPolicy,
+        truncation: Option<&TruncationParams>,
+        a: &mut Encoding,
+        b: &mut Encoding,
+    ) -> Result<bool> {
+        self.encode_one_into(text, 0, pol, a)?;
+        if let Some(p) = pair {
+            self.encode_one_into(p, 1, pol, b)?;
+        }
+        let mut b = pair.map(|_| b);
         if let Some(t) = truncation {
-            truncate_encodings(&mut a, b.as_mut(), t)?;
+            truncate_encodings(a, b.as_deref_mut(), t)?;
             if t.direction == crate::postprocess::Direction::Right {
-                for e in std::iter::once(&mut a).chain(b.as_mut()) {
+                for e in std::iter::once(a).chain(b) {
                     self.untrim_window_starts(e);
                 }
             }
         }
-        // BPE has no post-processor template: A, then B with its own type id 1.
-        Ok(Template::plain().apply(a, b, false))
+        Ok(pair.is_some())
+    }
+
+    /// [`Self::encode_batch`] into the compact layout the bindings hold: each thread encodes
+    /// into reused buffers and writes one allocation per input.
+    pub fn encode_batch_compact(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        pol: &SpecialPolicy,
+    ) -> Result<Vec<crate::encoding::CompactEncoding>> {
+        let settings = self.settings.snapshot();
+        let trunc = settings.truncation.as_ref();
+        let cancel = Cancel::current();
+        let mut encs = inputs
+            .par_iter()
+            .map_init(
+                || (Encoding::default(), Encoding::default()),
+                |(a, b), (text, pair)| {
+                    cancel.enter(|| {
+                        let pair = self.encode_seqs_into(text, *pair, pol, trunc, a, b)?;
+                        let plain = Template::plain();
+                        if a.overflowing.is_empty() && b.overflowing.is_empty() {
+                            return Ok(plain.apply_compact(a, pair.then_some(&*b), false));
+                        }
+                        let (a, b) = (std::mem::take(a), std::mem::take(b));
+                        Ok(crate::encoding::CompactEncoding::from(&plain.apply(a, pair.then_some(b), false)))
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = &settings.padding {
+            crate::postprocess::pad_compact(&mut encs, p);
+        }
+        Ok(encs)
     }
 
     /// HF trims offsets after truncation, so the first token of an overflow window counts as
@@ -1057,21 +1109,30 @@ impl BpeTokenizer {
     }
 
     fn encode_one(&self, text: &str, seq: u32, pol: &SpecialPolicy) -> Result<Encoding> {
+        let mut enc = Encoding::with_capacity(text.len() / 4 + 1);
+        self.encode_one_into(text, seq, pol, &mut enc)?;
+        Ok(enc)
+    }
+
+    /// [`Self::encode_one`] into `enc` (cleared first, its buffers reused).
+    fn encode_one_into(&self, text: &str, seq: u32, pol: &SpecialPolicy, enc: &mut Encoding) -> Result<()> {
+        enc.clear();
         let mut full = Full {
             text,
             trim: self
                 .trim_offsets
                 .then_some((self.trim_prefix_space, &self.id_to_token[..])),
             mark_specials: self.origin == Origin::Tiktoken,
-            enc: Encoding::with_capacity(text.len() / 4 + 1),
+            enc: std::mem::take(enc),
             tmp: Vec::new(),
             word: 0,
             seq,
             cur_b: 0,
             cur_c: 0,
         };
-        self.run(text, pol, &mut full)?;
-        Ok(full.enc)
+        let r = self.run(text, pol, &mut full);
+        *enc = full.enc;
+        r
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths; the stored

@@ -10,7 +10,7 @@ use crate::tokenizer::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use subtok_core::bpe_tokenizer::{BpeTokenizer, SpecialPolicy, SpecialSet};
@@ -85,13 +85,12 @@ impl PyBpeTokenizer {
         self.inner.policy(&a, &d).py()
     }
 
+    fn pad_token(&self) -> Option<std::sync::Arc<str>> {
+        self.inner.settings.padding().map(|p| std::sync::Arc::from(p.pad_token.as_str()))
+    }
+
     fn wrap(&self, e: subtok_core::Encoding) -> PyEncoding {
-        let pad = self
-            .inner
-            .settings
-            .padding()
-            .map(|p| std::sync::Arc::from(p.pad_token.as_str()));
-        PyEncoding::new(e, self.inner.id_to_token_table(), pad)
+        PyEncoding::new(e, self.inner.id_to_token_table(), self.pad_token())
     }
 }
 
@@ -189,35 +188,11 @@ impl PyBpeTokenizer {
     ) -> PyResult<Vec<PyEncoding>> {
         let _ = add_special_tokens;
         let pol = self.policy(allowed_special, disallowed_special)?;
-        crate::tokenizer::reject_single_str(inputs, "expected a list of str or of (str, str) pairs, got a single str; use encode() for one text")?;
-        let mut items: Vec<(String, Option<String>)> = Vec::new();
-        for (i, item) in inputs
-            .try_iter()
-            .map_err(|_| PyTypeError::new_err("inputs must be a list of str or (str, str)"))?
-            .enumerate()
-        {
-            let item = item?;
-            if item.cast::<PyString>().is_ok() {
-                items.push((text_arg(&item, &format!("batch item {i}"))?, None));
-            } else if item.cast::<PyTuple>().is_ok() || item.cast::<PyList>().is_ok() {
-                let a: Vec<Bound<'_, PyAny>> = item.extract()?;
-                if a.len() != 2 {
-                    return Err(PyValueError::new_err(
-                        "a pair input must have exactly two strings",
-                    ));
-                }
-                items.push((
-                    text_arg(&a[0], &format!("batch item {i}[0]"))?,
-                    Some(text_arg(&a[1], &format!("batch item {i}[1]"))?),
-                ));
-            } else {
-                return Err(PyTypeError::new_err(
-                    "inputs must be a list of str or (str, str)",
-                ));
-            }
-        }
-        let encs = pool::run(py, || self.inner.encode_batch(&items, &pol))?.py()?;
-        Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
+        let items = crate::tokenizer::extract_batch(inputs)?;
+        let inner = &self.inner;
+        let encs = pool::run(py, || inner.encode_batch_compact(&crate::tokenizer::batch_refs(&items), &pol))?.py()?;
+        let (table, pad) = (self.inner.id_to_token_table(), self.pad_token());
+        Ok(encs.into_iter().map(|e| PyEncoding::from_compact(e, table.clone(), pad.clone())).collect())
     }
 
     /// (uint32 ids, int64 lengths) for many texts; parallel, GIL released.
