@@ -18,6 +18,9 @@ pub struct Precompiled {
     blob: String,
     /// The replacement of each ASCII character looked up alone.
     ascii: Vec<Option<String>>,
+    /// For each byte (0 past ASCII), the one ASCII character (not CR or LF, and itself unmapped)
+    /// that replaces it, or 0 (see [`Self::apply_in_place`]).
+    in_place: Vec<u8>,
 }
 
 impl Precompiled {
@@ -44,8 +47,22 @@ impl Precompiled {
     }
 
     fn new(units: Vec<u32>, blob: String) -> Self {
-        let mut p = Precompiled { units, blob, ascii: Vec::new() };
+        let mut p = Precompiled { units, blob, ascii: Vec::new(), in_place: Vec::new() };
         p.ascii = (0u8..128).map(|c| p.lookup(&[c]).map(str::to_string)).collect();
+        let one = |r: &str| match r.as_bytes() {
+            &[x] if x != 0 && x != b'\r' && x != b'\n' && p.ascii[x as usize].is_none() => x,
+            _ => 0,
+        };
+        p.in_place = p
+            .ascii
+            .iter()
+            .enumerate()
+            .map(|(c, r)| match r {
+                Some(r) if c as u8 != b'\r' && c as u8 != b'\n' => one(r),
+                _ => 0,
+            })
+            .chain(std::iter::repeat_n(0, 128)) // bytes of other characters: never
+            .collect();
         p
     }
 
@@ -78,6 +95,7 @@ impl Precompiled {
     /// boundaries into chunks segmented on their own. The change list is only built from the
     /// first replacement on.
     pub fn apply(&self, n: &mut Normalized) {
+        self.apply_in_place(n);
         let text = n.text.as_str();
         let b = text.as_bytes();
         let mut edit = Edit { text, dest: Vec::new(), done: 0 };
@@ -103,6 +121,32 @@ impl Precompiled {
             dest.extend(text[edit.done..].chars().map(|c| (c, 0)));
             n.transform(dest, 0);
         }
+    }
+
+    /// The ASCII characters (graphemes of their own) whose replacement is one other ASCII
+    /// character, itself unmapped: rewritten in place, since a one-for-one replacement keeps
+    /// every span (case folding, mostly). The main pass then finds nothing to do for them.
+    fn apply_in_place(&self, n: &mut Normalized) {
+        let b = n.text.as_bytes();
+        let boundary = |j: usize| b[j - 1] < 0x80 && b[j] < 0x80 && !(b[j - 1] == b'\r' && b[j] == b'\n');
+        let hit = |i: usize| {
+            self.in_place[b[i] as usize] != 0 && (i == 0 || boundary(i)) && (i + 1 == b.len() || boundary(i + 1))
+        };
+        if !(0..b.len()).any(hit) {
+            return;
+        }
+        let mut bytes = std::mem::take(&mut n.text).into_bytes();
+        for i in 0..bytes.len() {
+            let b = &bytes;
+            let boundary = |j: usize| b[j - 1] < 0x80 && b[j] < 0x80 && !(b[j - 1] == b'\r' && b[j] == b'\n');
+            let ok = (i == 0 || boundary(i)) && (i + 1 == b.len() || boundary(i + 1));
+            let r = self.in_place[b[i] as usize];
+            if r != 0 && ok {
+                bytes[i] = r;
+            }
+        }
+        // ASCII replaced by ASCII: still UTF-8
+        n.text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
 
     /// HF's grapheme-by-grapheme lookups over `chunk` (at byte `at` of the text).
