@@ -203,7 +203,7 @@ def test_where_encodings_are_found(tmp_path, monkeypatch, st_enc):
     assert str(d) in msg and str(empty) in msg and "r50k_base.tiktoken" in msg and "TIKTOKEN_CACHE_DIR" in msg
     with pytest.raises(ValueError, match="cl100k_base"):
         subtok.get_encoding("cl100k")
-    assert "o200k_base" in subtok.list_encoding_names()
+    assert {"o200k_base", "o200k_harmony"} <= set(subtok.list_encoding_names())
 
 
 def test_from_tiktoken_presets_and_regex(enc):
@@ -220,3 +220,34 @@ def test_from_tiktoken_presets_and_regex(enc):
     ref = tiktoken.Encoding("ws", pat_str=r"\S+|\s+", mergeable_ranks=enc._mergeable_ranks, special_tokens={})
     assert by_regex.encode("hello world").ids == enc.encode("hello world")
     assert by_alias.encode("hello world, it's me").ids == ref.encode("hello world, it's me")
+
+
+def test_o200k_harmony_matches_tiktoken_definition(tmp_path, monkeypatch):
+    """gpt-oss's ``o200k_harmony``: o200k_base's pattern and ranks plus the chat-format specials,
+    with two names on id 200018. Only cl100k's ranks ship offline, so both sides read that file
+    under o200k_base's name: the pattern and every special token are still tiktoken's own."""
+    import tiktoken.load
+    import tiktoken_ext.openai_public as public
+
+    src = str(tiktoken_file("cl100k_base"))
+    (tmp_path / "o200k_base.tiktoken").symlink_to(src)
+    monkeypatch.setattr(public, "load_tiktoken_bpe", lambda *a, **k: tiktoken.load.load_tiktoken_bpe(src))
+    ref = tiktoken.Encoding(**public.o200k_harmony())
+    ours = subtok.encoding_for_model("gpt-oss-120b", data_dir=tmp_path)
+    by_preset = subtok.Tokenizer.from_tiktoken(src, "o200k_harmony")
+    assert by_preset.encode("héllo wörld 123").ids == ref.encode("héllo wörld 123")
+    assert ours.name == "o200k_harmony" and ours._special_tokens == ref._special_tokens
+    assert (ours.n_vocab, ours.max_token_value, ours.eot_token) == (ref.n_vocab, ref.max_token_value, ref.eot_token)
+    text = ("<|start|>system<|message|>You are ChatGPT.<|end|><|start|>user<|message|>héllo 123"
+            "<|end|><|start|>assistant<|channel|>final<|message|>Hi!<|return|><|reserved_201087|><|endofprompt|>")
+    ids = ours.encode(text, allowed_special="all")
+    assert ids == ref.encode(text, allowed_special="all") and 200018 in ids
+    assert ours.encode("<|reserved_200018|>", allowed_special="all") == [200018]
+    with pytest.raises(ValueError):
+        ours.encode("<|call|>")
+    # 200018 has two names; tiktoken's pick depends on hash order, subtok's is the one listed last
+    same_id = {"<|endofprompt|>", "<|reserved_200018|>"}
+    assert ours.decode([200018]) == "<|reserved_200018|>" and ref.decode([200018]) in same_id
+    others = [i for i in ids if i != 200018]
+    assert ours.decode(others) == ref.decode(others)
+    assert ours.decode_single_token_bytes(200012) == ref.decode_single_token_bytes(200012) == b"<|call|>"

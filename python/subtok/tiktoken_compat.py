@@ -29,7 +29,7 @@ __all__ = ["TiktokenEncoding", "encoding_for_model", "encoding_name_for_model", 
 _EOT = "<|endoftext|>"
 _FIM = {"<|fim_prefix|>": 0, "<|fim_middle|>": 1, "<|fim_suffix|>": 2}
 
-# name -> (ranks file, special tokens, explicit n_vocab)
+# name -> (ranks file and pattern preset, special tokens, explicit n_vocab)
 _ENCODINGS: Dict[str, Tuple[str, Dict[str, int], Optional[int]]] = {
     "gpt2": ("r50k_base", {_EOT: 50256}, 50257),
     "r50k_base": ("r50k_base", {_EOT: 50256}, 50257),
@@ -38,6 +38,15 @@ _ENCODINGS: Dict[str, Tuple[str, Dict[str, int], Optional[int]]] = {
     "cl100k_base": ("cl100k_base", {_EOT: 100257, **{k: 100258 + v for k, v in _FIM.items()},
                                     "<|endofprompt|>": 100276}, None),
     "o200k_base": ("o200k_base", {_EOT: 199999, "<|endofprompt|>": 200018}, None),
+    # gpt-oss: o200k_base's ranks and specials plus the chat-format names and reserved ids up to
+    # 201087. `<|endofprompt|>` and `<|reserved_200018|>` share 200018, as in tiktoken.
+    "o200k_harmony": ("o200k_base", {
+        _EOT: 199999, "<|endofprompt|>": 200018, "<|startoftext|>": 199998,
+        **{f"<|reserved_{i}|>": i for i in (200000, 200001, 200004, 200009, 200010, 200011)},
+        "<|return|>": 200002, "<|constrain|>": 200003, "<|channel|>": 200005, "<|start|>": 200006,
+        "<|end|>": 200007, "<|message|>": 200008, "<|call|>": 200012,
+        **{f"<|reserved_{i}|>": i for i in range(200013, 201088)},
+    }, None),
 }
 
 # Where tiktoken's own loader caches each ranks file: the SHA-1 of the blob address it reads.
@@ -124,8 +133,9 @@ def get_encoding(encoding_name: str, *, data_dir: Optional[PathLike] = None) -> 
         raise ValueError(f"Unknown encoding {encoding_name!r}. Plugins found: none needed; "
                          f"subtok knows: {', '.join(_ENCODINGS)}")
     path = find_tiktoken_file(encoding_name, data_dir)
-    _, specials, explicit = _ENCODINGS[encoding_name]
-    impl = _core.BpeTokenizer.from_tiktoken(path, encoding_name, specials)
+    stem, specials, explicit = _ENCODINGS[encoding_name]
+    # the ranks file's name is also its pattern preset (p50k_edit, o200k_harmony reuse a base's)
+    impl = _core.BpeTokenizer.from_tiktoken(path, stem, specials)
     enc = TiktokenEncoding._wrap(impl, encoding_name)
     if explicit is not None and enc.n_vocab != explicit:
         raise ValueError(f"{path}: encoding {encoding_name} must have {explicit} tokens, this file gives {enc.n_vocab}")

@@ -37,7 +37,7 @@ def _is_bpe(impl: Any) -> bool:
 
 #: The presets of :meth:`Tokenizer.from_tiktoken` (tiktoken encoding names; each runs a
 #: hand-written pre-tokenizer).
-TIKTOKEN_PRESETS = ("gpt2", "r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base")
+TIKTOKEN_PRESETS = ("gpt2", "r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony")
 
 #: transformers' special-token attributes, in ``special_tokens_map`` order.
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -205,7 +205,7 @@ class Tokenizer:
         """Load a byte-level BPE from a ``.tiktoken`` file (``base64(token) rank`` per line).
 
         ``preset`` names tiktoken's pre-tokenizer: ``"gpt2"``, ``"r50k_base"``, ``"p50k_base"``,
-        ``"p50k_edit"``, ``"cl100k_base"`` or ``"o200k_base"`` (a hand-written splitter); any other
+        ``"p50k_edit"``, ``"cl100k_base"``, ``"o200k_base"`` or ``"o200k_harmony"`` (a hand-written splitter); any other
         name raises ``ValueError`` listing them. A regex must be asked for explicitly with
         ``pattern=`` (or its alias ``regex=``); tiktoken's own patterns still run the fast splitter,
         any other regex a general engine with lookarounds and possessive quantifiers.

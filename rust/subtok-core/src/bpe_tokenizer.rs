@@ -74,6 +74,9 @@ pub struct BpeTokenizer {
     /// The pre-tokenizer was HF ByteLevel with `use_regex` (GPT-2 pattern).
     byte_level_regex: bool,
     added: Vec<AddedToken>,
+    /// (id, index into `added`) sorted by id, one entry per id: the token listed last when
+    /// several names share an id (decode is O(log n) per id even with a thousand specials).
+    added_ids: Vec<(u32, u32)>,
     first_bytes: Vec<u8>,
     id_to_token: Arc<Vec<String>>,
     default_policy: SpecialPolicy,
@@ -327,6 +330,15 @@ impl BpeTokenizer {
         for a in &added {
             table[a.id as usize] = a.content.clone();
         }
+        let mut added_ids: Vec<(u32, u32)> = Vec::with_capacity(added.len());
+        for (i, a) in added.iter().enumerate() {
+            added_ids.push((a.id, i as u32));
+        }
+        // stable sort, then keep the last of each run of equal ids
+        added_ids.sort_by_key(|&(id, _)| id);
+        added_ids.reverse();
+        added_ids.dedup_by_key(|&mut (id, _)| id);
+        added_ids.reverse();
         let mut first_bytes: Vec<u8> = added
             .iter()
             .filter_map(|a| a.content.as_bytes().first().copied())
@@ -339,6 +351,7 @@ impl BpeTokenizer {
             add_prefix_space,
             byte_level_regex,
             added,
+            added_ids,
             first_bytes,
             id_to_token: Arc::new(table),
             default_policy: SpecialPolicy {
@@ -386,9 +399,12 @@ impl BpeTokenizer {
                     "special token {content:?}: id {id} is already a regular token"
                 )));
             }
-            if added.iter().any(|a: &AddedToken| a.id == id) {
+            // Two names may share an id: tiktoken's o200k_harmony gives `<|endofprompt|>` and
+            // `<|reserved_200018|>` both 200018. Both encode to it; decoding gives the name listed
+            // last (tiktoken's own choice depends on hash order).
+            if added.iter().any(|a: &AddedToken| a.content == content) {
                 return Err(Error::invalid(format!(
-                    "special token {content:?}: id {id} is used twice"
+                    "special token {content:?} is listed twice"
                 )));
             }
             added.push(AddedToken {
@@ -1226,7 +1242,8 @@ impl BpeTokenizer {
     // ------------------------------------------------------------------ decoding / vocabulary
 
     fn added_by_id(&self, id: u32) -> Option<&AddedToken> {
-        self.added.iter().find(|a| a.id == id)
+        let k = self.added_ids.binary_search_by_key(&id, |&(i, _)| i).ok()?;
+        Some(&self.added[self.added_ids[k].1 as usize])
     }
 
     /// The bytes of `ids` concatenated (special tokens skipped if asked).
@@ -1331,6 +1348,27 @@ mod tests {
             "toy",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn special_names_sharing_an_id() {
+        let ranks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        let specials = vec![
+            ("<|endofprompt|>".to_string(), 300),
+            ("<|a|>".to_string(), 299),
+            ("<|reserved_300|>".to_string(), 300),
+        ];
+        let t = BpeTokenizer::from_ranks(ranks.clone(), "cl100k_base", specials, "toy").unwrap();
+        let all = t.policy(&SpecialSet::All, &SpecialSet::All).unwrap();
+        let ids = t.encode_ids("x<|endofprompt|>y<|reserved_300|><|a|>", &all).unwrap();
+        assert_eq!(ids, vec![b'x' as u32, 300, b'y' as u32, 300, 299]);
+        // the name listed last decodes, in the text and in the token table
+        assert_eq!(t.decode(&[300, 299], false).unwrap(), "<|reserved_300|><|a|>");
+        assert_eq!(t.id_to_token(300), Some("<|reserved_300|>"));
+        assert_eq!(t.token_to_id("<|endofprompt|>"), Some(300));
+        // one name twice is an error
+        let twice = vec![("<|a|>".to_string(), 300), ("<|a|>".to_string(), 301)];
+        assert!(BpeTokenizer::from_ranks(ranks, "cl100k_base", twice, "toy").is_err());
     }
 
     #[test]

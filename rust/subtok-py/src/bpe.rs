@@ -23,6 +23,18 @@ pub struct PyBpeTokenizer {
     pub inner: BpeTokenizer,
 }
 
+/// `{name: id}` in id order; names sharing an id keep the dict's order (the last one decodes).
+fn specials_by_id(dict: Option<Bound<'_, PyDict>>) -> PyResult<Vec<(String, u32)>> {
+    let mut specials = Vec::new();
+    if let Some(dict) = dict {
+        for (k, v) in dict.iter() {
+            specials.push((k.extract::<String>()?, v.extract::<u32>()?));
+        }
+    }
+    specials.sort_by_key(|(_, id)| *id);
+    Ok(specials)
+}
+
 /// `None` -> empty, `"all"` -> all, any iterable of str -> those.
 fn special_set(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<SpecialSet> {
     let Some(obj) = obj else {
@@ -105,11 +117,9 @@ impl PyBpeTokenizer {
         py: Python<'_>,
         path: PathBuf,
         pattern: &str,
-        special_tokens: Option<HashMap<String, u32>>,
+        special_tokens: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let mut specials: Vec<(String, u32)> =
-            special_tokens.unwrap_or_default().into_iter().collect();
-        specials.sort_by_key(|(_, id)| *id);
+        let specials = specials_by_id(special_tokens)?;
         let pattern = pattern.to_string();
         let inner = detached(py, move || {
             BpeTokenizer::from_tiktoken_file(&path, &pattern, specials)
@@ -346,13 +356,11 @@ impl PyBpeTokenizer {
         py: Python<'_>,
         ranks: HashMap<Vec<u8>, u32>,
         pattern: &str,
-        special_tokens: Option<HashMap<String, u32>>,
+        special_tokens: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut ranks: Vec<(Vec<u8>, u32)> = ranks.into_iter().collect();
         ranks.sort_by_key(|(_, r)| *r);
-        let mut specials: Vec<(String, u32)> =
-            special_tokens.unwrap_or_default().into_iter().collect();
-        specials.sort_by_key(|(_, id)| *id);
+        let specials = specials_by_id(special_tokens)?;
         let pattern = pattern.to_string();
         let inner = detached(py, move || {
             BpeTokenizer::from_ranks(ranks, &pattern, specials, "<mergeable_ranks>")

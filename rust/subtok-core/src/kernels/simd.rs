@@ -176,7 +176,7 @@ impl Simd for Avx512 {
         let sign = _mm512_set1_epi32(i32::MIN);
         let (a, s) = (_mm512_castps_si512(a), _mm512_castps_si512(s));
         // (a & !sign) | (s & sign)
-        _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xE4>(sign, s, a))
+        _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xCA>(sign, s, a))
     }
     #[inline(always)]
     unsafe fn abs(a: __m512) -> __m512 {

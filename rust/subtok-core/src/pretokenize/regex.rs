@@ -302,15 +302,15 @@ pub enum Splitter {
 }
 
 impl Splitter {
-    /// A preset name (`gpt2`, `r50k_base`, `p50k_base`, `p50k_edit`, `cl100k_base`, `o200k_base`)
-    /// or a regex. Known regexes get the hand-written splitter.
+    /// A preset name (`gpt2`, `r50k_base`, `p50k_base`, `p50k_edit`, `cl100k_base`, `o200k_base`,
+    /// `o200k_harmony`) or a regex. Known regexes get the hand-written splitter.
     pub fn from_pattern(pattern: &str, keep_gaps: bool) -> Result<Splitter> {
         Ok(match pattern {
             "gpt2" | "r50k_base" | "p50k_base" | "p50k_edit" | GPT2_PATTERN | GPT2_PATTERN_HF => {
                 Splitter::Gpt2
             }
             "cl100k_base" | CL100K_PATTERN => Splitter::Cl100k,
-            "o200k_base" | O200K_PATTERN => Splitter::O200k,
+            "o200k_base" | "o200k_harmony" | O200K_PATTERN => Splitter::O200k,
             LLAMA3_PATTERN => Splitter::Llama3,
             _ => Splitter::regex(pattern, keep_gaps)?,
         })
