@@ -27,6 +27,8 @@ pub struct WordBpe {
     /// The merges as loaded (token strings), in rank order.
     pub merge_list: Vec<(String, String)>,
     pub unk_token: Option<String>,
+    /// The id of `unk_token` when the vocabulary has it.
+    unk: Option<u32>,
     pub continuing_subword_prefix: Option<String>,
     pub end_of_word_suffix: Option<String>,
     pub byte_fallback: bool,
@@ -197,12 +199,14 @@ impl WordBpe {
         let boundary = boundary_char(&map, &merges, &o);
         let short_vocab = map.iter().filter(|(t, _)| t.len() <= PACK).map(|(t, &id)| (pack(t.as_bytes()), id)).collect();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let unk = o.unk_token.as_ref().and_then(|u| map.get(u).copied());
         Ok(WordBpe {
             vocab: map,
             short_vocab,
             id_to_token,
             merges: mm,
             merge_list: merges,
+            unk,
             unk_token: o.unk_token,
             continuing_subword_prefix: o.continuing_subword_prefix,
             end_of_word_suffix: o.end_of_word_suffix,
@@ -358,6 +362,9 @@ impl WordBpe {
     }
 
     fn unk_id(&self) -> Result<Option<u32>> {
+        if self.unk.is_some() {
+            return Ok(self.unk);
+        }
         match &self.unk_token {
             None => Ok(None),
             Some(u) => self.vocab.get(u).copied().map(Some).ok_or_else(|| {
