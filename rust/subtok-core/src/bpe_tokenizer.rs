@@ -272,9 +272,17 @@ impl<O: TokenSink> Sink for Full<'_, O> {
 /// token's text starts or ends with, except one leading space of the first token when a prefix
 /// space was added.
 pub(crate) fn trim_offsets(tok: &str, first: bool, prefix_space: bool, off: &mut (usize, usize)) {
+    trim_by(space_runs(tok), first, prefix_space, off)
+}
+
+/// The leading and trailing whitespace characters of a byte-level token (`Ġ` included).
+pub(crate) fn space_runs(tok: &str) -> (usize, usize) {
     let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
-    let mut lead = tok.chars().take_while(is_space).count();
-    let trail = tok.chars().rev().take_while(is_space).count();
+    (tok.chars().take_while(is_space).count(), tok.chars().rev().take_while(is_space).count())
+}
+
+/// [`trim_offsets`] for a token with `(lead, trail)` whitespace characters.
+pub(crate) fn trim_by((mut lead, trail): (usize, usize), first: bool, prefix_space: bool, off: &mut (usize, usize)) {
     if lead > 0 {
         if (first || off.0 == 0) && prefix_space && lead == 1 {
             lead = 0;

@@ -8,7 +8,7 @@
 //! every other BPE / WordPiece / WordLevel `tokenizer.json`.
 use crate::added_vocab::{AddedToken, AddedVocab, Segment};
 use crate::decoders::Decoder;
-use crate::encoding::Encoding;
+use crate::encoding::{CompactEncoding, Encoding};
 use crate::error::{Error, Result};
 use crate::io::hf_json::{self, Ctx};
 use crate::models::word_bpe::{BpeOptions, WordBpe};
@@ -18,7 +18,7 @@ use crate::normalize::component::Normalizer;
 use crate::normalize::normalized::Normalized;
 use crate::postprocess::processor::Processor;
 use crate::postprocess::settings::SettingsCell;
-use crate::postprocess::{pad_encodings, truncate_encodings, truncate_ids, PaddingParams, TruncationParams};
+use crate::postprocess::{pad_compact, pad_encodings, truncate_encodings, truncate_ids, PaddingParams, TruncationParams};
 use crate::pretokenize::bytelevel::string_to_bytes;
 use crate::pretokenize::component::PreTokenizer;
 use crate::pretokenize::pieces::Pretok;
@@ -237,6 +237,8 @@ impl Pipeline {
             table[t.id as usize] = t.content.clone();
             special_ids[t.id as usize] |= t.special;
         }
+        let mut processor = processor;
+        processor.index_tokens(&table);
         let added = AddedVocab::new(added_tokens, |s| match &normalizer {
             Some(n) => n.normalize_str(s),
             None => s.to_string(),
@@ -343,7 +345,7 @@ impl Pipeline {
                         n.apply(&mut sc.norm)?;
                     }
                     if !self.added.has_normalized() {
-                        sc.pt.push_text(&sc.norm);
+                        sc.pt.take_text(&mut sc.norm);
                         continue;
                     }
                     self.added.split_normalized(&sc.norm.text, &mut sc.seg2);
@@ -468,11 +470,9 @@ impl Pipeline {
         truncation: Option<&TruncationParams>,
         padding: Option<&PaddingParams>,
     ) -> Result<Encoding> {
-        let mut enc = Self::with_scratch(|sc| {
-            let (mut ea, mut eb) = (std::mem::take(&mut sc.enc_a), std::mem::take(&mut sc.enc_b));
-            let r = self.encode_into(a, b, add_special_tokens, truncation, sc, &mut ea, &mut eb);
-            (sc.enc_a, sc.enc_b) = (ea, eb);
-            r
+        let mut enc = Self::with_seq_buffers(|sc, ea, eb| {
+            let eb = self.encode_truncated_seqs(a, b, add_special_tokens, truncation, sc, ea, eb)?;
+            Ok(self.processor.process_ref(ea, eb, add_special_tokens, &self.id_to_token))
         })?;
         if let Some(p) = padding {
             pad_encodings(std::slice::from_mut(&mut enc), p);
@@ -480,8 +480,9 @@ impl Pipeline {
         Ok(enc)
     }
 
+    /// Both sequences of an input into `ea` / `eb`, truncated; `eb` back when there is a pair.
     #[allow(clippy::too_many_arguments)]
-    fn encode_into(
+    fn encode_truncated_seqs<'e>(
         &self,
         a: &str,
         b: Option<&str>,
@@ -489,8 +490,8 @@ impl Pipeline {
         truncation: Option<&TruncationParams>,
         sc: &mut Scratch,
         ea: &mut Encoding,
-        eb: &mut Encoding,
-    ) -> Result<Encoding> {
+        eb: &'e mut Encoding,
+    ) -> Result<Option<&'e mut Encoding>> {
         self.encode_seq_into(a, 0, sc, ea)?;
         if let Some(b) = b {
             self.encode_seq_into(b, 1, sc, eb)?;
@@ -502,7 +503,41 @@ impl Pipeline {
             })?;
             truncate_encodings(ea, eb.as_deref_mut(), &t)?;
         }
-        Ok(self.processor.process_ref(ea, eb, add_special_tokens, &self.id_to_token))
+        Ok(eb)
+    }
+
+    /// The scratch encodings of this thread, for `f`.
+    fn with_seq_buffers<T>(f: impl FnOnce(&mut Scratch, &mut Encoding, &mut Encoding) -> Result<T>) -> Result<T> {
+        Self::with_scratch(|sc| {
+            let (mut ea, mut eb) = (std::mem::take(&mut sc.enc_a), std::mem::take(&mut sc.enc_b));
+            let r = f(sc, &mut ea, &mut eb);
+            (sc.enc_a, sc.enc_b) = (ea, eb);
+            r
+        })
+    }
+
+    /// [`Self::encode_batch`] into the compact layout the bindings hold (one allocation per
+    /// input, written straight from this thread's reused buffers).
+    pub fn encode_batch_compact(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+        add_special_tokens: bool,
+    ) -> Result<Vec<CompactEncoding>> {
+        let s = self.settings.snapshot();
+        let mut encs = inputs
+            .par_iter()
+            .with_min_len(16)
+            .map(|(a, b)| {
+                Self::with_seq_buffers(|sc, ea, eb| {
+                    let eb = self.encode_truncated_seqs(a, *b, add_special_tokens, s.truncation.as_ref(), sc, ea, eb)?;
+                    Ok(self.processor.process_compact(ea, eb, add_special_tokens, &self.id_to_token))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = &s.padding {
+            pad_compact(&mut encs, p);
+        }
+        Ok(encs)
     }
 
     /// HF `Tokenizer.encode`: stored truncation and padding apply.

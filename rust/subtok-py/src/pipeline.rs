@@ -22,9 +22,11 @@ pub struct PyPipeline {
 }
 
 impl PyPipeline {
+    fn pad_token(&self) -> Option<std::sync::Arc<str>> {
+        self.inner.settings.padding().map(|p| std::sync::Arc::from(p.pad_token.as_str()))
+    }
     fn wrap(&self, e: impl Into<subtok_core::CompactEncoding>) -> PyEncoding {
-        let pad = self.inner.settings.padding().map(|p| std::sync::Arc::from(p.pad_token.as_str()));
-        PyEncoding::from_compact(e.into(), self.inner.id_to_token_table(), pad)
+        PyEncoding::from_compact(e.into(), self.inner.id_to_token_table(), self.pad_token())
     }
     fn json(&self, pretty: bool) -> String {
         hf_json::json_text(&self.inner.to_json(), pretty)
@@ -45,8 +47,9 @@ impl PyPipeline {
     ) -> PyResult<Vec<PyEncoding>> {
         let items = extract_batch(inputs)?;
         let inner = &self.inner;
-        let encs = pool::run(py, || inner.encode_batch(&batch_refs(&items), add_special_tokens))?.py()?;
-        Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
+        let encs = pool::run(py, || inner.encode_batch_compact(&batch_refs(&items), add_special_tokens))?.py()?;
+        let (table, pad) = (self.inner.id_to_token_table(), self.pad_token());
+        Ok(encs.into_iter().map(|e| PyEncoding::from_compact(e, table.clone(), pad.clone())).collect())
     }
 
     fn __repr__(&self) -> String {

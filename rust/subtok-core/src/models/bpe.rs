@@ -26,10 +26,12 @@ const WIN: usize = 2048;
 const OVER: usize = 256;
 
 /// Pieces up to this many bytes are looked up by a packed `u128` key (no pointer chase, no memcmp).
-const PACK: usize = 15;
+pub(crate) const PACK: usize = 15;
 
+/// The bytes of a piece of at most [`PACK`] bytes and its length in one `u128` (never 0 for a
+/// non-empty piece).
 #[inline(always)]
-fn pack(b: &[u8]) -> u128 {
+pub(crate) fn pack(b: &[u8]) -> u128 {
     let mut buf = [0u8; 16];
     buf[..b.len()].copy_from_slice(b);
     buf[15] = b.len() as u8;
@@ -53,8 +55,14 @@ thread_local! {
 
 #[inline(always)]
 fn slot(k: u128) -> usize {
+    slot_of(k, CACHE_SLOTS)
+}
+
+/// A slot of a direct-mapped cache of `slots` (a power of two) entries for packed key `k`.
+#[inline(always)]
+pub(crate) fn slot_of(k: u128, slots: usize) -> usize {
     let h = ((k as u64) ^ ((k >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (h >> 52) as usize & (CACHE_SLOTS - 1)
+    (h >> (64 - slots.trailing_zeros())) as usize
 }
 
 #[inline(always)]

@@ -5,6 +5,7 @@
 //! symbols. Merges are applied lowest rank first, leftmost first on ties (HF's queue order),
 //! and results are cached per thread.
 use crate::error::{Error, Result};
+use crate::models::bpe::{pack, slot_of, PACK};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -16,6 +17,9 @@ pub type Piece = (u32, u32, u32);
 #[derive(Debug, Clone)]
 pub struct WordBpe {
     vocab: FxHashMap<String, u32>,
+    /// Tokens of at most [`PACK`] bytes by packed key (`ignore_merges` lookups without a
+    /// pointer chase).
+    short_vocab: FxHashMap<u128, u32>,
     /// id -> token ("" for ids without one).
     id_to_token: Vec<String>,
     /// (left, right) -> (rank, merged id)
@@ -23,6 +27,8 @@ pub struct WordBpe {
     /// The merges as loaded (token strings), in rank order.
     pub merge_list: Vec<(String, String)>,
     pub unk_token: Option<String>,
+    /// The id of `unk_token` when the vocabulary has it.
+    unk: Option<u32>,
     pub continuing_subword_prefix: Option<String>,
     pub end_of_word_suffix: Option<String>,
     pub byte_fallback: bool,
@@ -105,9 +111,36 @@ fn boundary_char(vocab: &FxHashMap<String, u32>, merges: &[(String, String)], o:
 }
 
 thread_local! {
+    /// Results of long words (more than [`PACK`] bytes), per model.
     static CACHE: RefCell<(usize, FxHashMap<Box<str>, Box<[Piece]>>)> = RefCell::new((0, FxHashMap::default()));
+    /// Results of short words: a direct-mapped table keyed by the packed word, per model.
+    static SHORT: RefCell<(usize, Vec<Slot>)> = const { RefCell::new((0, Vec::new())) };
+    /// The merge buffers, reused from word to word.
+    static BUFS: RefCell<MergeBufs> = RefCell::new(MergeBufs::default());
 }
 const CACHE_MAX: usize = 200_000;
+const SHORT_SLOTS: usize = 4096;
+const SLOT_PIECES: usize = 6;
+/// Words of at most this many symbols are merged by scanning pair ranks (no heap).
+const SMALL: usize = 48;
+
+/// One cached short word: its tokens' ids and end bytes (the tokens of a word are contiguous
+/// from byte 0, so the ends give every span). `key` 0 is an empty slot.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: u128,
+    n: u8,
+    ends: [u8; SLOT_PIECES],
+    ids: [u32; SLOT_PIECES],
+}
+
+#[derive(Default)]
+struct MergeBufs {
+    syms: Vec<Sym>,
+    heap: BinaryHeap<Reverse<(u32, u32, u32)>>,
+    ranks: Vec<(u32, u32)>,
+    tmp: String,
+}
 
 #[derive(Clone, Copy)]
 struct Sym {
@@ -164,12 +197,16 @@ impl WordBpe {
             o.end_of_word_suffix.as_deref().unwrap_or(""),
         );
         let boundary = boundary_char(&map, &merges, &o);
+        let short_vocab = map.iter().filter(|(t, _)| t.len() <= PACK).map(|(t, &id)| (pack(t.as_bytes()), id)).collect();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let unk = o.unk_token.as_ref().and_then(|u| map.get(u).copied());
         Ok(WordBpe {
             vocab: map,
+            short_vocab,
             id_to_token,
             merges: mm,
             merge_list: merges,
+            unk,
             unk_token: o.unk_token,
             continuing_subword_prefix: o.continuing_subword_prefix,
             end_of_word_suffix: o.end_of_word_suffix,
@@ -209,7 +246,12 @@ impl WordBpe {
             return Ok(());
         }
         if self.ignore_merges {
-            if let Some(&id) = self.vocab.get(word) {
+            let id = if word.len() <= PACK {
+                self.short_vocab.get(&pack(word.as_bytes()))
+            } else {
+                self.vocab.get(word)
+            };
+            if let Some(&id) = id {
                 out.push((id, 0, word.len() as u32));
                 return Ok(());
             }
@@ -236,8 +278,14 @@ impl WordBpe {
         Ok(())
     }
 
-    /// BPE over `word` (no `ignore_merges` shortcut), through the per-thread cache.
+    /// BPE over `word` (no `ignore_merges` shortcut), through the per-thread caches: short
+    /// words in the direct-mapped table, the others (and short ones whose tokens do not fit
+    /// a slot) in the map.
     fn tokenize_cached(&self, word: &str, out: &mut Vec<Piece>) -> Result<()> {
+        let short = (word.len() <= PACK).then(|| pack(word.as_bytes()));
+        if short.is_some_and(|key| self.short_get(key, out)) {
+            return Ok(());
+        }
         let hit = CACHE.with(|c| {
             let c = c.borrow();
             if c.0 != self.uid {
@@ -256,7 +304,8 @@ impl WordBpe {
         }
         let from = out.len();
         self.merge_word(word, out)?;
-        if word.len() < 256 {
+        let stored = short.is_some_and(|key| self.short_put(key, &out[from..]));
+        if !stored && word.len() < 256 {
             CACHE.with(|c| {
                 let mut c = c.borrow_mut();
                 if c.0 != self.uid || c.1.len() >= CACHE_MAX {
@@ -269,7 +318,53 @@ impl WordBpe {
         Ok(())
     }
 
+    /// Append the cached tokens of the short word packed as `key`, if its slot holds it.
+    fn short_get(&self, key: u128, out: &mut Vec<Piece>) -> bool {
+        SHORT.with(|c| {
+            let c = c.borrow();
+            match c.1.get(slot_of(key, SHORT_SLOTS)) {
+                Some(s) if c.0 == self.uid && s.key == key => {
+                    let mut start = 0;
+                    for k in 0..s.n as usize {
+                        let end = s.ends[k] as u32;
+                        out.push((s.ids[k], start, end));
+                        start = end;
+                    }
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+
+    /// Cache the tokens of the short word packed as `key` in its slot; `false` when they do
+    /// not fit one (too many, or not contiguous from byte 0).
+    fn short_put(&self, key: u128, got: &[Piece]) -> bool {
+        let contiguous = got.iter().scan(0, |end, p| Some(std::mem::replace(end, p.2) == p.1)).all(|x| x);
+        if got.len() > SLOT_PIECES || !contiguous {
+            return false;
+        }
+        let mut s = Slot { key, n: got.len() as u8, ..Slot::default() };
+        for (k, p) in got.iter().enumerate() {
+            s.ids[k] = p.0;
+            s.ends[k] = p.2 as u8;
+        }
+        SHORT.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != self.uid {
+                c.1.clear();
+                c.1.resize(SHORT_SLOTS, Slot::default());
+                c.0 = self.uid;
+            }
+            c.1[slot_of(key, SHORT_SLOTS)] = s;
+        });
+        true
+    }
+
     fn unk_id(&self) -> Result<Option<u32>> {
+        if self.unk.is_some() {
+            return Ok(self.unk);
+        }
         match &self.unk_token {
             None => Ok(None),
             Some(u) => self.vocab.get(u).copied().map(Some).ok_or_else(|| {
@@ -279,7 +374,15 @@ impl WordBpe {
     }
 
     fn merge_word(&self, w: &str, out: &mut Vec<Piece>) -> Result<()> {
-        let mut syms: Vec<Sym> = Vec::with_capacity(w.len());
+        BUFS.with(|b| match b.try_borrow_mut() {
+            Ok(mut b) => self.merge_word_with(w, out, &mut b),
+            Err(_) => self.merge_word_with(w, out, &mut MergeBufs::default()),
+        })
+    }
+
+    fn merge_word_with(&self, w: &str, out: &mut Vec<Piece>, bufs: &mut MergeBufs) -> Result<()> {
+        let MergeBufs { syms, heap, ranks, tmp } = bufs;
+        syms.clear();
         let mut at = 0u32;
         let add = |syms: &mut Vec<Sym>, id: u32, len: u32, at: &mut u32| {
             let n = syms.len() as i32;
@@ -287,7 +390,6 @@ impl WordBpe {
             *at += len;
         };
         let mut unk: Option<(u32, u32)> = None;
-        let mut tmp = String::new();
         let mut chars = w.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
             let end = chars.peek().map_or(w.len(), |x| x.0);
@@ -298,9 +400,9 @@ impl WordBpe {
             let id = self.char_ids.get(c, k);
             if id != NONE {
                 if let Some((uid, ulen)) = unk.take() {
-                    add(&mut syms, uid, ulen, &mut at);
+                    add(syms, uid, ulen, &mut at);
                 }
-                add(&mut syms, id, byte_len, &mut at);
+                add(syms, id, byte_len, &mut at);
                 continue;
             }
             let s: &str = if k != 0 {
@@ -312,7 +414,7 @@ impl WordBpe {
                 if k & 2 != 0 {
                     tmp.push_str(self.end_of_word_suffix.as_deref().unwrap_or(""));
                 }
-                &tmp
+                &*tmp
             } else {
                 &w[i..end]
             };
@@ -321,7 +423,7 @@ impl WordBpe {
                 if let Some(ids) = ids {
                     // HF adds byte tokens without flushing a pending unk, one byte each.
                     for id in ids {
-                        add(&mut syms, id, 1, &mut at);
+                        add(syms, id, 1, &mut at);
                     }
                     continue;
                 }
@@ -330,7 +432,7 @@ impl WordBpe {
                 unk = match (unk, self.fuse_unk) {
                     (Some((u, l)), true) => Some((u, l + byte_len)),
                     (Some((u, l)), false) => {
-                        add(&mut syms, u, l, &mut at);
+                        add(syms, u, l, &mut at);
                         Some((uid, byte_len))
                     }
                     (None, _) => Some((uid, byte_len)),
@@ -339,12 +441,12 @@ impl WordBpe {
             // HF: a dropped character takes no room (later offsets are cumulative lengths)
         }
         if let Some((u, l)) = unk {
-            add(&mut syms, u, l, &mut at);
+            add(syms, u, l, &mut at);
         }
         if let Some(last) = syms.last_mut() {
             last.next = -1;
         }
-        self.merge_all(&mut syms);
+        self.merge_all(syms, (heap, ranks));
         out.extend(
             syms.iter()
                 .filter(|s| s.len > 0)
@@ -353,11 +455,50 @@ impl WordBpe {
         Ok(())
     }
 
-    fn merge_all(&self, syms: &mut [Sym]) {
+    /// The (rank, merged id) of the pair `a b`, rank `u32::MAX` when they do not merge.
+    #[inline]
+    fn pair(&self, a: u32, b: u32) -> (u32, u32) {
+        self.merges.get(&(a, b)).copied().unwrap_or((u32::MAX, 0))
+    }
+
+    /// Apply the merges to `syms` (lowest rank first, leftmost on ties). Few symbols: a scan
+    /// of the pair ranks (merged symbols are removed); many: a heap over a linked list.
+    fn merge_all(&self, syms: &mut Vec<Sym>, bufs: (&mut BinaryHeap<Reverse<(u32, u32, u32)>>, &mut Vec<(u32, u32)>)) {
         if syms.len() < 2 {
             return;
         }
-        let mut heap: BinaryHeap<Reverse<(u32, u32, u32)>> = BinaryHeap::with_capacity(syms.len());
+        if syms.len() > SMALL {
+            return self.merge_heap(syms, bufs.0);
+        }
+        let ranks = bufs.1;
+        ranks.clear();
+        ranks.extend(syms.windows(2).map(|w| self.pair(w[0].id, w[1].id)));
+        loop {
+            let mut best = (u32::MAX, 0);
+            for (i, r) in ranks.iter().enumerate() {
+                if r.0 < best.0 {
+                    best = (r.0, i);
+                }
+            }
+            if best.0 == u32::MAX {
+                break;
+            }
+            let i = best.1;
+            syms[i].id = ranks[i].1;
+            syms[i].len += syms[i + 1].len;
+            syms.remove(i + 1);
+            ranks.remove(i);
+            if i > 0 {
+                ranks[i - 1] = self.pair(syms[i - 1].id, syms[i].id);
+            }
+            if i < ranks.len() {
+                ranks[i] = self.pair(syms[i].id, syms[i + 1].id);
+            }
+        }
+    }
+
+    fn merge_heap(&self, syms: &mut [Sym], heap: &mut BinaryHeap<Reverse<(u32, u32, u32)>>) {
+        heap.clear();
         for i in 0..syms.len() - 1 {
             if let Some(&(rank, new)) = self.merges.get(&(syms[i].id, syms[i + 1].id)) {
                 heap.push(Reverse((rank, i as u32, new)));
@@ -411,6 +552,54 @@ mod tests {
         let mut out = vec![];
         m.tokenize(w, &mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn rank_scan_equals_the_heap() {
+        // every merge of two tokens over "abc" up to length 4, ranked in a scrambled order
+        let mut vocab: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let mut merges = Vec::new();
+        for len in 2..=4 {
+            let cur = vocab.clone();
+            for x in &cur {
+                for y in &cur {
+                    let t = format!("{x}{y}");
+                    if t.len() == len && !vocab.contains(&t) && (x.len() * 7 + y.len() * 3 + t.len()) % 4 != 0 {
+                        vocab.push(t);
+                        merges.push((x.clone(), y.clone()));
+                    }
+                }
+            }
+        }
+        let n = merges.len();
+        let merges: Vec<_> = (0..n).map(|i| merges[(i * 7919) % n].clone()).collect();
+        let v = vocab.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let m = WordBpe::new(v, merges, BpeOptions::default()).unwrap();
+        let mut seed = 12345u64;
+        for _ in 0..2000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 2 + (seed >> 59) as usize;
+            let w: String = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ["a", "b", "c"][(seed >> 62) as usize % 3]
+                })
+                .collect();
+            let syms: Vec<Sym> = (0..len)
+                .map(|i| Sym {
+                    id: m.token_to_id(&w[i..i + 1]).unwrap(),
+                    start: i as u32,
+                    len: 1,
+                    prev: i as i32 - 1,
+                    next: if i + 1 == len { -1 } else { i as i32 + 1 },
+                })
+                .collect();
+            let (mut a, mut b) = (syms.clone(), syms);
+            m.merge_all(&mut a, (&mut BinaryHeap::new(), &mut Vec::new()));
+            m.merge_heap(&mut b, &mut BinaryHeap::new());
+            let live = |v: &[Sym]| v.iter().filter(|s| s.len > 0).map(|s| (s.id, s.start, s.len)).collect::<Vec<_>>();
+            assert_eq!(live(&a), live(&b), "{w}");
+        }
     }
 
     #[test]

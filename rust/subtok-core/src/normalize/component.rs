@@ -93,6 +93,11 @@ impl Normalizer {
                     Form::Nfkc => n.text.nfkc().collect(),
                     Form::Nfkd => n.text.nfkd().collect(),
                 };
+                // text already in the form (most of it): nothing to rebuild
+                let mut old = n.text.chars();
+                if dest.iter().all(|&(c, change)| change == 0 && old.next() == Some(c)) && old.next().is_none() {
+                    return Ok(());
+                }
                 n.transform(dest, 0);
             }
             Normalizer::Lowercase => {

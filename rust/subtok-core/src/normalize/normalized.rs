@@ -52,6 +52,11 @@ impl Normalized {
         self.text.push_str(text);
         self.align.clear();
         self.base = base as u32;
+        if text.is_ascii() {
+            let b = base as u32;
+            self.align.extend((0..text.len() as u32).map(|i| (b + i, b + i + 1)));
+            return;
+        }
         for (i, c) in text.char_indices() {
             let (s, e) = ((base + i) as u32, (base + i + c.len_utf8()) as u32);
             for _ in 0..c.len_utf8() {

@@ -16,6 +16,11 @@ use unicode_segmentation::UnicodeSegmentation;
 pub struct Precompiled {
     units: Vec<u32>,
     blob: String,
+    /// The replacement of each ASCII character looked up alone.
+    ascii: Vec<Option<String>>,
+    /// For each byte (0 past ASCII), the one ASCII character (not CR or LF, and itself unmapped)
+    /// that replaces it, or 0 (see [`Self::apply_in_place`]).
+    in_place: Vec<u8>,
 }
 
 impl Precompiled {
@@ -38,7 +43,27 @@ impl Precompiled {
         }
         let units = trie.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let blob = std::str::from_utf8(&b[4 + n * 4..]).map_err(|_| bad("the replacements are not UTF-8"))?;
-        Ok(Precompiled { units, blob: blob.to_string() })
+        Ok(Precompiled::new(units, blob.to_string()))
+    }
+
+    fn new(units: Vec<u32>, blob: String) -> Self {
+        let mut p = Precompiled { units, blob, ascii: Vec::new(), in_place: Vec::new() };
+        p.ascii = (0u8..128).map(|c| p.lookup(&[c]).map(str::to_string)).collect();
+        let one = |r: &str| match r.as_bytes() {
+            &[x] if x != 0 && x != b'\r' && x != b'\n' && p.ascii[x as usize].is_none() => x,
+            _ => 0,
+        };
+        p.in_place = p
+            .ascii
+            .iter()
+            .enumerate()
+            .map(|(c, r)| match r {
+                Some(r) if c as u8 != b'\r' && c as u8 != b'\n' => one(r),
+                _ => 0,
+            })
+            .chain(std::iter::repeat_n(0, 128)) // bytes of other characters: never
+            .collect();
+        p
     }
 
     /// The replacement of the shortest key that is a prefix of `key` (bytes after a NUL are
@@ -63,30 +88,103 @@ impl Precompiled {
     }
 
     /// Normalize `n` in place (HF `Precompiled.normalize`).
+    ///
+    /// The grapheme segmentation only runs where it can matter: between two ASCII characters
+    /// (other than CR LF) there is always a grapheme boundary, so a character with ASCII on
+    /// both sides is a grapheme of its own (one table lookup), and the rest is cut at those
+    /// boundaries into chunks segmented on their own. The change list is only built from the
+    /// first replacement on.
     pub fn apply(&self, n: &mut Normalized) {
-        let mut dest: Vec<(char, isize)> = Vec::with_capacity(n.text.len());
-        let mut modified = false;
-        for g in n.text.graphemes(true) {
+        self.apply_in_place(n);
+        let text = n.text.as_str();
+        let b = text.as_bytes();
+        let mut edit = Edit { text, dest: Vec::new(), done: 0 };
+        let boundary = |j: usize| b[j - 1] < 0x80 && b[j] < 0x80 && !(b[j - 1] == b'\r' && b[j] == b'\n');
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] < 0x80 && (i + 1 == b.len() || boundary(i + 1)) {
+                if let Some(r) = &self.ascii[b[i] as usize] {
+                    edit.replace(i, i + 1, 1, r);
+                }
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < b.len() && !boundary(j) {
+                j += 1;
+            }
+            self.apply_chunk(i, &text[i..j], &mut edit);
+            i = j;
+        }
+        if edit.done > 0 {
+            let mut dest = edit.dest;
+            dest.extend(text[edit.done..].chars().map(|c| (c, 0)));
+            n.transform(dest, 0);
+        }
+    }
+
+    /// The ASCII characters (graphemes of their own) whose replacement is one other ASCII
+    /// character, itself unmapped: rewritten in place, since a one-for-one replacement keeps
+    /// every span (case folding, mostly). The main pass then finds nothing to do for them.
+    fn apply_in_place(&self, n: &mut Normalized) {
+        let b = n.text.as_bytes();
+        let boundary = |j: usize| b[j - 1] < 0x80 && b[j] < 0x80 && !(b[j - 1] == b'\r' && b[j] == b'\n');
+        let hit = |i: usize| {
+            self.in_place[b[i] as usize] != 0 && (i == 0 || boundary(i)) && (i + 1 == b.len() || boundary(i + 1))
+        };
+        if !(0..b.len()).any(hit) {
+            return;
+        }
+        let mut bytes = std::mem::take(&mut n.text).into_bytes();
+        for i in 0..bytes.len() {
+            let b = &bytes;
+            let boundary = |j: usize| b[j - 1] < 0x80 && b[j] < 0x80 && !(b[j - 1] == b'\r' && b[j] == b'\n');
+            let ok = (i == 0 || boundary(i)) && (i + 1 == b.len() || boundary(i + 1));
+            let r = self.in_place[b[i] as usize];
+            if r != 0 && ok {
+                bytes[i] = r;
+            }
+        }
+        // ASCII replaced by ASCII: still UTF-8
+        n.text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+
+    /// HF's grapheme-by-grapheme lookups over `chunk` (at byte `at` of the text).
+    fn apply_chunk(&self, at: usize, chunk: &str, edit: &mut Edit) {
+        for (gi, g) in chunk.grapheme_indices(true) {
+            let gs = at + gi;
             if g.len() < 6 {
                 if let Some(r) = self.lookup(g.as_bytes()) {
-                    modified = true;
-                    push_replacement(&mut dest, g.chars().count(), r);
+                    edit.replace(gs, gs + g.len(), g.chars().count(), r);
                     continue;
                 }
             }
             for (i, c) in g.char_indices() {
-                match self.lookup(&g.as_bytes()[i..i + c.len_utf8()]) {
-                    Some(r) => {
-                        modified = true;
-                        push_replacement(&mut dest, 1, r);
-                    }
-                    None => dest.push((c, 0)),
+                if let Some(r) = self.lookup(&g.as_bytes()[i..i + c.len_utf8()]) {
+                    edit.replace(gs + i, gs + i + c.len_utf8(), 1, r);
                 }
             }
         }
-        if modified {
-            n.transform(dest, 0);
+    }
+}
+
+/// The change list of a rewrite, started lazily: characters before `done` are in `dest`.
+struct Edit<'a> {
+    text: &'a str,
+    dest: Vec<(char, isize)>,
+    /// Byte of `text` up to which `dest` is written (0: nothing replaced yet).
+    done: usize,
+}
+
+impl Edit<'_> {
+    /// Bytes `s..e` of the text (`old_chars` characters) become `new`.
+    fn replace(&mut self, s: usize, e: usize, old_chars: usize, new: &str) {
+        if self.dest.capacity() == 0 {
+            self.dest.reserve(self.text.len());
         }
+        self.dest.extend(self.text[self.done..s].chars().map(|c| (c, 0)));
+        push_replacement(&mut self.dest, old_chars, new);
+        self.done = e;
     }
 }
 
@@ -125,7 +223,7 @@ mod tests {
         let c = b ^ 4 ^ b'c' as usize;
         units[c] = unit(b'c' as u32, true, 8);
         units[c ^ 8] = 2; // value 2 -> "yz"
-        Precompiled { units, blob: "x\0yz\0".into() }
+        Precompiled::new(units, "x\0yz\0".into())
     }
 
     #[test]
@@ -148,6 +246,37 @@ mod tests {
         assert_eq!(n.original(1, 2), (1, 2));
         assert_eq!(n.original(2, 3), (4, 5));
         assert_eq!(n.original(4, 5), (6, 7));
+    }
+
+    /// HF's plain algorithm: every grapheme of the whole text, eager change list.
+    fn reference(p: &Precompiled, n: &mut Normalized) {
+        let mut dest = Vec::new();
+        for g in n.text.clone().graphemes(true) {
+            if g.len() < 6 {
+                if let Some(r) = p.lookup(g.as_bytes()) {
+                    push_replacement(&mut dest, g.chars().count(), r);
+                    continue;
+                }
+            }
+            for (i, c) in g.char_indices() {
+                match p.lookup(&g.as_bytes()[i..i + c.len_utf8()]) {
+                    Some(r) => push_replacement(&mut dest, 1, r),
+                    None => dest.push((c, 0)),
+                }
+            }
+        }
+        n.transform(dest, 0);
+    }
+
+    #[test]
+    fn ascii_shortcut_matches_whole_text_graphemes() {
+        let p = tiny();
+        for t in ["qa\u{301}bca", "a\r\nb", "\r\na", "ab\u{600}a", "\u{1F1EB}\u{1F1F7}a\u{1F1EB}", "xyz", "", "é a\u{301}\u{301}a", "a\u{200D}a"] {
+            let (mut fast, mut slow) = (Normalized::new(t, 2), Normalized::new(t, 2));
+            p.apply(&mut fast);
+            reference(&p, &mut slow);
+            assert_eq!(fast, slow, "{t:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! HF post-processors (`post_processor`) for the general pipeline: ByteLevel offset trimming,
 //! RobertaProcessing, BertProcessing, TemplateProcessing, and a Sequence of them.
-use crate::encoding::Encoding;
+use crate::encoding::{CompactEncoding, Encoding};
 use crate::error::{Error, Result};
 use crate::postprocess::template::{Piece, Template};
 use serde_json::Value;
@@ -14,6 +14,9 @@ pub struct Processor {
     /// Every type id is 0 (RobertaProcessing).
     pub zero_type_ids: bool,
     pub template: Option<Template>,
+    /// Leading / trailing whitespace characters of each token id (see [`Self::index_tokens`];
+    /// `u16::MAX`: count again from the token).
+    spaces: std::sync::Arc<[(u16, u16)]>,
 }
 
 fn pair(v: &Value, k: &str) -> Result<(String, u32)> {
@@ -83,6 +86,18 @@ impl Processor {
         Ok(())
     }
 
+    /// Precompute what offset trimming needs of each token of `table` (id -> token).
+    pub fn index_tokens(&mut self, table: &[String]) {
+        if self.trim.is_some() {
+            let short = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+            self.spaces = table
+                .iter()
+                .map(|t| crate::bpe_tokenizer::space_runs(t))
+                .map(|(a, b)| (short(a), short(b)))
+                .collect();
+        }
+    }
+
     /// Special tokens the template adds.
     pub fn added_tokens(&self, is_pair: bool) -> usize {
         self.template.as_ref().map_or(0, |t| t.added_tokens(is_pair))
@@ -116,17 +131,37 @@ impl Processor {
         add_special_tokens: bool,
         table: &[String],
     ) -> Encoding {
-        let windows = !a.overflowing.is_empty() || b.as_ref().is_some_and(|b| !b.overflowing.is_empty());
-        if windows {
+        if has_windows(a, b.as_deref()) {
             let b = b.map(|b| std::mem::take(b));
             return self.process(std::mem::take(a), b, add_special_tokens, table);
         }
+        let t = self.prepare_both(a, b.as_deref_mut(), table);
+        t.apply_ref(a, b.as_deref(), add_special_tokens)
+    }
+
+    /// [`Self::process_ref`] into the compact layout the bindings hold: written straight from
+    /// the borrowed encodings when there are no overflow windows.
+    pub fn process_compact(
+        &self,
+        a: &mut Encoding,
+        mut b: Option<&mut Encoding>,
+        add_special_tokens: bool,
+        table: &[String],
+    ) -> CompactEncoding {
+        if has_windows(a, b.as_deref()) {
+            return CompactEncoding::from(&self.process_ref(a, b, add_special_tokens, table));
+        }
+        let t = self.prepare_both(a, b.as_deref_mut(), table);
+        t.apply_compact(a, b.as_deref(), add_special_tokens)
+    }
+
+    /// [`Self::prepare`] both sequences; the template to apply next.
+    fn prepare_both(&self, a: &mut Encoding, b: Option<&mut Encoding>, table: &[String]) -> &Template {
         self.prepare(a, table);
-        if let Some(b) = b.as_deref_mut() {
+        if let Some(b) = b {
             self.prepare(b, table);
         }
-        let t = self.template.as_ref().unwrap_or_else(|| Template::plain());
-        t.apply_ref(a, b.as_deref(), add_special_tokens)
+        self.template.as_ref().unwrap_or_else(|| Template::plain())
     }
 
     /// What the processor does to one encoding before its template: RobertaProcessing's type
@@ -136,14 +171,18 @@ impl Processor {
             e.type_ids.fill(0);
         }
         if let Some(prefix_space) = self.trim {
-            trim(e, prefix_space, table);
+            for i in 0..e.ids.len() {
+                let id = e.ids[i] as usize;
+                let runs = match self.spaces.get(id) {
+                    Some(&(a, b)) if a != u16::MAX && b != u16::MAX => (a as usize, b as usize),
+                    _ => crate::bpe_tokenizer::space_runs(table.get(id).map_or("", String::as_str)),
+                };
+                crate::bpe_tokenizer::trim_by(runs, i == 0, prefix_space, &mut e.offsets[i]);
+            }
         }
     }
 }
 
-fn trim(e: &mut Encoding, prefix_space: bool, table: &[String]) {
-    for i in 0..e.ids.len() {
-        let tok = table.get(e.ids[i] as usize).map_or("", String::as_str);
-        crate::bpe_tokenizer::trim_offsets(tok, i == 0, prefix_space, &mut e.offsets[i]);
-    }
+fn has_windows(a: &Encoding, b: Option<&Encoding>) -> bool {
+    !a.overflowing.is_empty() || b.is_some_and(|b| !b.overflowing.is_empty())
 }

@@ -1,6 +1,6 @@
 //! HF `TemplateProcessing` (and `BertProcessing`, which is the template
 //! `[CLS] $A [SEP]` / `[CLS] $A [SEP] $B:1 [SEP]:1`).
-use crate::encoding::Encoding;
+use crate::encoding::{CompactEncoding, Encoding, TokenRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -103,7 +103,7 @@ impl Template {
         for bo in &b_over {
             overflowing.push(fill(template, (&a, false), Some((bo, true)), add_special_tokens));
         }
-        let mut out = fill(template, (&a, false), b_main.as_ref().map(|b| (b, false)), add_special_tokens);
+        let mut out: Encoding = fill(template, (&a, false), b_main.as_ref().map(|b| (b, false)), add_special_tokens);
         out.overflowing = overflowing;
         out
     }
@@ -117,18 +117,86 @@ impl Template {
         let template = if b.is_some() { &self.pair } else { &self.single };
         fill(template, (a, false), b.map(|b| (b, false)), add_special_tokens)
     }
+
+    /// [`Self::apply_ref`] written straight into a [`CompactEncoding`].
+    pub fn apply_compact(&self, a: &Encoding, b: Option<&Encoding>, add_special_tokens: bool) -> CompactEncoding {
+        debug_assert!(a.overflowing.is_empty() && b.is_none_or(|b| b.overflowing.is_empty()));
+        let template = if b.is_some() { &self.pair } else { &self.single };
+        fill(template, (a, false), b.map(|b| (b, false)), add_special_tokens)
+    }
+}
+
+/// Where [`fill`] writes the tokens of a template: an [`Encoding`], or straight into the
+/// [`CompactEncoding`] the bindings hold (no intermediate vectors).
+trait Sink {
+    fn with_capacity(n: usize) -> Self;
+    /// A template special token: offsets (0,0), no word, mask 1.
+    fn special(&mut self, id: u32, type_id: u32);
+    /// Sequence `s` as sequence `seq`: with `type_id`, or its own type ids when `None`.
+    fn sequence(&mut self, s: &Encoding, seq: u8, type_id: Option<u32>);
+}
+
+impl Sink for Encoding {
+    fn with_capacity(n: usize) -> Self {
+        Encoding::with_capacity(n)
+    }
+    fn special(&mut self, id: u32, type_id: u32) {
+        self.push_special(id, type_id);
+    }
+    fn sequence(&mut self, s: &Encoding, seq: u8, type_id: Option<u32>) {
+        self.ids.extend_from_slice(&s.ids);
+        match type_id {
+            None => self.type_ids.extend_from_slice(&s.type_ids),
+            Some(t) => self.type_ids.extend(std::iter::repeat_n(t, s.len())),
+        }
+        self.offsets.extend_from_slice(&s.offsets);
+        self.special_tokens_mask.extend_from_slice(&s.special_tokens_mask);
+        self.attention_mask.extend_from_slice(&s.attention_mask);
+        self.word_ids.extend_from_slice(&s.word_ids);
+        self.sequence_ids.extend(std::iter::repeat_n(Some(seq as u32), s.len()));
+    }
+}
+
+impl Sink for CompactEncoding {
+    fn with_capacity(n: usize) -> Self {
+        CompactEncoding { tokens: Vec::with_capacity(n), overflowing: Vec::new() }
+    }
+    fn special(&mut self, id: u32, type_id: u32) {
+        self.tokens.push(TokenRecord {
+            id,
+            type_id,
+            start: 0,
+            end: 0,
+            word: u32::MAX,
+            special: 1,
+            attention: 1,
+            seq: u8::MAX,
+        });
+    }
+    fn sequence(&mut self, s: &Encoding, seq: u8, type_id: Option<u32>) {
+        self.tokens.extend((0..s.len()).map(|i| TokenRecord {
+            id: s.ids[i],
+            type_id: type_id.unwrap_or(s.type_ids[i]),
+            start: s.offsets[i].0 as u32,
+            end: s.offsets[i].1 as u32,
+            word: s.word_ids[i].unwrap_or(u32::MAX),
+            special: s.special_tokens_mask[i] as u8,
+            attention: s.attention_mask[i] as u8,
+            seq,
+        }));
+    }
 }
 
 /// One flat encoding from a template: specials get offsets (0,0), word id None, mask 1.
 /// Each sequence comes with whether it is an overflow window (which keeps its type ids).
-fn fill(
+fn fill<S: Sink>(
     template: &[Piece],
     a: (&Encoding, bool),
     b: Option<(&Encoding, bool)>,
     add_special_tokens: bool,
-) -> Encoding {
+) -> S {
     let n = a.0.len() + b.map_or(0, |b| b.0.len()) + 4;
-    let mut out = Encoding::with_capacity(n);
+    let mut out = S::with_capacity(n);
     for piece in template {
         match piece {
             Piece::Special { ids, type_id, .. } => {
@@ -136,25 +204,13 @@ fn fill(
                     continue;
                 }
                 for &id in ids {
-                    out.push_special(id, *type_id);
+                    out.special(id, *type_id);
                 }
             }
             Piece::Sequence { seq, type_id } => {
                 let src = if *seq == 0 { Some(a) } else { b };
                 if let Some((s, window)) = src {
-                    out.ids.extend_from_slice(&s.ids);
-                    if window {
-                        out.type_ids.extend_from_slice(&s.type_ids);
-                    } else {
-                        out.type_ids.extend(std::iter::repeat_n(*type_id, s.len()));
-                    }
-                    out.offsets.extend_from_slice(&s.offsets);
-                    out.special_tokens_mask
-                        .extend_from_slice(&s.special_tokens_mask);
-                    out.attention_mask.extend_from_slice(&s.attention_mask);
-                    out.word_ids.extend_from_slice(&s.word_ids);
-                    out.sequence_ids
-                        .extend(std::iter::repeat_n(Some(*seq as u32), s.len()));
+                    out.sequence(s, *seq, (!window).then_some(*type_id));
                 }
             }
         }

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::pretokenize::bert::is_bert_punc;
 use crate::pretokenize::bytelevel::byte_to_char;
-use crate::pretokenize::pattern::{char_matches, find_matches, Behavior, Pattern};
+use crate::pretokenize::pattern::{char_matches, find_matches, split_chars, Behavior, Pattern};
 use crate::pretokenize::pieces::Pretok;
 use crate::pretokenize::regex::Splitter;
 use serde_json::Value;
@@ -25,6 +25,8 @@ pub enum PreTokenizer {
     Chars { class: CharClass, behavior: Behavior },
     Metaspace { replacement: char, prepend: Prepend, split: bool },
     UnicodeScripts,
+    /// HF `BertPreTokenizer` (whitespace removed, punctuation isolated) in one pass.
+    Bert,
     Sequence(Vec<PreTokenizer>),
 }
 
@@ -92,10 +94,7 @@ impl PreTokenizer {
                 let d = d.ok_or_else(|| Error::invalid("CharDelimiterSplit needs a delimiter"))?;
                 chars(CharClass::Is(d), Behavior::Removed)
             }
-            "BertPreTokenizer" => PreTokenizer::Sequence(vec![
-                chars(CharClass::Whitespace, Behavior::Removed),
-                chars(CharClass::BertPunct, Behavior::Isolated),
-            ]),
+            "BertPreTokenizer" => PreTokenizer::Bert,
             "Metaspace" => {
                 let replacement = s(v, "replacement").and_then(|r| r.chars().next()).unwrap_or('▁');
                 let prepend = match s(v, "prepend_scheme") {
@@ -141,64 +140,94 @@ impl PreTokenizer {
                 }
                 return Ok(());
             }
-            PreTokenizer::ByteLevel { add_prefix_space, use_regex } => p.split_each(|n, out| {
-                if *add_prefix_space && !n.text.starts_with(' ') {
-                    n.prepend(" ");
-                }
-                if *use_regex {
-                    // The GPT-2 pattern covers the whole text: its pieces are the splits.
-                    Splitter::Gpt2.split(&n.text, &mut |a, b| out.push((a, b)))?;
-                    bytes_to_chars(n, out);
-                } else {
-                    bytes_to_chars(n, &mut Vec::new());
-                    out.push((0, n.text.len()));
-                }
-                Ok(())
-            })?,
-            PreTokenizer::Split { pattern, behavior, invert } => p.split_each(|n, out| {
-                pattern.matches(&n.text, &mut found)?;
-                find_matches(&n.text, &found, &mut flagged);
+            PreTokenizer::ByteLevel { add_prefix_space, use_regex } => {
+                let mut buf = std::mem::take(&mut p.buf);
+                p.rewrite_each(|text, align, out, ranges| {
+                    // HF: prepend a space (spanning the first character), split with the GPT-2
+                    // pattern (its pieces cover the text), map every byte to its character
+                    let prefix = *add_prefix_space && !text.starts_with(' ');
+                    let t: &str = if prefix {
+                        buf.clear();
+                        buf.push(' ');
+                        buf.push_str(text);
+                        &buf
+                    } else {
+                        text
+                    };
+                    let mut emit = |a: usize, b: usize| {
+                        let start = out.text.len();
+                        for (k, &byte) in t.as_bytes()[a..b].iter().enumerate() {
+                            let k = a + k;
+                            let span = align[if prefix { k.saturating_sub(1) } else { k }];
+                            let c = byte_to_char(byte);
+                            out.text.push(c);
+                            out.align.extend(std::iter::repeat_n(span, c.len_utf8()));
+                        }
+                        ranges.push((start, out.text.len()));
+                    };
+                    if *use_regex {
+                        Splitter::Gpt2.split(t, &mut emit)
+                    } else {
+                        emit(0, t.len());
+                        Ok(())
+                    }
+                })?;
+                p.buf = buf;
+            }
+            // the splitters that only cut: their pieces stay ranges of the same buffer
+            PreTokenizer::Split { pattern, behavior, invert } => p.split_in_place(|text, out| {
+                pattern.matches(text, &mut found)?;
+                find_matches(text, &found, &mut flagged);
                 if *invert {
                     flagged.iter_mut().for_each(|m| m.2 = !m.2);
                 }
                 behavior.apply(&flagged, out);
                 Ok(())
             })?,
-            PreTokenizer::Chars { class, behavior } => p.split_each(|n, out| {
-                char_matches(&n.text, |c| class.test(c), &mut found);
-                find_matches(&n.text, &found, &mut flagged);
-                behavior.apply(&flagged, out);
+            PreTokenizer::Chars { class, behavior } => p.split_in_place(|text, out| {
+                if !split_chars(text, |c| class.test(c), *behavior, out) {
+                    char_matches(text, |c| class.test(c), &mut found);
+                    find_matches(text, &found, &mut flagged);
+                    behavior.apply(&flagged, out);
+                }
                 Ok(())
             })?,
-            PreTokenizer::UnicodeScripts => p.split_each(|n, out| {
-                crate::pretokenize::unicode_scripts::split(&n.text, out);
+            PreTokenizer::Bert => p.split_in_place(|text, out| {
+                crate::pretokenize::bert::split(text, &mut |a, b| out.push((a, b)));
                 Ok(())
             })?,
-            PreTokenizer::Metaspace { replacement, prepend, split } => {
-                let mut buf = [0u8; 4];
-                let rep: &str = replacement.encode_utf8(&mut buf);
-                p.split_each(|n, out| {
-                    char_matches(&n.text, |c| c == ' ', &mut found);
-                    n.replace_ranges(&found, rep);
-                    let first = n.align.first().is_some_and(|a| a.0 == 0);
-                    let add = match prepend {
-                        Prepend::Always => true,
-                        Prepend::First => first,
-                        Prepend::Never => false,
-                    };
-                    if add && !n.text.starts_with(*replacement) {
-                        n.prepend(rep);
+            PreTokenizer::UnicodeScripts => p.split_in_place(|text, out| {
+                crate::pretokenize::unicode_scripts::split(text, out);
+                Ok(())
+            })?,
+            PreTokenizer::Metaspace { replacement, prepend, split } => p.rewrite_each(|text, align, out, ranges| {
+                // HF: every space becomes the replacement (keeping its span), the replacement
+                // is prepended (spanning the first character) by the scheme, and with `split`
+                // each replacement character starts a new piece (MergedWithNext)
+                let add = match prepend {
+                    Prepend::Always => true,
+                    Prepend::First => align[0].0 == 0,
+                    Prepend::Never => false,
+                };
+                let starts = text.starts_with([' ', *replacement]);
+                let mut piece = out.text.len();
+                let mut push = |c: char, span: (u32, u32)| {
+                    if *split && c == *replacement && out.text.len() > piece {
+                        ranges.push((piece, out.text.len()));
+                        piece = out.text.len();
                     }
-                    if *split {
-                        char_matches(&n.text, |c| c == *replacement, &mut found);
-                        find_matches(&n.text, &found, &mut flagged);
-                        Behavior::MergedWithNext.apply(&flagged, out);
-                    } else {
-                        out.push((0, n.text.len()));
-                    }
-                    Ok(())
-                })?
-            }
+                    out.text.push(c);
+                    out.align.extend(std::iter::repeat_n(span, c.len_utf8()));
+                };
+                if add && !starts {
+                    push(*replacement, align[0]);
+                }
+                for (i, c) in text.char_indices() {
+                    push(if c == ' ' { *replacement } else { c }, align[i]);
+                }
+                ranges.push((piece, out.text.len()));
+                Ok(())
+            })?,
         }
         (p.found, p.flagged) = (found, flagged);
         Ok(())
@@ -217,32 +246,4 @@ impl PreTokenizer {
 
 fn chars(class: CharClass, behavior: Behavior) -> PreTokenizer {
     PreTokenizer::Chars { class, behavior }
-}
-
-/// HF ByteLevel: every byte becomes its printable character; `ranges` (byte ranges of the
-/// text before) are moved to the new positions.
-pub fn bytes_to_chars(n: &mut crate::normalize::normalized::Normalized, ranges: &mut [(usize, usize)]) {
-    // new position of old byte i = sum of the UTF-8 lengths of the chars of bytes before i;
-    // ranges come in order, so one cursor walks the text (restarting if one goes back)
-    let bytes = n.text.as_bytes();
-    let (mut old, mut new) = (0usize, 0usize);
-    let mut seek = |to: usize| {
-        if to < old {
-            (old, new) = (0, 0);
-        }
-        while old < to {
-            new += byte_to_char(bytes[old]).len_utf8();
-            old += 1;
-        }
-        new
-    };
-    for r in ranges.iter_mut() {
-        *r = (seek(r.0), seek(r.1));
-    }
-    n.map_chars(|c, out| {
-        let mut buf = [0u8; 4];
-        for &byte in c.encode_utf8(&mut buf).as_bytes() {
-            out(byte_to_char(byte));
-        }
-    });
 }

@@ -37,7 +37,14 @@ impl Pattern {
         out.clear();
         match self {
             Pattern::String(s) if s.is_empty() => {}
-            Pattern::String(s) => out.extend(text.match_indices(s.as_str()).map(|(i, m)| (i, i + m.len()))),
+            Pattern::String(s) => {
+                let mut cs = s.chars();
+                match (cs.next(), cs.next()) {
+                    // one character: the char searcher (memchr) instead of the substring one
+                    (Some(c), None) => out.extend(text.match_indices(c).map(|(i, m)| (i, i + m.len()))),
+                    _ => out.extend(text.match_indices(s.as_str()).map(|(i, m)| (i, i + m.len()))),
+                }
+            }
             Pattern::Regex(Splitter::Regex { regex, .. }) => {
                 for m in regex.find_iter(text) {
                     let m = m.map_err(|e| Error::invalid(format!("pre-tokenizer regex failed: {e}")))?;
@@ -83,6 +90,48 @@ pub fn char_matches(text: &str, pred: impl Fn(char) -> bool, out: &mut Vec<(usiz
             .filter(|&(_, c)| pred(c))
             .map(|(i, c)| (i, i + c.len_utf8())),
     );
+}
+
+/// [`char_matches`] + [`find_matches`] + [`Behavior::apply`] in one pass, for the behaviours
+/// that need no look-back (`Removed`, `Isolated`, `Contiguous`); `false` (nothing pushed) for
+/// the others. Empty pieces are never pushed.
+pub fn split_chars(text: &str, pred: impl Fn(char) -> bool, behavior: Behavior, out: &mut Vec<(usize, usize)>) -> bool {
+    out.clear();
+    match behavior {
+        Behavior::Removed | Behavior::Isolated => {
+            let mut start = 0;
+            for (i, c) in text.char_indices() {
+                if pred(c) {
+                    if i > start {
+                        out.push((start, i));
+                    }
+                    start = i + c.len_utf8();
+                    if behavior == Behavior::Isolated {
+                        out.push((i, start));
+                    }
+                }
+            }
+            if start < text.len() {
+                out.push((start, text.len()));
+            }
+        }
+        Behavior::Contiguous => {
+            let (mut start, mut prev) = (0, None);
+            for (i, c) in text.char_indices() {
+                let m = pred(c);
+                if prev.is_some_and(|p| p != m) {
+                    out.push((start, i));
+                    start = i;
+                }
+                prev = Some(m);
+            }
+            if start < text.len() {
+                out.push((start, text.len()));
+            }
+        }
+        Behavior::MergedWithPrevious | Behavior::MergedWithNext => return false,
+    }
+    true
 }
 
 /// HF `SplitDelimiterBehavior`.
@@ -165,6 +214,24 @@ mod tests {
         let mut out = vec![];
         b.apply(&fm, &mut out);
         out.iter().map(|&(s, e)| &text[s..e]).filter(|s| !s.is_empty()).collect()
+    }
+
+    #[test]
+    fn one_pass_char_split_matches_the_general_one() {
+        for t in ["the-final--countdown", "", "-", "--a-", "a", "é-ü--", "-x-y-"] {
+            for b in [Behavior::Removed, Behavior::Isolated, Behavior::Contiguous] {
+                let mut fast = vec![];
+                assert!(split_chars(t, |c| c == '-', b, &mut fast));
+                let slow: Vec<(usize, usize)> = {
+                    let (mut ms, mut fm, mut out) = (vec![], vec![], vec![]);
+                    char_matches(t, |c| c == '-', &mut ms);
+                    find_matches(t, &ms, &mut fm);
+                    b.apply(&fm, &mut out);
+                    out.into_iter().filter(|r| r.1 > r.0).collect()
+                };
+                assert_eq!(fast, slow, "{t:?} {b:?}");
+            }
+        }
     }
 
     #[test]

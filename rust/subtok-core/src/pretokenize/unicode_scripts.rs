@@ -7,13 +7,35 @@
 //! dropped when nothing precedes it (a leading space, or a text of only `Any` characters).
 use crate::pretokenize::scripts_table::SCRIPT_RANGES;
 
+/// The classes of the Basic Multilingual Plane, one byte per code point (built on first use
+/// from [`SCRIPT_RANGES`]), so most characters cost one load instead of a binary search.
+fn bmp() -> &'static [u8] {
+    static BMP: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BMP.get_or_init(|| {
+        let mut t = vec![0u8; 0x10000];
+        for &(lo, hi, k) in SCRIPT_RANGES.iter().filter(|r| r.0 < 0x10000) {
+            t[lo as usize..=hi.min(0xFFFF) as usize].fill(k);
+        }
+        t[' ' as usize] = 0;
+        t
+    })
+}
+
 /// The script class of `c` (0 = `Any`).
 #[inline]
 pub fn script_class(c: char) -> u8 {
-    if c == ' ' {
+    let cp = c as u32;
+    if cp < 0x10000 {
+        return bmp()[cp as usize];
+    }
+    script_class_search(cp)
+}
+
+/// [`script_class`] by binary search in the ranges (every code point but the space).
+fn script_class_search(cp: u32) -> u8 {
+    if cp == ' ' as u32 {
         return 0;
     }
-    let cp = c as u32;
     let i = SCRIPT_RANGES.partition_point(|r| r.1 < cp);
     match SCRIPT_RANGES.get(i) {
         Some(&(lo, _, k)) if lo <= cp => k,
@@ -58,6 +80,15 @@ mod tests {
         assert_eq!(pieces("Hello, world"), ["Hello", ", ", "world"]);
         assert_eq!(pieces(" a"), ["a"]);
         assert!(pieces("   ").is_empty());
+    }
+
+    #[test]
+    fn table_matches_the_ranges() {
+        for cp in 0..0x10000u32 {
+            if let Some(c) = char::from_u32(cp) {
+                assert_eq!(script_class(c), script_class_search(cp), "U+{cp:04X}");
+            }
+        }
     }
 
     #[test]
