@@ -1115,8 +1115,43 @@ impl BpeTokenizer {
         pol: &SpecialPolicy,
     ) -> Result<CompactEncoding> {
         let settings = self.settings.snapshot();
-        if settings.truncation.is_some() {
-            return self.encode(text, pair, pol).map(|e| CompactEncoding::from(&e));
+        let mut enc = self.compact_unpadded(text, pair, pol, settings.truncation.as_ref())?;
+        if let Some(p) = &settings.padding {
+            crate::postprocess::pad_compact(std::slice::from_mut(&mut enc), p);
+        }
+        Ok(enc)
+    }
+
+    /// [`Self::encode_batch`] as compact records (see [`Self::encode_compact`]), in parallel.
+    pub fn encode_batch_compact(
+        &self,
+        inputs: &[(String, Option<String>)],
+        pol: &SpecialPolicy,
+    ) -> Result<Vec<CompactEncoding>> {
+        let settings = self.settings.snapshot();
+        let trunc = settings.truncation.as_ref();
+        let cancel = Cancel::current();
+        let mut encs = inputs
+            .par_iter()
+            .map(|(a, b)| cancel.enter(|| self.compact_unpadded(a, b.as_deref(), pol, trunc)))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = &settings.padding {
+            crate::postprocess::pad_compact(&mut encs, p);
+        }
+        Ok(encs)
+    }
+
+    fn compact_unpadded(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+        pol: &SpecialPolicy,
+        truncation: Option<&TruncationParams>,
+    ) -> Result<CompactEncoding> {
+        if truncation.is_some() {
+            return self
+                .encode_unpadded(text, pair, pol, truncation)
+                .map(|e| CompactEncoding::from(&e));
         }
         // BPE's plain template: A (type id 0), then B (type id 1), nothing added.
         let out = Vec::with_capacity((text.len() + pair.map_or(0, str::len)) / 4 + 1);
@@ -1124,14 +1159,10 @@ impl BpeTokenizer {
         if let Some(p) = pair {
             out = self.encode_one_into(p, 1, pol, out)?;
         }
-        let mut enc = CompactEncoding {
+        Ok(CompactEncoding {
             tokens: out,
             overflowing: Vec::new(),
-        };
-        if let Some(p) = &settings.padding {
-            crate::postprocess::pad_compact(std::slice::from_mut(&mut enc), p);
-        }
-        Ok(enc)
+        })
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths; the stored

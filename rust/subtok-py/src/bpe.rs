@@ -226,7 +226,7 @@ impl PyBpeTokenizer {
                 ));
             }
         }
-        let encs = pool::run(py, || self.inner.encode_batch(&items, &pol))?.py()?;
+        let encs = pool::run(py, || self.inner.encode_batch_compact(&items, &pol))?.py()?;
         Ok(encs.into_iter().map(|e| self.wrap(e)).collect())
     }
 
