@@ -498,7 +498,32 @@ pub fn shuffle_instances(instances: Vec<Instance>, seed: u64) -> Vec<Instance> {
     perm.iter().filter_map(|&p| slots[p].take()).collect()
 }
 
-/// Writes instances into zero-padded arrays of widths `max_seq_length` and `max_predictions`.
+/// The end of a run: [`shuffle_instances`] (when `shuffle_seed` is given), then [`to_arrays`].
+/// Cancellable between and inside the steps, which on millions of instances take seconds; the
+/// instances are freed on a background thread, so neither a result nor Ctrl-C waits for that.
+pub fn finish_instances(
+    instances: Vec<Instance>,
+    shuffle_seed: Option<u64>,
+    max_seq_length: usize,
+    max_predictions: usize,
+) -> Result<InstanceArrays> {
+    let cancel = Cancel::current();
+    let instances = match shuffle_seed {
+        Some(seed) if !cancel.is_set() => shuffle_instances(instances, seed),
+        _ => instances,
+    };
+    let arrays = if cancel.is_set() {
+        Err(Error::Cancelled)
+    } else {
+        to_arrays(&instances, max_seq_length, max_predictions)
+    };
+    drop_in_background(instances);
+    cancel.check()?;
+    arrays
+}
+
+/// Writes instances into zero-padded arrays of widths `max_seq_length` and `max_predictions`
+/// (rows are skipped once the calling thread's run is cancelled; the caller checks).
 pub fn to_arrays(
     instances: &[Instance],
     max_seq_length: usize,
@@ -512,6 +537,7 @@ pub fn to_arrays(
         return Err(Error::invalid("instance longer than the output arrays"));
     }
     let (l, p) = (max_seq_length, max_predictions);
+    let cancel = Cancel::current();
     let mut a = InstanceArrays {
         n,
         input_ids: vec![0; n * l],
@@ -529,6 +555,9 @@ pub fn to_arrays(
             .zip(a.attention_mask.par_chunks_mut(l))
             .zip(instances.par_iter())
             .for_each(|(((ids, types), att), inst)| {
+                if cancel.is_set() {
+                    return;
+                }
                 for (j, &t) in inst.tokens.iter().enumerate() {
                     ids[j] = t as i64;
                     att[j] = 1;
@@ -549,6 +578,9 @@ pub fn to_arrays(
             .zip(a.masked_lm_weights.par_chunks_mut(p))
             .zip(instances.par_iter())
             .for_each(|(((pos, ids), w), inst)| {
+                if cancel.is_set() {
+                    return;
+                }
                 for (j, (&q, &lab)) in inst
                     .masked_positions
                     .iter()

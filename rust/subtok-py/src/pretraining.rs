@@ -6,7 +6,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use subtok_core::pretraining::{
-    create_instances, instance_permutation, shuffle_instances, to_arrays, Corpus, PretrainingConfig,
+    create_instances, finish_instances, instance_permutation, Corpus, PretrainingConfig,
 };
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
@@ -93,12 +93,12 @@ impl PyPretrainingCorpus {
         let arrays = crate::pool::run(py, || {
             let run = || {
                 create_instances(corpus, &order, &cfg, task_start, task_end).and_then(|inst| {
-                    let inst = if shuffle {
-                        shuffle_instances(inst, seed)
-                    } else {
-                        inst
-                    };
-                    to_arrays(&inst, max_seq_length, max_predictions_per_seq)
+                    finish_instances(
+                        inst,
+                        shuffle.then_some(seed),
+                        max_seq_length,
+                        max_predictions_per_seq,
+                    )
                 })
             };
             match num_threads {
