@@ -1122,7 +1122,8 @@ impl BpeTokenizer {
         Ok(enc)
     }
 
-    /// [`Self::encode_batch`] as compact records (see [`Self::encode_compact`]), in parallel.
+    /// HF `encode_batch` as compact records (see [`Self::encode_compact`]), in parallel; stored
+    /// padding applies to the whole batch.
     pub fn encode_batch_compact(
         &self,
         inputs: &[(String, Option<String>)],
@@ -1217,25 +1218,6 @@ impl BpeTokenizer {
             lens.extend_from_slice(&l);
         }
         Ok((ids, lens))
-    }
-
-    /// Encode many (text, optional pair) inputs in parallel.
-    pub fn encode_batch(
-        &self,
-        inputs: &[(String, Option<String>)],
-        pol: &SpecialPolicy,
-    ) -> Result<Vec<Encoding>> {
-        let settings = self.settings.snapshot();
-        let trunc = settings.truncation.as_ref();
-        let cancel = Cancel::current();
-        let mut encs = inputs
-            .par_iter()
-            .map(|(a, b)| cancel.enter(|| self.encode_unpadded(a, b.as_deref(), pol, trunc)))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(p) = &settings.padding {
-            pad_encodings(&mut encs, p);
-        }
-        Ok(encs)
     }
 
     /// Model-input arrays for a batch with explicit truncation and padding instead of the
