@@ -231,6 +231,9 @@ mod fast {
         if !first {
             for v in 0..V {
                 let c = cols(v);
+                if c == 0 {
+                    break; // past the last column: `at` would point outside `out`
+                }
                 for row in 0..R {
                     acc[row][v] = S::load_first(at(row, v), c);
                 }
