@@ -1,6 +1,7 @@
 """Shared benchmark plumbing: corpus loading, single-core pinning, interleaved timing, tables."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -38,6 +39,30 @@ def pin_to_one_core() -> None:
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     cpu = sorted(os.sched_getaffinity(0))[0]
     os.sched_setaffinity(0, {cpu})
+
+
+@contextlib.contextmanager
+def busy_core(core: Optional[int]) -> Iterator[None]:
+    """While the block runs, keep CPU ``core`` busy with a spinning process pinned to it (``taskset``):
+    the controlled load of "another program is using one core" (``None``: no load)."""
+    if core is None:
+        yield
+        return
+    spin = subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)  # let it start
+        yield
+    finally:
+        spin.kill()
+        spin.wait()
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages, for the header of a timing table."""
+    try:
+        return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "load average unknown"
 
 
 def interleaved(fns: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, float]:

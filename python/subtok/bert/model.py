@@ -3,8 +3,10 @@
 Layout choices for speed (all float32): Q, K and V projections fused into one ``(H, 3H)`` GEMM with
 ``1/sqrt(head_dim)`` folded into the Q columns; every weight pre-transposed once at load time so each
 GEMM is a plain ``x @ W``; one workspace of preallocated buffers per call reused by every layer;
-in-place bias/activation/LayerNorm kernels (``ops``), Rust-accelerated when compiled in; and one fused
-attention call per layer (scores, masked softmax and context per sequence and head, never materializing
+in-place bias/activation/LayerNorm kernels (``ops``), Rust-accelerated when compiled in; the float32
+dense layers on the Rust GEMM with weights packed once (:class:`subtok.bert.quant.F32Linear`: one thread
+pool for every kernel, bias and GELU in its epilogue; NumPy's BLAS with ``BertModel.rust_gemm = False``,
+``SUBTOK_F32_GEMM=numpy`` or where it is not available); and one fused attention call per layer (scores, masked softmax and context per sequence and head, never materializing
 the ``(B, heads, T, T)`` scores) that also serves packed batches of unequal lengths.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from subtok.bert import architectures as _arch
 from subtok.bert import blas, ops
+from subtok.bert.quant import f32_linear
 from subtok.bert.config import BertConfig
 from subtok.bert.trainable import TrainableEncoder
 from subtok.bert.weights import load_state_dict
@@ -222,10 +225,37 @@ class BertModel(TrainableEncoder):
             self.pooler_w = np.ascontiguousarray(state.take("pooler.dense.weight", (H, H)).T)
             self.pooler_b = np.array(state.take("pooler.dense.bias", (H,)))
 
+    def __getstate__(self) -> dict:
+        """Pickle config and weights; the packed float32 weights are rebuilt on first use."""
+        state = self.__dict__.copy()
+        state.pop("_f32_packed", None)
+        return state
+
     def __setstate__(self, state: dict) -> None:
         """Unpickling (models pickle by value: config and weights) sets up BLAS as loading does."""
         blas.apply_default()
         self.__dict__.update(state)
+
+    #: Run the float32 dense layers on the Rust GEMM when it is available (see :func:`subtok.bert.quant.f32_linear`);
+    #: ``False`` uses NumPy's BLAS (the fallback, also for tests comparing both).
+    rust_gemm: bool = True
+
+    def _dense_weights(self, L: _Layer) -> Tuple[Any, ...]:
+        """The layer's four dense weights as the products take them: float32 arrays packed for the Rust
+        GEMM on first use (packed again when :meth:`parameters_updated` or the caller replaced an
+        array; arrays changed in place are not noticed), else as stored (NumPy arrays or quantized)."""
+        ws = tuple(getattr(L, name) for name in _Layer.DENSE)
+        if not self.rust_gemm or not all(isinstance(w, np.ndarray) for w in ws):
+            return ws
+        cache: Dict[int, Tuple[Any, ...]] = self.__dict__.setdefault("_f32_packed", {})
+        packed = cache.get(id(L))
+        if packed is None or not all(p.source is w for p, w in zip(packed, ws)):
+            first = f32_linear(ws[0])
+            if first is None:
+                return ws
+            packed = (first,) + tuple(f32_linear(w) for w in ws[1:])
+            cache[id(L)] = packed
+        return packed
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -413,13 +443,26 @@ class BertModel(TrainableEncoder):
     skip_padding: bool = True
     pack_threshold: float = 0.9
 
-    def _layer_tail(self, L: _Layer, h: np.ndarray, ctx2d: np.ndarray, attn: np.ndarray, inter: np.ndarray) -> None:
-        """Attention output projection + LayerNorm, then the feed-forward block; result in ``h``."""
+    def _layer(
+        self,
+        L: _Layer,
+        h: np.ndarray,
+        qkv: np.ndarray,
+        attention: Tuple[Any, ...],
+        ctx: np.ndarray,
+        attn: np.ndarray,
+        inter: np.ndarray,
+    ) -> None:
+        """One encoder layer on ``h`` in place: QKV projection, self-attention (``attention``: heads,
+        starts, lengths, key mask), output projection + LayerNorm, then the feed-forward block."""
         c = self.config
-        _dense(ctx2d, L.w_o, attn)
+        w_qkv, w_o, w_i, w_out = self._dense_weights(L)
+        _dense(h, w_qkv, qkv)
+        ops.self_attention_(qkv, L.b_qkv, *attention, ctx)
+        _dense(ctx, w_o, attn)
         ops.add_layernorm_(attn, h, L.b_o, L.ln1_g, L.ln1_b, c.layer_norm_eps)
-        _dense_bias_act(attn, L.w_i, L.b_i, c.hidden_act, inter)
-        _dense(inter, L.w_out, h)
+        _dense_bias_act(attn, w_i, L.b_i, c.hidden_act, inter)
+        _dense(inter, w_out, h)
         ops.add_layernorm_(h, attn, L.b_out, L.ln2_g, L.ln2_b, c.layer_norm_eps)
 
     def _encode_padded(self, ids: np.ndarray, mask: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -444,9 +487,7 @@ class BertModel(TrainableEncoder):
         lens = [T] * B
         key_mask = None if mask_bias is None else mask_bias.reshape(-1)
         for L in self.layers:
-            _dense(h, L.w_qkv, qkv)
-            ops.self_attention_(qkv, L.b_qkv, nh, starts, lens, key_mask, ctx)
-            self._layer_tail(L, h, ctx, attn, inter)
+            self._layer(L, h, qkv, (nh, starts, lens, key_mask), ctx, attn, inter)
         return h.reshape(B, T, H)
 
     def _encode_packed(self, ids: np.ndarray, valid: np.ndarray, tt: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -464,9 +505,7 @@ class BertModel(TrainableEncoder):
         attn = np.empty((Nv, H), dtype=np.float32)
         inter = np.empty((Nv, I), dtype=np.float32)
         for L in self.layers:
-            _dense(h, L.w_qkv, qkv)
-            ops.self_attention_(qkv, L.b_qkv, nh, starts, lengths, None, ctx)
-            self._layer_tail(L, h, ctx, attn, inter)
+            self._layer(L, h, qkv, (nh, starts, lengths, None), ctx, attn, inter)
         out = np.zeros((B * T, H), dtype=np.float32)
         out[flat] = h
         return out.reshape(B, T, H)

@@ -1,4 +1,4 @@
-"""Quantized dense layers of the encoder: dynamic int8, and bfloat16 weights.
+"""Dense layers of the encoder with weights packed once at load: dynamic int8, bfloat16, and float32.
 
 :class:`Int8Linear` holds a ``(k, n)`` float32 weight (stored pre-transposed, ``y = x @ W``) quantized
 once to int8 per output column (``scale = max |W[:, j]| / 127``). Each call quantizes the rows of ``x``
@@ -16,11 +16,17 @@ Rust with bf16 products and float32 sums: AMX-BF16 tiles (``tdpbf16ps``) when Li
 else ``vdpbf16ps``. Elsewhere it widens the weight back to float32
 (exact) and multiplies with the float32 GEMM, which saves memory, not time (``x`` is not rounded).
 
-Both layers take ``bias=`` and ``gelu=True`` to apply the bias and exact-erf GELU in the product's
+:class:`F32Linear` is the float32 product of unquantized models: the weight packed for the Rust
+register-tile GEMM (``subtok._core.kernels.F32Weight``: AVX-512 or AVX2+FMA, see :func:`f32_linear` for
+when it is used), which runs in the same thread pool as the attention, GELU and LayerNorm kernels
+instead of NumPy's BLAS threads.
+
+The layers take ``bias=`` and ``gelu=True`` to apply the bias and exact-erf GELU in the product's
 epilogue (one pass over the output instead of two).
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -81,11 +87,10 @@ class Int8Linear:
     ) -> np.ndarray:
         """``out (m, n) = x (m, k) @ W (+ bias)``, then exact GELU when ``gelu`` (a new array when ``out``
         is None)."""
+        if self._packed is not None:
+            return _packed_matmul(self._packed, self.shape[1], x, out, bias, gelu)
         if out is None:
             out = np.empty((x.shape[0], self.shape[1]), dtype=np.float32)
-        if self._packed is not None:
-            self._packed.matmul(np.ascontiguousarray(x, dtype=np.float32), out, bias, gelu=gelu)
-            return out
         q, s, z = _quantize_rows(np.asarray(x, dtype=np.float32))
         acc = q @ self._wq - z[:, None] * self._wq.sum(axis=0)[None, :]
         np.multiply(acc.astype(np.float32), s[:, None] * self._ws[None, :], out=out)
@@ -102,6 +107,16 @@ class Int8Linear:
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__init__(state["w"])  # type: ignore[misc]  # re-quantizing quantized weights is exact
+
+
+def _packed_matmul(
+    packed: Any, n: int, x: np.ndarray, out: Optional[np.ndarray], bias: Optional[np.ndarray], gelu: bool
+) -> np.ndarray:
+    """``packed.matmul`` (a Rust weight of ``n`` columns) into ``out``, or a new array when it is None."""
+    if out is None:
+        out = np.empty((x.shape[0], n), dtype=np.float32)
+    packed.matmul(np.ascontiguousarray(x, dtype=np.float32), out, bias, gelu=gelu)
+    return out
 
 
 def _epilogue(out: np.ndarray, bias: Optional[np.ndarray], gelu: bool) -> np.ndarray:
@@ -152,10 +167,7 @@ class Bf16Linear:
         """``out (m, n) = x (m, k) @ W (+ bias)``, then exact GELU when ``gelu`` (a new array when ``out``
         is None)."""
         if self._packed is not None:
-            if out is None:
-                out = np.empty((x.shape[0], self.shape[1]), dtype=np.float32)
-            self._packed.matmul(np.ascontiguousarray(x, dtype=np.float32), out, bias, gelu=gelu)
-            return out
+            return _packed_matmul(self._packed, self.shape[1], x, out, bias, gelu)
         return _epilogue(np.matmul(x, self.dequantized(), out=out), bias, gelu)
 
     def dequantized(self) -> np.ndarray:
@@ -169,3 +181,36 @@ class Bf16Linear:
         self._bits = state["bits"]
         self.shape = self._bits.shape
         self._pack()
+
+
+def _f32_kernels() -> Any:
+    """The Rust kernel module when its float32 GEMM runs on SIMD here and is not switched off."""
+    rk = ops.rust_kernels()
+    if rk is None or not hasattr(rk, "F32Weight") or os.environ.get("SUBTOK_F32_GEMM", "").lower() == "numpy":
+        return None
+    return rk if rk.f32_kernels()[0] != "portable" else None
+
+
+def f32_linear(w: np.ndarray) -> "Optional[F32Linear]":
+    """``w`` (a ``(k, n)`` float32 weight) packed for the Rust GEMM, or ``None`` where NumPy's BLAS
+    does the product: without the compiled kernels, on CPUs without AVX2+FMA (the portable Rust loop
+    is slower than BLAS), or when the environment sets ``SUBTOK_F32_GEMM=numpy``."""
+    rk = _f32_kernels()
+    return None if rk is None else F32Linear(w, rk)
+
+
+class F32Linear:
+    """``x @ W`` on a float32 weight packed once for the Rust GEMM (see the module doc); build it with
+    :func:`f32_linear`. ``source`` is the array it was packed from."""
+
+    def __init__(self, w: np.ndarray, rk: Any) -> None:
+        self.source = w
+        self.shape = w.shape
+        self._packed = rk.F32Weight(np.ascontiguousarray(w, dtype=np.float32))
+
+    def __call__(
+        self, x: np.ndarray, out: Optional[np.ndarray] = None, bias: Optional[np.ndarray] = None, gelu: bool = False
+    ) -> np.ndarray:
+        """``out (m, n) = x (m, k) @ W (+ bias)``, then exact GELU when ``gelu`` (a new array when ``out``
+        is None)."""
+        return _packed_matmul(self._packed, self.shape[1], x, out, bias, gelu)

@@ -264,6 +264,7 @@ mod amx;
 mod attention;
 pub mod bgemm;
 pub mod qgemm;
+pub mod sgemm;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 mod train;

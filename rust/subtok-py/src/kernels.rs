@@ -138,6 +138,27 @@ fn self_attention(
     .py()
 }
 
+/// Packs the (k, n) float32 matrix `w` with `new(values, k, n)`, the GIL released.
+fn pack_f32<T: Send>(
+    py: Python<'_>,
+    w: PyReadonlyArray2<'_, f32>,
+    new: impl FnOnce(&[f32], usize, usize) -> subtok_core::error::Result<T> + Send,
+) -> PyResult<T> {
+    let (rows, cols) = (w.shape()[0], w.shape()[1]);
+    let ws = contiguous(w.as_slice(), "w")?;
+    detached(py, || new(ws, rows, cols))?.py()
+}
+
+/// A row-major (k, n) matrix as a new float32 array.
+fn matrix(
+    py: Python<'_>,
+    v: Vec<f32>,
+    k: usize,
+    n: usize,
+) -> PyResult<Bound<'_, numpy::PyArray2<f32>>> {
+    numpy::PyArray1::from_vec(py, v).reshape([k, n])
+}
+
 /// Int8Weight(w): a (k, n) float32 weight matrix quantized to int8 per output column and packed
 /// for the int8 dot-product kernels (AVX512-VNNI when present).
 #[pyclass(module = "subtok._core.kernels", name = "Int8Weight", frozen)]
@@ -149,9 +170,7 @@ struct Int8Weight {
 impl Int8Weight {
     #[new]
     fn new(py: Python<'_>, w: PyReadonlyArray2<'_, f32>) -> PyResult<Self> {
-        let (rows, cols) = (w.shape()[0], w.shape()[1]);
-        let ws = contiguous(w.as_slice(), "w")?;
-        let inner = detached(py, || k::qgemm::PackedI8::new(ws, rows, cols))?.py()?;
+        let inner = pack_f32(py, w, k::qgemm::PackedI8::new)?;
         Ok(Int8Weight { inner })
     }
 
@@ -163,8 +182,7 @@ impl Int8Weight {
 
     /// The weights as the kernels use them (scale * int8 value), a new (k, n) float32 array.
     fn dequantized<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<f32>>> {
-        let v = self.inner.dequantized();
-        numpy::PyArray1::from_vec(py, v).reshape([self.inner.k(), self.inner.n()])
+        matrix(py, self.inner.dequantized(), self.inner.k(), self.inner.n())
     }
 
     /// matmul(x, out, bias=None, portable=False, gelu=False, kernel=None):
@@ -301,6 +319,68 @@ impl Bf16Weight {
 #[pyfunction]
 fn bf16_kernel() -> &'static str {
     k::bgemm::Bf16Kernel::best().name()
+}
+
+/// F32Weight(w): a (k, n) float32 weight matrix packed once for the float32 register-tile kernels
+/// (AVX-512 / AVX2+FMA / portable), which run in the same thread pool as the other kernels.
+#[pyclass(module = "subtok._core.kernels", name = "F32Weight", frozen)]
+struct F32Weight {
+    inner: k::sgemm::PackedF32,
+}
+
+#[pymethods]
+impl F32Weight {
+    #[new]
+    fn new(py: Python<'_>, w: PyReadonlyArray2<'_, f32>) -> PyResult<Self> {
+        let inner = pack_f32(py, w, k::sgemm::PackedF32::new)?;
+        Ok(F32Weight { inner })
+    }
+
+    /// (k, n): the shape of the weight matrix.
+    #[getter]
+    fn shape(&self) -> (usize, usize) {
+        (self.inner.k(), self.inner.n())
+    }
+
+    /// The weights, a new (k, n) float32 array.
+    fn unpacked<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<f32>>> {
+        matrix(py, self.inner.unpacked(), self.inner.k(), self.inner.n())
+    }
+
+    /// matmul(x, out, bias=None, gelu=False, kernel=None): out (m, n) = x (m, k) @ W + bias, then
+    /// exact GELU when `gelu`. `kernel` names one of `f32_kernels()` (default: the best).
+    #[pyo3(signature = (x, out, bias=None, gelu=false, kernel=None))]
+    fn matmul(
+        &self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f32>,
+        out: PyReadwriteArray2<'_, f32>,
+        bias: Option<PyReadonlyArray1<'_, f32>>,
+        gelu: bool,
+        kernel: Option<&str>,
+    ) -> PyResult<()> {
+        let kernel = match kernel {
+            Some(name) => k::sgemm::F32Kernel::from_name(name)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown float32 kernel {name:?}")))?,
+            None => k::sgemm::F32Kernel::best(),
+        };
+        let w = &self.inner;
+        let (kk, n) = (w.k(), w.n());
+        run_matmul(py, x, out, bias, gelu, kk, n, |xs, m, ep, os| {
+            k::sgemm::matmul_f32(xs, m, w, ep, os, kernel)
+        })
+    }
+}
+
+/// f32_kernels(): every float32 product kernel this CPU runs, best first ("avx512", "avx2",
+/// "portable"; the last is always "portable").
+#[pyfunction]
+fn f32_kernels() -> Vec<&'static str> {
+    k::sgemm::F32Kernel::ALL
+        .into_iter()
+        .filter(|k| k.available())
+        .map(|k| k.name())
+        .collect()
 }
 
 /// The attention geometry arguments shared by the two training kernels.
@@ -461,6 +541,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sub.add_class::<Int8Weight>()?;
     sub.add_function(wrap_pyfunction!(bf16_kernel, &sub)?)?;
     sub.add_class::<Bf16Weight>()?;
+    sub.add_function(wrap_pyfunction!(f32_kernels, &sub)?)?;
+    sub.add_class::<F32Weight>()?;
     sub.add_function(wrap_pyfunction!(attention_train_forward, &sub)?)?;
     sub.add_function(wrap_pyfunction!(attention_train_backward, &sub)?)?;
     sub.add_function(wrap_pyfunction!(gelu_backward, &sub)?)?;

@@ -391,18 +391,7 @@ mod fast {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn data(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s as f32 / u32::MAX as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::kernels::qgemm::tests::data;
 
     fn bits(w: &[f32]) -> Vec<u16> {
         w.iter().map(|&v| round_bf16(v)).collect()

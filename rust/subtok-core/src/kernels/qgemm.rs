@@ -104,6 +104,18 @@ impl Epilogue<'_> {
 /// take [`ROWS_PER_TASK`] rows x [`BLOCKS_PER_TASK`] column blocks, and within a task each group of
 /// up to [`NC`] blocks is swept by tiles of up to [`MR`] rows (the group's weights stay in cache).
 pub(crate) fn for_each_tile(m: usize, n: usize, f: impl Fn(usize, usize, usize, usize) + Sync) {
+    for_each_tile_k(m, n, 1, |r, rows, b, nb, _| f(r, rows, b, nb));
+}
+
+/// As [`for_each_tile`], with the inner dimension cut in `chunks` slices: each group of blocks is
+/// swept by the row tiles once per slice, in order (`f`'s last argument), so that the slice of the
+/// group's weights stays in the L1 cache.
+pub(crate) fn for_each_tile_k(
+    m: usize,
+    n: usize,
+    chunks: usize,
+    f: impl Fn(usize, usize, usize, usize, usize) + Sync,
+) {
     let nblocks = n.div_ceil(NB);
     let row_tasks = m.div_ceil(ROWS_PER_TASK);
     let col_tasks = nblocks.div_ceil(BLOCKS_PER_TASK);
@@ -116,11 +128,13 @@ pub(crate) fn for_each_tile(m: usize, n: usize, f: impl Fn(usize, usize, usize, 
         let mut b = b0;
         while b < b1 {
             let nb = (b1 - b).min(NC);
-            let mut r = r0;
-            while r < r1 {
-                let rows = (r1 - r).min(MR);
-                f(r, rows, b, nb);
-                r += rows;
+            for c in 0..chunks {
+                let mut r = r0;
+                while r < r1 {
+                    let rows = (r1 - r).min(MR);
+                    f(r, rows, b, nb, c);
+                    r += rows;
+                }
             }
             b += nb;
         }
@@ -961,10 +975,11 @@ mod avxvnni {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn data(len: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic pseudo-random values in [-1, 1] (xorshift).
+    pub(crate) fn data(len: usize, seed: u32) -> Vec<f32> {
         let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
         (0..len)
             .map(|_| {

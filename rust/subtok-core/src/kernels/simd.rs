@@ -83,7 +83,7 @@ pub(crate) trait Simd: Copy {
     unsafe fn splat(x: f32) -> Self::V;
     unsafe fn load(p: *const f32) -> Self::V;
     unsafe fn store(p: *mut f32, v: Self::V);
-    /// Lanes `0..n` (`n < LANES`) from `p`, the others 0.
+    /// Lanes `0..n` (`n <= LANES`) from `p`, the others 0.
     unsafe fn load_first(p: *const f32, n: usize) -> Self::V;
     /// Lanes `0..n` (`n < LANES`) to `p`; memory past them is not touched.
     unsafe fn store_first(p: *mut f32, n: usize, v: Self::V);
