@@ -508,43 +508,43 @@ impl WordPieceTokenizer {
         let bytes = text.as_bytes();
         let mut i = 0usize;
         let mut cpos: u32 = 0;
-        let mut check_at = CHECK_BYTES;
-        while i < bytes.len() {
-            if i >= check_at {
-                check_at = i + CHECK_BYTES;
-                if cancelled() || sink.full() {
-                    return; // on cancellation the caller reports `Error::Cancelled`
-                }
+        // Cancellation and a full sink are checked between chunks of CHECK_BYTES, not per byte.
+        'chunks: while i < bytes.len() {
+            if i > 0 && (cancelled() || sink.full()) {
+                return; // on cancellation the caller reports `Error::Cancelled`
             }
-            let b = bytes[i];
-            if b < 0x80 {
-                match self.ascii_class[b as usize] {
-                    A_WORD => {
-                        sc.word.push(self.ascii_lower[b as usize]);
-                        if S::OFFSETS {
-                            sc.map.push((cpos, cpos + 1));
+            let stop = bytes.len().min(i + CHECK_BYTES);
+            while i < stop {
+                let b = bytes[i];
+                if b < 0x80 {
+                    match self.ascii_class[b as usize] {
+                        A_WORD => {
+                            sc.word.push(self.ascii_lower[b as usize]);
+                            if S::OFFSETS {
+                                sc.map.push((cpos, cpos + 1));
+                            }
+                            sc.word_chars += 1;
                         }
-                        sc.word_chars += 1;
+                        A_SPACE => self.flush(sc, base, sink, word_idx),
+                        A_PUNCT => {
+                            self.flush(sc, base, sink, word_idx);
+                            self.push_char::<S>(sc, b as char, cpos);
+                            self.flush(sc, base, sink, word_idx);
+                        }
+                        _ => {}
                     }
-                    A_SPACE => self.flush(sc, base, sink, word_idx),
-                    A_PUNCT => {
-                        self.flush(sc, base, sink, word_idx);
-                        self.push_char::<S>(sc, b as char, cpos);
-                        self.flush(sc, base, sink, word_idx);
-                    }
-                    _ => {}
+                    i += 1;
+                    cpos += 1;
+                    continue;
                 }
-                i += 1;
+                let c = match text[i..].chars().next() {
+                    Some(c) => c,
+                    None => break 'chunks,
+                };
+                i += c.len_utf8();
+                self.non_ascii(c, cpos, base, sc, sink, word_idx);
                 cpos += 1;
-                continue;
             }
-            let c = match text[i..].chars().next() {
-                Some(c) => c,
-                None => break,
-            };
-            i += c.len_utf8();
-            self.non_ascii(c, cpos, base, sc, sink, word_idx);
-            cpos += 1;
         }
         self.flush(sc, base, sink, word_idx);
     }
