@@ -1155,15 +1155,12 @@ impl BpeTokenizer {
                 .map(|e| CompactEncoding::from(&e));
         }
         // BPE's plain template: A (type id 0), then B (type id 1), nothing added.
-        let out = Vec::with_capacity((text.len() + pair.map_or(0, str::len)) / 4 + 1);
+        let out = CompactEncoding::with_capacity((text.len() + pair.map_or(0, str::len)) / 4 + 1);
         let mut out = self.encode_one_into(text, 0, pol, out)?;
         if let Some(p) = pair {
             out = self.encode_one_into(p, 1, pol, out)?;
         }
-        Ok(CompactEncoding {
-            tokens: out,
-            overflowing: Vec::new(),
-        })
+        Ok(out)
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths; the stored

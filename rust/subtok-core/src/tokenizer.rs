@@ -948,15 +948,11 @@ impl WordPieceTokenizer {
         if settings.truncation.is_some() {
             return self.encode(a, b, add_special_tokens).map(|e| CompactEncoding::from(&e));
         }
-        let mut tokens = Vec::with_capacity((a.len() + b.map_or(0, str::len)) / 3 + 8);
-        self.fill_template(a, b, add_special_tokens, &mut tokens, |x, seq, type_id, out| {
+        let mut enc = CompactEncoding::with_capacity((a.len() + b.map_or(0, str::len)) / 3 + 8);
+        self.fill_template(a, b, add_special_tokens, &mut enc, |x, seq, type_id, out| {
             self.run(x, &mut EncSink { enc: out, type_id, seq })
         });
         Cancel::current().check()?;
-        let mut enc = CompactEncoding {
-            tokens,
-            overflowing: Vec::new(),
-        };
         if let Some(p) = &settings.padding {
             crate::postprocess::pad_compact(std::slice::from_mut(&mut enc), p);
         }
