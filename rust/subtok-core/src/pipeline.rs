@@ -47,23 +47,23 @@ impl Model {
     }
     fn token_to_id(&self, t: &str) -> Option<u32> {
         match self {
-            Model::Bpe(m) => m.token_to_id(t),
+            Model::Bpe(m) => m.vocab().token_to_id(t),
             Model::WordPiece(m) => m.token_to_id(t),
-            Model::WordLevel(m) => m.token_to_id(t),
+            Model::WordLevel(m) => m.vocab().token_to_id(t),
         }
     }
     fn id_to_token(&self, id: u32) -> Option<&str> {
         match self {
-            Model::Bpe(m) => m.id_to_token(id),
+            Model::Bpe(m) => m.vocab().id_to_token(id),
             Model::WordPiece(m) => m.id_to_token(id).filter(|s| !s.is_empty()),
-            Model::WordLevel(m) => m.id_to_token(id),
+            Model::WordLevel(m) => m.vocab().id_to_token(id),
         }
     }
     fn id_capacity(&self) -> usize {
         match self {
-            Model::Bpe(m) => m.id_capacity(),
+            Model::Bpe(m) => m.vocab().id_capacity(),
             Model::WordPiece(m) => m.vocab().len(),
-            Model::WordLevel(m) => m.id_capacity(),
+            Model::WordLevel(m) => m.vocab().id_capacity(),
         }
     }
     /// HF's `model.type`.
@@ -297,8 +297,8 @@ impl Pipeline {
     /// Every (token, id) of the model and the added tokens.
     pub fn get_vocab(&self) -> Vec<(String, u32)> {
         let mut v: Vec<(String, u32)> = match &self.model {
-            Model::Bpe(m) => m.vocab().map(|(t, i)| (t.to_string(), i)).collect(),
-            Model::WordLevel(m) => m.vocab().map(|(t, i)| (t.to_string(), i)).collect(),
+            Model::Bpe(m) => m.vocab().iter().map(|(t, i)| (t.to_string(), i)).collect(),
+            Model::WordLevel(m) => m.vocab().iter().map(|(t, i)| (t.to_string(), i)).collect(),
             Model::WordPiece(m) => m
                 .vocab()
                 .iter()

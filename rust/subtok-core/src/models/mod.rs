@@ -4,3 +4,4 @@ pub mod wordpiece;
 pub use wordpiece::WordPiece;
 pub mod word_bpe;
 pub mod word_level;
+pub mod vocab;

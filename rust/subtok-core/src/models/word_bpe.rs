@@ -6,6 +6,7 @@
 //! and results are cached per thread.
 use crate::error::{Error, Result};
 use crate::models::bpe::{pack, slot_of, PACK};
+use crate::models::vocab::Vocab;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -16,12 +17,10 @@ pub type Piece = (u32, u32, u32);
 
 #[derive(Debug, Clone)]
 pub struct WordBpe {
-    vocab: FxHashMap<String, u32>,
+    vocab: Vocab,
     /// Tokens of at most [`PACK`] bytes by packed key (`ignore_merges` lookups without a
     /// pointer chase).
     short_vocab: FxHashMap<u128, u32>,
-    /// id -> token ("" for ids without one).
-    id_to_token: Vec<String>,
     /// (left, right) -> (rank, merged id)
     merges: FxHashMap<(u32, u32), (u32, u32)>,
     /// The merges as loaded (token strings), in rank order.
@@ -165,17 +164,8 @@ pub struct BpeOptions {
 
 impl WordBpe {
     pub fn new(vocab: Vec<(String, u32)>, merges: Vec<(String, String)>, o: BpeOptions) -> Result<Self> {
-        let max = vocab.iter().map(|v| v.1 as usize + 1).max().unwrap_or(0);
-        if max > vocab.len() * 4 + 1_000_000 {
-            return Err(Error::invalid(format!("model.vocab: id {} is far beyond the vocabulary size", max - 1)));
-        }
-        let mut id_to_token = vec![String::new(); max];
-        let mut map = FxHashMap::default();
-        map.reserve(vocab.len());
-        for (t, id) in vocab {
-            id_to_token[id as usize] = t.clone();
-            map.insert(t, id);
-        }
+        let vocab = Vocab::new(vocab)?;
+        let map = vocab.map();
         let prefix_len = o.continuing_subword_prefix.as_ref().map_or(0, String::len);
         let mut mm = FxHashMap::default();
         mm.reserve(merges.len());
@@ -192,18 +182,17 @@ impl WordBpe {
         }
         let byte_ids = (0..=255u8).map(|b| map.get(&format!("<0x{b:02X}>")).copied()).collect();
         let char_ids = CharIds::new(
-            &map,
+            map,
             o.continuing_subword_prefix.as_deref().unwrap_or(""),
             o.end_of_word_suffix.as_deref().unwrap_or(""),
         );
-        let boundary = boundary_char(&map, &merges, &o);
+        let boundary = boundary_char(map, &merges, &o);
         let short_vocab = map.iter().filter(|(t, _)| t.len() <= PACK).map(|(t, &id)| (pack(t.as_bytes()), id)).collect();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let unk = o.unk_token.as_ref().and_then(|u| map.get(u).copied());
         Ok(WordBpe {
-            vocab: map,
+            vocab,
             short_vocab,
-            id_to_token,
             merges: mm,
             merge_list: merges,
             unk,
@@ -221,23 +210,8 @@ impl WordBpe {
         })
     }
 
-    pub fn token_to_id(&self, t: &str) -> Option<u32> {
-        self.vocab.get(t).copied()
-    }
-    pub fn id_to_token(&self, id: u32) -> Option<&str> {
-        self.id_to_token.get(id as usize).map(String::as_str).filter(|s| !s.is_empty())
-    }
-    pub fn vocab(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
-        self.vocab.iter().map(|(k, v)| (k.as_str(), *v))
-    }
-    pub fn id_capacity(&self) -> usize {
-        self.id_to_token.len()
-    }
-    pub fn len(&self) -> usize {
-        self.vocab.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.vocab.is_empty()
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
     }
 
     /// Tokens of one word, appended to `out` as (id, start byte, end byte).
@@ -249,7 +223,7 @@ impl WordBpe {
             let id = if word.len() <= PACK {
                 self.short_vocab.get(&pack(word.as_bytes()))
             } else {
-                self.vocab.get(word)
+                self.vocab.map().get(word)
             };
             if let Some(&id) = id {
                 out.push((id, 0, word.len() as u32));
@@ -367,7 +341,7 @@ impl WordBpe {
         }
         match &self.unk_token {
             None => Ok(None),
-            Some(u) => self.vocab.get(u).copied().map(Some).ok_or_else(|| {
+            Some(u) => self.vocab.token_to_id(u).map(Some).ok_or_else(|| {
                 Error::invalid(format!("unk_token {u:?} is not in the vocabulary"))
             }),
         }
@@ -587,7 +561,7 @@ mod tests {
                 .collect();
             let syms: Vec<Sym> = (0..len)
                 .map(|i| Sym {
-                    id: m.token_to_id(&w[i..i + 1]).unwrap(),
+                    id: m.vocab().token_to_id(&w[i..i + 1]).unwrap(),
                     start: i as u32,
                     len: 1,
                     prev: i as i32 - 1,

@@ -1,35 +1,25 @@
 //! HF's `WordLevel` model: each pre-tokenized word is one token (or the unknown token).
 use crate::error::{Error, Result};
-use rustc_hash::FxHashMap;
+use super::vocab::Vocab;
 
 #[derive(Debug, Clone)]
 pub struct WordLevel {
-    vocab: FxHashMap<String, u32>,
-    id_to_token: Vec<String>,
+    vocab: Vocab,
     pub unk_token: String,
 }
 
 impl WordLevel {
     pub fn new(vocab: Vec<(String, u32)>, unk_token: &str) -> Result<Self> {
-        let max = vocab.iter().map(|v| v.1 as usize + 1).max().unwrap_or(0);
-        if max > vocab.len() * 4 + 1_000_000 {
-            return Err(Error::invalid("model.vocab: an id is far beyond the vocabulary size"));
-        }
-        let mut id_to_token = vec![String::new(); max];
-        for (t, id) in &vocab {
-            id_to_token[*id as usize] = t.clone();
-        }
         Ok(WordLevel {
-            vocab: vocab.into_iter().collect(),
-            id_to_token,
+            vocab: Vocab::new(vocab)?,
             unk_token: unk_token.to_string(),
         })
     }
 
     /// The word's id, or the unknown token's; an error if neither exists (as in HF).
     pub fn tokenize(&self, word: &str, out: &mut Vec<(u32, u32, u32)>) -> Result<()> {
-        let id = match self.vocab.get(word).or_else(|| self.vocab.get(&self.unk_token)) {
-            Some(&id) => id,
+        let id = match self.vocab.token_to_id(word).or_else(|| self.vocab.token_to_id(&self.unk_token)) {
+            Some(id) => id,
             None => {
                 return Err(Error::invalid(format!(
                     "WordLevel: {word:?} is not in the vocabulary and the unk_token {:?} is missing",
@@ -41,17 +31,8 @@ impl WordLevel {
         Ok(())
     }
 
-    pub fn token_to_id(&self, t: &str) -> Option<u32> {
-        self.vocab.get(t).copied()
-    }
-    pub fn id_to_token(&self, id: u32) -> Option<&str> {
-        self.id_to_token.get(id as usize).map(String::as_str).filter(|s| !s.is_empty())
-    }
-    pub fn vocab(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
-        self.vocab.iter().map(|(k, v)| (k.as_str(), *v))
-    }
-    pub fn id_capacity(&self) -> usize {
-        self.id_to_token.len()
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
     }
 }
 
