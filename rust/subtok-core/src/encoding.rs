@@ -56,6 +56,23 @@ impl Encoding {
     }
 }
 
+/// The flat ids and lengths of a batch's parallel parts, one after the other. A single part
+/// (one text, or a small batch) is returned as it is: copying a 10 MB text's ids would fault in
+/// and write a second buffer as large.
+pub fn join_flat(mut parts: Vec<(Vec<u32>, Vec<i64>)>) -> (Vec<u32>, Vec<i64>) {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let total = parts.iter().map(|p| p.0.len()).sum();
+    let mut ids = Vec::with_capacity(total);
+    let mut lens = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
+    for (i, l) in parts {
+        ids.extend_from_slice(&i);
+        lens.extend_from_slice(&l);
+    }
+    (ids, lens)
+}
+
 /// One token with every per-token field: what a [`CompactEncoding`] stores and hands out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenRecord {

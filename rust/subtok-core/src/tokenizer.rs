@@ -1181,14 +1181,7 @@ impl WordPieceTokenizer {
             })
             .collect();
         cancel.check()?;
-        let total: usize = parts.iter().map(|p| p.0.len()).sum();
-        let mut ids = Vec::with_capacity(total);
-        let mut lens = Vec::with_capacity(texts.len());
-        for (i, l) in parts {
-            ids.extend_from_slice(&i);
-            lens.extend_from_slice(&l);
-        }
-        Ok((ids, lens))
+        Ok(crate::encoding::join_flat(parts))
     }
 
     /// The special ids the single-sequence template puts before and after the sequence.
