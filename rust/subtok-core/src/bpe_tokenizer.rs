@@ -1155,15 +1155,12 @@ impl BpeTokenizer {
                 .map(|e| CompactEncoding::from(&e));
         }
         // BPE's plain template: A (type id 0), then B (type id 1), nothing added.
-        let out = Vec::with_capacity((text.len() + pair.map_or(0, str::len)) / 4 + 1);
+        let out = CompactEncoding::with_capacity((text.len() + pair.map_or(0, str::len)) / 4 + 1);
         let mut out = self.encode_one_into(text, 0, pol, out)?;
         if let Some(p) = pair {
             out = self.encode_one_into(p, 1, pol, out)?;
         }
-        Ok(CompactEncoding {
-            tokens: out,
-            overflowing: Vec::new(),
-        })
+        Ok(out)
     }
 
     /// Encode many texts in parallel into one flat id buffer plus per-text lengths; the stored
@@ -1201,23 +1198,7 @@ impl BpeTokenizer {
             .par_chunks(chunk)
             .map(|c| cancel.enter(|| work(c)))
             .collect();
-        let mut total = 0;
-        let mut done = Vec::with_capacity(parts.len());
-        for p in parts {
-            let p = p?;
-            total += p.0.len();
-            done.push(p);
-        }
-        if done.len() == 1 {
-            return Ok(done.pop().unwrap_or_default());
-        }
-        let mut ids = Vec::with_capacity(total);
-        let mut lens = Vec::with_capacity(texts.len());
-        for (i, l) in done {
-            ids.extend_from_slice(&i);
-            lens.extend_from_slice(&l);
-        }
-        Ok((ids, lens))
+        Ok(crate::encoding::join_flat(parts.into_iter().collect::<Result<_>>()?))
     }
 
     /// Model-input arrays for a batch with explicit truncation and padding instead of the

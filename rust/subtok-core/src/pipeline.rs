@@ -612,13 +612,7 @@ impl Pipeline {
                 Ok((ids, lens))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut ids = Vec::new();
-        let mut lens = Vec::with_capacity(texts.len());
-        for (i, l) in parts {
-            ids.extend_from_slice(&i);
-            lens.extend_from_slice(&l);
-        }
-        Ok((ids, lens))
+        Ok(crate::encoding::join_flat(parts))
     }
 
     // ------------------------------------------------------------------ decoding

@@ -508,43 +508,43 @@ impl WordPieceTokenizer {
         let bytes = text.as_bytes();
         let mut i = 0usize;
         let mut cpos: u32 = 0;
-        let mut check_at = CHECK_BYTES;
-        while i < bytes.len() {
-            if i >= check_at {
-                check_at = i + CHECK_BYTES;
-                if cancelled() || sink.full() {
-                    return; // on cancellation the caller reports `Error::Cancelled`
-                }
+        // Cancellation and a full sink are checked between chunks of CHECK_BYTES, not per byte.
+        'chunks: while i < bytes.len() {
+            if i > 0 && (cancelled() || sink.full()) {
+                return; // on cancellation the caller reports `Error::Cancelled`
             }
-            let b = bytes[i];
-            if b < 0x80 {
-                match self.ascii_class[b as usize] {
-                    A_WORD => {
-                        sc.word.push(self.ascii_lower[b as usize]);
-                        if S::OFFSETS {
-                            sc.map.push((cpos, cpos + 1));
+            let stop = bytes.len().min(i + CHECK_BYTES);
+            while i < stop {
+                let b = bytes[i];
+                if b < 0x80 {
+                    match self.ascii_class[b as usize] {
+                        A_WORD => {
+                            sc.word.push(self.ascii_lower[b as usize]);
+                            if S::OFFSETS {
+                                sc.map.push((cpos, cpos + 1));
+                            }
+                            sc.word_chars += 1;
                         }
-                        sc.word_chars += 1;
+                        A_SPACE => self.flush(sc, base, sink, word_idx),
+                        A_PUNCT => {
+                            self.flush(sc, base, sink, word_idx);
+                            self.push_char::<S>(sc, b as char, cpos);
+                            self.flush(sc, base, sink, word_idx);
+                        }
+                        _ => {}
                     }
-                    A_SPACE => self.flush(sc, base, sink, word_idx),
-                    A_PUNCT => {
-                        self.flush(sc, base, sink, word_idx);
-                        self.push_char::<S>(sc, b as char, cpos);
-                        self.flush(sc, base, sink, word_idx);
-                    }
-                    _ => {}
+                    i += 1;
+                    cpos += 1;
+                    continue;
                 }
-                i += 1;
+                let c = match text[i..].chars().next() {
+                    Some(c) => c,
+                    None => break 'chunks,
+                };
+                i += c.len_utf8();
+                self.non_ascii(c, cpos, base, sc, sink, word_idx);
                 cpos += 1;
-                continue;
             }
-            let c = match text[i..].chars().next() {
-                Some(c) => c,
-                None => break,
-            };
-            i += c.len_utf8();
-            self.non_ascii(c, cpos, base, sc, sink, word_idx);
-            cpos += 1;
         }
         self.flush(sc, base, sink, word_idx);
     }
@@ -948,15 +948,11 @@ impl WordPieceTokenizer {
         if settings.truncation.is_some() {
             return self.encode(a, b, add_special_tokens).map(|e| CompactEncoding::from(&e));
         }
-        let mut tokens = Vec::with_capacity((a.len() + b.map_or(0, str::len)) / 3 + 8);
-        self.fill_template(a, b, add_special_tokens, &mut tokens, |x, seq, type_id, out| {
+        let mut enc = CompactEncoding::with_capacity((a.len() + b.map_or(0, str::len)) / 3 + 8);
+        self.fill_template(a, b, add_special_tokens, &mut enc, |x, seq, type_id, out| {
             self.run(x, &mut EncSink { enc: out, type_id, seq })
         });
         Cancel::current().check()?;
-        let mut enc = CompactEncoding {
-            tokens,
-            overflowing: Vec::new(),
-        };
         if let Some(p) = &settings.padding {
             crate::postprocess::pad_compact(std::slice::from_mut(&mut enc), p);
         }
@@ -1185,14 +1181,7 @@ impl WordPieceTokenizer {
             })
             .collect();
         cancel.check()?;
-        let total: usize = parts.iter().map(|p| p.0.len()).sum();
-        let mut ids = Vec::with_capacity(total);
-        let mut lens = Vec::with_capacity(texts.len());
-        for (i, l) in parts {
-            ids.extend_from_slice(&i);
-            lens.extend_from_slice(&l);
-        }
-        Ok((ids, lens))
+        Ok(crate::encoding::join_flat(parts))
     }
 
     /// The special ids the single-sequence template puts before and after the sequence.

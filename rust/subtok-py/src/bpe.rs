@@ -66,8 +66,8 @@ fn special_set(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<SpecialSe
     Ok(SpecialSet::Named(names))
 }
 
-fn text_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
-    let s = crate::tokenizer::utf8_str(obj, what)?.ok_or_else(|| {
+fn text_arg(obj: &Bound<'_, PyAny>, what: impl std::fmt::Display) -> PyResult<String> {
+    let s = crate::tokenizer::utf8_str(obj, &what)?.ok_or_else(|| {
         PyTypeError::new_err(format!(
             "{what} must be str, not {}",
             obj.get_type()
@@ -208,7 +208,7 @@ impl PyBpeTokenizer {
         {
             let item = item?;
             if item.cast::<PyString>().is_ok() {
-                items.push((text_arg(&item, &format!("batch item {i}"))?, None));
+                items.push((text_arg(&item, format_args!("batch item {i}"))?, None));
             } else if item.cast::<PyTuple>().is_ok() || item.cast::<PyList>().is_ok() {
                 let a: Vec<Bound<'_, PyAny>> = item.extract()?;
                 if a.len() != 2 {
@@ -217,8 +217,8 @@ impl PyBpeTokenizer {
                     ));
                 }
                 items.push((
-                    text_arg(&a[0], &format!("batch item {i}[0]"))?,
-                    Some(text_arg(&a[1], &format!("batch item {i}[1]"))?),
+                    text_arg(&a[0], format_args!("batch item {i}[0]"))?,
+                    Some(text_arg(&a[1], format_args!("batch item {i}[1]"))?),
                 ));
             } else {
                 return Err(PyTypeError::new_err(
@@ -248,7 +248,7 @@ impl PyBpeTokenizer {
         if let Ok(list) = inputs.cast::<PyList>() {
             texts.reserve(list.len());
             for (i, item) in list.iter().enumerate() {
-                texts.push(text_arg(&item, &format!("batch item {i}"))?);
+                texts.push(text_arg(&item, format_args!("batch item {i}"))?);
             }
         } else {
             for (i, item) in inputs
@@ -256,7 +256,7 @@ impl PyBpeTokenizer {
                 .map_err(|_| PyTypeError::new_err("inputs must be a list of str"))?
                 .enumerate()
             {
-                texts.push(text_arg(&item?, &format!("batch item {i}"))?);
+                texts.push(text_arg(&item?, format_args!("batch item {i}"))?);
             }
         }
         let (ids, lens) =

@@ -34,8 +34,8 @@ impl TokenTable {
 const RECORD_BYTES: usize = 23;
 
 fn records_to_bytes(e: &CompactEncoding) -> Vec<u8> {
-    let mut out = Vec::with_capacity(e.tokens.len() * RECORD_BYTES);
-    for t in &e.tokens {
+    let mut out = Vec::with_capacity(e.len() * RECORD_BYTES);
+    for t in e.records() {
         for v in [t.id, t.type_id, t.start, t.end, t.word] {
             out.extend_from_slice(&v.to_le_bytes());
         }
@@ -44,7 +44,7 @@ fn records_to_bytes(e: &CompactEncoding) -> Vec<u8> {
     out
 }
 
-fn records_from_bytes(b: &[u8]) -> PyResult<Vec<TokenRecord>> {
+fn records_from_bytes(b: &[u8]) -> PyResult<CompactEncoding> {
     if b.len() % RECORD_BYTES != 0 {
         return Err(PyValueError::new_err("invalid Encoding state"));
     }
@@ -86,17 +86,16 @@ fn state_of(py: Python<'_>, e: &CompactEncoding) -> PyResult<Py<PyAny>> {
 fn compact_from_state(state: &Bound<'_, PyAny>) -> PyResult<CompactEncoding> {
     let (records, children): (Vec<u8>, Vec<Py<PyAny>>) = state.extract()?;
     let py = state.py();
-    Ok(CompactEncoding {
-        tokens: records_from_bytes(&records)?,
-        overflowing: children
-            .iter()
-            .map(|c| compact_from_state(c.bind(py)))
-            .collect::<PyResult<Vec<_>>>()?,
-    })
+    let mut e = records_from_bytes(&records)?;
+    e.overflowing = children
+        .iter()
+        .map(|c| compact_from_state(c.bind(py)))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(e)
 }
 
 fn collect_ids(e: &CompactEncoding, out: &mut Vec<u32>) {
-    out.extend(e.tokens.iter().map(|t| t.id));
+    out.extend(e.ids());
     for o in &e.overflowing {
         collect_ids(o, out);
     }
@@ -153,8 +152,7 @@ impl PyEncoding {
     #[getter]
     fn tokens(&self) -> Vec<String> {
         self.inner
-            .tokens
-            .iter()
+            .records()
             .map(|t| match (&self.pad_token, t.attention) {
                 (Some(p), 0) => p.to_string(),
                 _ => self.id_to_token.get(t.id).cloned().unwrap_or_default(),
@@ -247,10 +245,11 @@ impl PyEncoding {
 /// from the per-token records. A sequence's range runs from its first to its last token.
 impl PyEncoding {
     fn seq_range(&self, seq: usize) -> std::ops::Range<usize> {
-        let t = &self.inner.tokens;
-        let is = |r: &subtok_core::encoding::TokenRecord| r.seq as usize == seq && r.seq != u8::MAX;
-        match (t.iter().position(is), t.iter().rposition(is)) {
-            (Some(a), Some(b)) => a..b + 1,
+        let t = &self.inner;
+        let is = |r: TokenRecord| r.seq as usize == seq && r.seq != u8::MAX;
+        let last = t.records().rev().position(is).map(|k| t.len() - k);
+        match (t.records().position(is), last) {
+            (Some(a), Some(b)) => a..b,
             _ if seq == 0 && self.n_seqs() <= 1 => 0..t.len(),
             _ => 0..0,
         }
@@ -260,13 +259,12 @@ impl PyEncoding {
     fn n_seqs(&self) -> usize {
         let has1 = self
             .inner
-            .tokens
-            .iter()
+            .records()
             .any(|r| r.seq == 1 || (r.attention == 1 && r.type_id == 1));
         1 + has1 as usize
     }
     fn word_of(&self, token: usize) -> Option<u32> {
-        let r = self.inner.tokens.get(token)?;
+        let r = self.inner.get(token)?;
         (r.word != u32::MAX).then_some(r.word)
     }
     pub(crate) fn to_core(&self) -> CoreEncoding {
@@ -287,14 +285,14 @@ impl PyEncoding {
 
     /// The sequence (0 or 1) token `token_index` belongs to; `None` for special tokens and pads.
     fn token_to_sequence(&self, token_index: usize) -> Option<usize> {
-        let r = self.inner.tokens.get(token_index)?;
+        let r = self.inner.get(token_index)?;
         (r.seq != u8::MAX).then_some(r.seq as usize)
     }
 
     /// The character span `(start, end)` of token `token_index` in its own sequence's text.
     fn token_to_chars(&self, token_index: usize) -> Option<(usize, usize)> {
         self.token_to_sequence(token_index)?;
-        let r = &self.inner.tokens[token_index];
+        let r = self.inner.get(token_index)?;
         Some((r.start as usize, r.end as usize))
     }
 
@@ -326,18 +324,16 @@ impl PyEncoding {
     #[pyo3(signature = (word_index, sequence_index=0))]
     fn word_to_chars(&self, word_index: u32, sequence_index: usize) -> Option<(usize, usize)> {
         let (a, b) = self.word_to_tokens(word_index, sequence_index)?;
-        let t = &self.inner.tokens;
-        Some((t[a].start as usize, t[b - 1].end as usize))
+        let offsets = self.inner.offsets();
+        Some((offsets[a].0, offsets[b - 1].1))
     }
 
     /// The index of the token covering character `char_pos` of sequence `sequence_index`.
     #[pyo3(signature = (char_pos, sequence_index=0))]
     fn char_to_token(&self, char_pos: usize, sequence_index: usize) -> Option<usize> {
         let range = self.seq_range(sequence_index);
-        let t = &self.inner.tokens;
-        range
-            .clone()
-            .find(|&i| (t[i].start as usize) <= char_pos && char_pos < t[i].end as usize)
+        let t = self.inner.offsets();
+        range.clone().find(|&i| t[i].0 <= char_pos && char_pos < t[i].1)
     }
 
     /// The index of the word covering character `char_pos` of sequence `sequence_index`.
@@ -379,7 +375,7 @@ impl PyEncoding {
         let mut e = self.to_core();
         pad_encodings(std::slice::from_mut(&mut e), &p);
         self.set_core(&e);
-        if self.pad_token.is_none() && self.inner.tokens.iter().any(|t| t.attention == 0) {
+        if self.pad_token.is_none() && self.inner.records().any(|t| t.attention == 0) {
             self.pad_token = Some(Arc::from(pad_token));
         }
         Ok(())

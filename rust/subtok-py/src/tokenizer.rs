@@ -47,7 +47,7 @@ impl PyWordPiece {
 /// `obj` as UTF-8 if it is a `str` (`Ok(None)` if it is not). A `str` holding lone surrogates
 /// raises `UnicodeEncodeError` naming `what` (the batch item), not the `TypeError` a failed
 /// extraction would otherwise turn into.
-pub fn utf8_str(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<PyBackedStr>> {
+pub fn utf8_str(obj: &Bound<'_, PyAny>, what: impl std::fmt::Display) -> PyResult<Option<PyBackedStr>> {
     let Ok(s) = obj.cast::<pyo3::types::PyString>() else {
         return Ok(None);
     };
@@ -89,7 +89,7 @@ pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
     let mut out = Vec::new();
     for (i, item) in inputs.try_iter()?.enumerate() {
         let item = item?;
-        if let Some(s) = utf8_str(&item, &format!("batch item {i}"))? {
+        if let Some(s) = utf8_str(&item, format_args!("batch item {i}"))? {
             out.push(BatchInput::Single(s));
         } else if item.is_instance_of::<PyTuple>() || item.is_instance_of::<PyList>() {
             let pair_err = || {
@@ -99,8 +99,8 @@ pub fn extract_batch(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<BatchInput>> {
             let [a, b] = parts.as_slice() else {
                 return Err(pair_err());
             };
-            let a = utf8_str(a, &format!("batch item {i}[0]"))?.ok_or_else(pair_err)?;
-            let b = utf8_str(b, &format!("batch item {i}[1]"))?.ok_or_else(pair_err)?;
+            let a = utf8_str(a, format_args!("batch item {i}[0]"))?.ok_or_else(pair_err)?;
+            let b = utf8_str(b, format_args!("batch item {i}[1]"))?.ok_or_else(pair_err)?;
             out.push(BatchInput::Pair(a, b));
         } else {
             return Err(PyTypeError::new_err(format!(
@@ -129,7 +129,7 @@ pub fn extract_texts(inputs: &Bound<'_, PyAny>) -> PyResult<Vec<PyBackedStr>> {
         .try_iter()?
         .enumerate()
         .map(|(i, x)| {
-            utf8_str(&x?, &format!("batch item {i}"))?
+            utf8_str(&x?, format_args!("batch item {i}"))?
                 .ok_or_else(|| PyTypeError::new_err(format!("batch item {i} is not a str")))
         })
         .collect()

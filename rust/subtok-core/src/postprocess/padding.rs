@@ -98,9 +98,11 @@ fn pad_compact_one(e: &mut CompactEncoding, target: usize, p: &PaddingParams) {
     };
     let fill = std::iter::repeat_n(pad, target - len);
     if p.direction == Direction::Left {
-        e.tokens.splice(0..0, fill);
+        let overflowing = std::mem::take(&mut e.overflowing);
+        *e = fill.chain(e.records()).collect();
+        e.overflowing = overflowing;
     } else {
-        e.tokens.extend(fill);
+        fill.for_each(|r| e.push(r));
     }
 }
 

@@ -159,10 +159,10 @@ impl Sink for Encoding {
 
 impl Sink for CompactEncoding {
     fn with_capacity(n: usize) -> Self {
-        CompactEncoding { tokens: Vec::with_capacity(n), overflowing: Vec::new() }
+        CompactEncoding::with_capacity(n)
     }
     fn special(&mut self, id: u32, type_id: u32) {
-        self.tokens.push(TokenRecord {
+        self.push(TokenRecord {
             id,
             type_id,
             start: 0,
@@ -174,7 +174,7 @@ impl Sink for CompactEncoding {
         });
     }
     fn sequence(&mut self, s: &Encoding, seq: u8, type_id: Option<u32>) {
-        self.tokens.extend((0..s.len()).map(|i| TokenRecord {
+        (0..s.len()).for_each(|i| self.push(TokenRecord {
             id: s.ids[i],
             type_id: type_id.unwrap_or(s.type_ids[i]),
             start: s.offsets[i].0 as u32,
