@@ -215,7 +215,7 @@ impl Int8Weight {
 }
 
 /// Checks that `x` is (m, k) and `out` (m, n), then runs `f(x, m, epilogue, out)` in the pool
-/// without the GIL (the shared body of the quantized products' `matmul`).
+/// without the GIL (the shared body of the packed-weight products' `matmul`: int8, bf16, float32).
 #[allow(clippy::too_many_arguments)]
 fn run_matmul(
     py: Python<'_>,
